@@ -1,0 +1,36 @@
+/* npy.h - NumPy .npy arrays of f32, read and written.
+ *
+ * Reads format versions 1.0, 2.0 and 3.0; dtype '<f4' (and '<f8', converted
+ * to f32); C order; a header of exactly the keys descr, fortran_order and
+ * shape.  Everything else is refused with a message naming the file and what
+ * was found.  Writes version 1.0 '<f4' C-order files. */
+#ifndef SLUICE_NPY_H
+#define SLUICE_NPY_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "sluice/error.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define SL_NPY_MAX_RANK 8
+
+typedef struct sl_npy {
+    int32_t rank;
+    int64_t shape[SL_NPY_MAX_RANK];
+    int64_t numel; /* product of shape; 1 for rank 0 */
+    float *data;   /* malloc'd, numel floats (NULL when numel == 0) */
+} sl_npy;
+
+int sl_npy_read(const char *path, sl_npy *out, sl_error *err);
+int sl_npy_read_mem(const void *buf, size_t len, const char *name, sl_npy *out, sl_error *err);
+int sl_npy_write(const char *path, const float *data, int32_t rank,
+                 const int64_t *shape, sl_error *err);
+void sl_npy_free(sl_npy *a); /* frees data, leaves a reusable */
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,45 @@
+# lit configuration for Sluice.  Run through CTest (see CMakeLists.txt), which
+# passes --param sluice_site_config=<build>/test/lit.site.cfg.py.
+import os
+import lit.formats
+
+config.name = "Sluice"
+config.test_format = lit.formats.ShTest(execute_external=False)
+config.suffixes = [".slu", ".test"]
+config.excludes = ["Inputs", "CMakeLists.txt", "lit.cfg.py", "lit.site.cfg.py.in"]
+
+site = lit_config.params.get("sluice_site_config")
+if not site:
+    lit_config.fatal("run lit through ctest, or pass --param sluice_site_config=<build>/test/lit.site.cfg.py")
+lit_config.load_config(config, site)
+
+config.test_source_root = os.path.dirname(__file__)
+config.test_exec_root = os.path.join(config.sluice_obj_root, "test")
+
+sluicec = os.path.join(config.sluice_tools_dir, "sluicec")
+config.substitutions.append(("%sluicec", sluicec))
+config.substitutions.append(("%stdlib", os.path.join(config.sluice_src_root, "stdlib")))
+config.substitutions.append(("%examples", os.path.join(config.sluice_src_root, "examples")))
+config.substitutions.append(("%inputs", os.path.join(config.test_source_root, "Inputs")))
+config.substitutions.append(("%python", config.python))
+config.substitutions.append(("FileCheck", config.filecheck))
+
+# Nothing from the developer's environment leaks into a test, except what a
+# sanitizer build needs to report.
+config.environment["NO_COLOR"] = "1"
+config.environment.pop("SLUICE_ISA", None)
+if config.sanitize:
+    config.available_features.add("asan")
+    config.environment["ASAN_OPTIONS"] = "detect_leaks=1:abort_on_error=0"
+    config.environment["UBSAN_OPTIONS"] = "print_stacktrace=1:halt_on_error=1"
+
+# CPU features, for REQUIRES: avx2 / avx512.
+try:
+    with open("/proc/cpuinfo") as f:
+        flags = next((l.split(":", 1)[1].split() for l in f if l.startswith("flags")), [])
+except OSError:
+    flags = []
+if "avx2" in flags and "fma" in flags:
+    config.available_features.add("avx2")
+if "avx512f" in flags:
+    config.available_features.add("avx512")
