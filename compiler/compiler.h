@@ -1,0 +1,202 @@
+/* compiler.h - the checker, the checked program (HIR), costs, lowering and
+ * the driver's pieces.  One section per owning file.
+ *
+ * The checker (sema.c) turns a model's AST into a program: layers are
+ * instantiated with their shapes and inlined, every value is a typed node,
+ * and control flow is a tree of regions: a gate's arms, an exit's value,
+ * each expert of a route are regions of their own, so lowering can put each
+ * behind a real branch. */
+#ifndef SLUICE_COMPILER_H
+#define SLUICE_COMPILER_H
+
+#include "lang.h"
+
+#define SL_MAX_RANK_HIR 4
+#define SL_MAX_EXPERTS 4096      /* experts in one bank */
+#define SL_MAX_LAYER_DEPTH 32    /* layers inside layers */
+
+/* ---- types.c --------------------------------------------------------- */
+
+typedef enum sl_elem { SL_F32, SL_I32, SL_BOOL } sl_elem;
+
+typedef struct sl_ty {
+    sl_elem elem;
+    int rank;                         /* 0: a scalar */
+    int64_t dims[SL_MAX_RANK_HIR];
+} sl_ty;
+
+int64_t sl_ty_numel(sl_ty t);
+bool sl_ty_equal(sl_ty a, sl_ty b);
+sl_ty sl_ty_scalar(sl_elem e);
+sl_ty sl_ty_vector(sl_elem e, int64_t n);
+/* "f32[10]", "bool", "i32" (arena string) */
+const char *sl_ty_str(sl_ctx *c, sl_ty t);
+
+/* ---- instances: the parameters a model holds (sema.c) ---------------- */
+
+typedef enum sl_pkind {
+    SL_P_DENSE,       /* dense[in -> out] [blocks K] */
+    SL_P_LAYERNORM,   /* layernorm[d] */
+    SL_P_LAYER,       /* a layer written in Sluice */
+    SL_P_BANK         /* expert[N] of <kind> */
+} sl_pkind;
+
+typedef struct sl_inst sl_inst;
+struct sl_inst {
+    sl_pkind kind;
+    const char *name;       /* as declared: "fc1" */
+    const char *path;       /* state_dict prefix: "ffn.3.fc1" */
+    sl_span span;           /* the declaration */
+    const char *kind_str;   /* "dense[64 -> 256]", "mlp[64, 128, 64]" */
+    int64_t n_in, n_out;    /* DENSE: in, out; LAYERNORM: d, d */
+    int64_t blocks;         /* DENSE: 0, or the number of blocks */
+    int w_tensor, b_tensor; /* DENSE, LAYERNORM: manifest indices (-1: unassigned) */
+    const sl_unit *layer;   /* LAYER: its definition */
+    int64_t *dims;          /* LAYER: values of its shape parameters */
+    sl_inst **children;     /* LAYER: its params in order; BANK: its experts */
+    int n_children;
+    sl_ty in_ty, out_ty;    /* what applying it takes and gives */
+    bool used;              /* applied somewhere (or an expert of a used bank) */
+};
+
+/* ---- hir.c: the checked program -------------------------------------- */
+
+typedef enum sl_op {
+    /* leaves */
+    SL_OP_INPUT, SL_OP_CONST, SL_OP_THRESHOLD, SL_OP_ROUTE_ARG,
+    /* layers */
+    SL_OP_DENSE, SL_OP_DENSE_BLOCKS, SL_OP_LAYERNORM,
+    /* elementwise, cheap: fused into loops */
+    SL_OP_NEG, SL_OP_NOT, SL_OP_TO_F32, SL_OP_RELU,
+    SL_OP_ADD, SL_OP_SUB, SL_OP_MUL, SL_OP_DIV,
+    SL_OP_LT, SL_OP_LE, SL_OP_GT, SL_OP_GE, SL_OP_EQ, SL_OP_NE,
+    SL_OP_AND, SL_OP_OR,
+    /* elementwise, transcendental: runtime kernels */
+    SL_OP_GELU, SL_OP_GELU_TANH, SL_OP_SIGMOID, SL_OP_TANH, SL_OP_EXP, SL_OP_LOG,
+    /* whole vector */
+    SL_OP_SOFTMAX, SL_OP_LOG_SOFTMAX,
+    /* reductions to a scalar */
+    SL_OP_MAX, SL_OP_MIN, SL_OP_SUM, SL_OP_MEAN, SL_OP_ARGMAX, SL_OP_ENTROPY,
+    SL_OP_MARGIN, SL_OP_INDEX,
+    /* control */
+    SL_OP_PHI, SL_OP_ROUTE,
+    SL_OP_COUNT
+} sl_op;
+
+const char *sl_op_str(sl_op op); /* "dense", "add", ... */
+
+typedef struct sl_region sl_region;
+typedef struct sl_node sl_node;
+
+struct sl_node {
+    sl_op op;
+    sl_ty ty;
+    sl_span span;           /* the source it came from */
+    int id;                 /* unique in the program, from 0 */
+    sl_node *a, *b;         /* operands (PHI: then, else; ROUTE: input, scores;
+                               DENSE_BLOCKS: input, mask) */
+    sl_inst *inst;          /* DENSE*, LAYERNORM, ROUTE (the bank) */
+    double value;           /* CONST: the value (bool as 0/1) */
+    int64_t index;          /* INDEX: the element; THRESHOLD: which; ROUTE: k */
+    int decision;           /* DENSE_BLOCKS, ROUTE: index into program decisions */
+    sl_region **experts;    /* ROUTE: one region per expert, reading `route_arg` */
+    sl_node **expert_out;   /* ROUTE: each expert region's result */
+    sl_node *route_arg;     /* ROUTE: the expert regions' input */
+    double flops;           /* static FLOPs of this node (DENSE_BLOCKS: per active block) */
+    int uses;               /* operand uses, for fusion */
+};
+
+typedef enum sl_item_kind { SL_IT_NODE, SL_IT_GATE, SL_IT_EXIT } sl_item_kind;
+
+typedef struct sl_item {
+    sl_item_kind kind;
+    sl_span span;
+    sl_node *node;          /* NODE: compute it */
+    sl_node *cond;          /* GATE; EXIT: NULL when unconditional */
+    sl_region *then_r;      /* GATE */
+    sl_region *else_r;      /* GATE (empty when there is no else) */
+    int decision;           /* GATE: index into program decisions */
+    SL_VEC(sl_node *) phis; /* GATE: values that merge after it */
+    sl_region *value_r;     /* EXIT: computes the value, only when taken */
+    sl_node *value;         /* EXIT */
+    int exit_index;         /* EXIT */
+} sl_item;
+
+struct sl_region {
+    SL_VEC(sl_item) items;  /* in execution order */
+};
+
+typedef enum sl_decision_kind_c {
+    SL_DEC_GATE = 0, SL_DEC_ROUTE = 1, SL_DEC_BLOCKS = 2 /* = runtime sl_decision_kind */
+} sl_decision_kind_c;
+
+typedef struct sl_decision {
+    sl_decision_kind_c kind;
+    const char *name;       /* "gate0", the bank's or the layer's path */
+    sl_span span;
+    int slot, count, choices;
+} sl_decision;
+
+typedef struct sl_tensor {
+    const char *name;       /* "fc1.weight" */
+    int rank;
+    int64_t shape[SL_MAX_RANK_HIR];
+    sl_inst *inst;          /* owner */
+} sl_tensor;
+
+typedef struct sl_threshold {
+    const char *name;
+    float value;            /* default */
+    sl_span span;
+    bool used;
+} sl_threshold;
+
+typedef struct sl_exit {
+    const char *name;       /* "exit0" */
+    sl_span span;
+} sl_exit;
+
+typedef struct sl_program {
+    const sl_unit *model;
+    const char *name;
+    const char *source_path;
+    const char *weights_path;   /* default weights, absolute; NULL if none */
+    const char *in_name, *out_name;
+    sl_ty in_ty, out_ty;
+    sl_region *body;
+    sl_inst **params;           /* the model's own params, in order */
+    int n_params;
+    SL_VEC(sl_tensor) tensors;  /* the weight manifest */
+    SL_VEC(sl_threshold) thresholds;
+    SL_VEC(sl_exit) exits;
+    SL_VEC(sl_decision) decisions;
+    int n_slots;                /* ledger slots */
+    int n_nodes;
+} sl_program;
+
+/* Print the program (--emit=hir). */
+void sl_hir_dump(sl_ctx *c, const sl_program *p, FILE *out);
+
+/* ---- sema.c ---------------------------------------------------------- */
+
+/* Load imports, check the module's model, build the program.  NULL after
+ * errors (reported).  A module without a model is checked for its layers'
+ * declarations only and returns NULL without errors: *has_model tells. */
+sl_program *sl_check(sl_ctx *c, sl_module *m, bool *has_model);
+
+/* ---- manifest.c ------------------------------------------------------ */
+
+/* Give every used parameter its tensors, in declaration order. */
+void sl_manifest_build(sl_ctx *c, sl_program *p);
+void sl_manifest_print(const sl_program *p, FILE *out);
+
+/* ---- cost.c ---------------------------------------------------------- */
+
+typedef struct sl_cost_range { double lo, hi; } sl_cost_range;
+
+double sl_cost_dense(const sl_program *p);          /* every region run */
+double sl_cost_region_dense(const sl_region *r);
+/* Print every path's static cost (--cost). */
+void sl_cost_print(sl_ctx *c, const sl_program *p, FILE *out);
+
+#endif

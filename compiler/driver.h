@@ -1,0 +1,40 @@
+/* driver.h - what the driver passes to the back end. */
+#ifndef SLUICE_DRIVER_H
+#define SLUICE_DRIVER_H
+
+#include "compiler.h"
+
+typedef enum sl_emit {
+    SL_EMIT_TOKENS, SL_EMIT_AST, SL_EMIT_HIR, SL_EMIT_MANIFEST,
+    SL_EMIT_LLVM, SL_EMIT_BC, SL_EMIT_ASM, SL_EMIT_OBJ, SL_EMIT_EXE, SL_EMIT_LIB
+} sl_emit;
+
+typedef struct sl_options {
+    sl_arena arena;                 /* for the lists below */
+    const char *input;              /* the model file, or "-" */
+    const char *output;             /* -o, or NULL for the default */
+    sl_emit emit;
+    int opt_level;                  /* -O0..-O3 */
+    const char *target;             /* --target triple, or NULL: the host */
+    const char *target_cpu;         /* or NULL: the host CPU */
+    const char *target_features;    /* or NULL: the host's features */
+    const char *embed_weights;      /* --embed-weights */
+    const char *verify_weights;     /* --verify-weights */
+    SL_VEC(const char *) import_dirs; /* -I, in order */
+    bool cost, syntax_only, help, version;
+    bool werror, no_warnings;
+    int error_limit;
+    int color;                      /* -1: on a terminal; 0: never; 1: always */
+} sl_options;
+
+/* paths.c: the import search path: -I dirs, the model's directory, the stdlib. */
+void sl_driver_import_dirs(sl_ctx *c, const sl_options *o);
+
+/* codegen.c: lower, optimize and write what --emit asks (llvm..lib). */
+int sl_codegen(sl_ctx *c, sl_program *p, const sl_options *o);
+const char *sl_llvm_version(void);
+
+/* weights.c: check a safetensors file against the manifest. */
+int sl_verify_weights(sl_ctx *c, const sl_program *p, const char *path);
+
+#endif

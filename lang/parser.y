@@ -1,0 +1,657 @@
+/* parser.y - the Sluice grammar (Bison).  docs/language.md gives the same
+ * grammar in EBNF; keep the two in step.
+ *
+ * A pure parser over the token array sl_lex made.  Actions only build AST
+ * nodes (in the arena, so no %destructor is needed: nothing is freed one by
+ * one).  Syntax errors say "expected X, found Y"; recovery skips to the end
+ * of the statement or declaration and goes on. */
+
+%define api.pure full
+%define api.prefix {slp_}
+%define api.token.prefix {SLP_}
+%define api.location.type {sl_span}
+%define parse.error custom
+%locations
+%expect 0
+%param {parser *p}
+
+%code requires {
+#include "lang.h"
+typedef struct parser parser;
+}
+
+%code provides {
+struct parser {
+    sl_ctx *c;
+    int file;
+    sl_lexer lx;           /* tokens come from here as the parse needs them */
+    size_t pos;            /* next token */
+    sl_span prev;          /* the token before the lookahead */
+    sl_module *module;     /* the result */
+};
+int slp_parse(parser *p);
+}
+
+%code {
+#include <errno.h>
+#include <float.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int slp_lex(SLP_STYPE *val, sl_span *loc, parser *p);
+static void slp_error(sl_span *loc, parser *p, const char *msg);
+
+#define YYLLOC_DEFAULT(Cur, Rhs, N)                                            \
+    do {                                                                       \
+        if (N) {                                                               \
+            (Cur) = YYRHSLOC(Rhs, 1);                                          \
+            (Cur).end = YYRHSLOC(Rhs, N).end;                                  \
+        } else {                                                               \
+            (Cur) = YYRHSLOC(Rhs, 0);                                          \
+            (Cur).begin = (Cur).end;                                           \
+        }                                                                      \
+    } while (0)
+
+#define NEW(T) ((T *)sl_arena_alloc(&p->c->arena, sizeof(T)))
+#define TEXT(span) sl_span_text(p->c, (span))
+
+/* Every node records its nesting depth; crossing the limit is reported once,
+ * at the node that crosses it. */
+static int nest(parser *p, sl_span at, int child_depth)
+{
+    int d = child_depth + 1;
+    if (d == SL_MAX_NESTING + 1)
+        sl_error(p->c, at, "nested too deeply (the limit is %d levels)", SL_MAX_NESTING);
+    return d;
+}
+
+static int max_depth(int a, int b) { return a > b ? a : b; }
+
+static sl_expr *expr_new(parser *p, sl_expr_kind kind, sl_span at)
+{
+    sl_expr *e = NEW(sl_expr);
+    e->kind = kind;
+    e->span = at;
+    e->depth = 1;
+    return e;
+}
+
+static sl_expr *number(parser *p, sl_span at, bool is_int)
+{
+    sl_expr *e = expr_new(p, SL_EX_NUM, at);
+    const char *text = TEXT(at);
+    e->is_int = is_int;
+    errno = 0;
+    if (is_int) {
+        long long v = strtoll(text, NULL, 10);
+        if (errno == ERANGE || v > (1LL << 53))
+            sl_error(p->c, at, "integer literal '%s' is too large", text);
+        e->num = (double)v;
+    } else {
+        double v = strtod(text, NULL);
+        if (isinf(v) || fabs(v) > FLT_MAX)
+            sl_error(p->c, at, "number '%s' is out of range for f32", text);
+        e->num = v;
+    }
+    return e;
+}
+
+static sl_expr *unary(parser *p, int op, sl_expr *x, sl_span at)
+{
+    sl_expr *e = expr_new(p, SL_EX_UNARY, at);
+    e->op = op;
+    e->lhs = x;
+    e->depth = nest(p, at, x->depth);
+    return e;
+}
+
+static sl_expr *binary(parser *p, int op, sl_expr *a, sl_expr *b, sl_span at)
+{
+    sl_expr *e = expr_new(p, SL_EX_BINARY, at);
+    e->op = op;
+    e->lhs = a;
+    e->rhs = b;
+    e->depth = nest(p, at, max_depth(a->depth, b->depth));
+    return e;
+}
+
+static sl_dim *dim_new(parser *p, sl_dim_kind kind, sl_span at)
+{
+    sl_dim *d = NEW(sl_dim);
+    d->kind = kind;
+    d->span = at;
+    return d;
+}
+
+static sl_dim *dim_int(parser *p, sl_span at)
+{
+    sl_dim *d = dim_new(p, SL_DIM_INT, at);
+    const char *text = TEXT(at);
+    errno = 0;
+    long long v = strtoll(text, NULL, 10);
+    if (errno == ERANGE) {
+        sl_error(p->c, at, "integer literal '%s' is too large", text);
+        v = 1;
+    }
+    d->value = v;
+    return d;
+}
+
+static sl_dim *dim_binary(parser *p, int op, sl_dim *a, sl_dim *b, sl_span at)
+{
+    sl_dim *d = dim_new(p, SL_DIM_BINARY, at);
+    d->op = op;
+    d->lhs = a;
+    d->rhs = b;
+    return d;
+}
+
+/* The contents of a string literal, escapes \\ \" \n \t resolved. */
+static const char *string_value(parser *p, sl_span at)
+{
+    const char *s = TEXT(at);
+    size_t n = strlen(s);
+    char *out = sl_arena_alloc(&p->c->arena, n);
+    size_t k = 0;
+    for (size_t i = 1; i + 1 < n; i++) {
+        if (s[i] != '\\') {
+            out[k++] = s[i];
+            continue;
+        }
+        char e = s[++i];
+        switch (e) {
+        case '\\': case '"': out[k++] = e; break;
+        case 'n': out[k++] = '\n'; break;
+        case 't': out[k++] = '\t'; break;
+        default: {
+            sl_span esc = {at.file, at.begin + (uint32_t)i - 1, at.begin + (uint32_t)i + 1};
+            sl_error(p->c, esc, "unknown escape sequence '\\%c'", e);
+        }
+        }
+    }
+    out[k] = '\0';
+    return out;
+}
+
+static sl_stmt *stmt_new(parser *p, sl_stmt_kind kind, sl_span at)
+{
+    sl_stmt *s = NEW(sl_stmt);
+    s->kind = kind;
+    s->span = at;
+    s->depth = 1;
+    return s;
+}
+
+static int body_depth(sl_stmt *s)
+{
+    int d = 0;
+    for (; s; s = s->next)
+        d = max_depth(d, s->depth);
+    return d;
+}
+
+static sl_decl *decl_new(parser *p, sl_decl_kind kind, sl_span at)
+{
+    sl_decl *d = NEW(sl_decl);
+    d->kind = kind;
+    d->span = at;
+    return d;
+}
+
+/* What a unit's body holds while it is parsed: declarations and
+ * statements, each list in source order. */
+typedef struct body { sl_decl *decls, *decls_tail; sl_stmt *stmts, *stmts_tail; } body;
+
+static void body_add(body *b, sl_decl *d, sl_stmt *s)
+{
+    if (d) {
+        if (b->decls_tail) b->decls_tail->next = d; else b->decls = d;
+        b->decls_tail = d;
+    }
+    if (s) {
+        if (b->stmts_tail) b->stmts_tail->next = s; else b->stmts = s;
+        b->stmts_tail = s;
+    }
+}
+}
+
+%union {
+    sl_expr *expr;
+    sl_stmt *stmt;
+    sl_decl *decl;
+    sl_dim *dim;
+    sl_unit *unit;
+    sl_kind_ast *kind;
+    sl_type_ast *type;
+    struct { sl_expr *head, *tail; int n; } exprs;
+    struct { sl_dim *head, *tail; int n; } dims;
+    struct { sl_stmt *head, *tail; } stmts;
+    struct { sl_decl *decls, *decls_tail; sl_stmt *stmts, *stmts_tail; } body;
+    struct { sl_decl *decl; sl_stmt *stmt; } item;
+}
+
+/* Token numbers are lang.h's sl_tok values (checked below). */
+%token NL 258 IDENT 259 INT 260 FLOAT 261 STRING 262
+%token MODEL 263 LAYER 264 IMPORT 265 INPUT 266 OUTPUT 267 PARAM 268
+%token THRESHOLD 269 WEIGHTS 270 GATE 271 ELSE 272 EXIT 273 WHEN 274
+%token ROUTE 275 TOP 276 BY 277 EXPERT 278 OF 279 BLOCKS 280
+%token F32 281 TRUE 282 FALSE 283 AND 284 OR 285 NOT 286
+%token ARROW 287 LE 288 GE 289 EQ 290 NE 291
+
+%left OR
+%left AND
+%precedence NOT
+%nonassoc '<' '>' LE GE EQ NE
+%left '+' '-'
+%left '*' '/'
+%precedence UMINUS
+/* `route ... by f(x)`: the scores postfix takes its calls and indexes. */
+%precedence ROUTE_BY
+%precedence '(' '['
+
+%type <expr> expr postfix primary
+%type <exprs> args arg_list
+%type <dim> dim dim_atom
+%type <dims> dims names
+%type <stmt> stmt gate
+%type <stmts> stmts block
+%type <decl> decl
+%type <item> item
+%type <body> items unit_body
+%type <unit> unit
+%type <kind> kind kind_core
+%type <type> type
+
+%%
+
+/* file = { top_item NL } */
+file
+    : %empty
+    | file NL
+    | file unit NL {
+        sl_unit **tail = &p->module->units;
+        while (*tail) tail = &(*tail)->next;
+        *tail = $2;
+      }
+    | file error NL
+    ;
+
+/* unit = "import" IDENT
+ *      | "model" IDENT unit_body
+ *      | "layer" IDENT [ "[" names "]" ] unit_body */
+unit
+    : IMPORT IDENT {
+        $$ = NEW(sl_unit);
+        $$->kind = SL_UNIT_IMPORT; $$->span = @$;
+        $$->name = TEXT(@2); $$->name_span = @2;
+      }
+    | MODEL IDENT '{' unit_body '}' {
+        $$ = NEW(sl_unit);
+        $$->kind = SL_UNIT_MODEL; $$->span = @$;
+        $$->name = TEXT(@2); $$->name_span = @2;
+        $$->decls = $4.decls; $$->body = $4.stmts; $$->close_span = @5;
+      }
+    | LAYER IDENT '{' unit_body '}' {
+        $$ = NEW(sl_unit);
+        $$->kind = SL_UNIT_LAYER; $$->span = @$;
+        $$->name = TEXT(@2); $$->name_span = @2;
+        $$->decls = $4.decls; $$->body = $4.stmts; $$->close_span = @5;
+      }
+    | LAYER IDENT '[' names ']' '{' unit_body '}' {
+        $$ = NEW(sl_unit);
+        $$->kind = SL_UNIT_LAYER; $$->span = @$;
+        $$->name = TEXT(@2); $$->name_span = @2;
+        $$->dim_params = $4.head; $$->n_dim_params = $4.n;
+        $$->decls = $7.decls; $$->body = $7.stmts; $$->close_span = @8;
+      }
+    ;
+
+names
+    : IDENT {
+        $$.head = $$.tail = dim_new(p, SL_DIM_NAME, @1);
+        $$.head->name = TEXT(@1); $$.n = 1;
+      }
+    | names ',' IDENT {
+        sl_dim *d = dim_new(p, SL_DIM_NAME, @3);
+        d->name = TEXT(@3);
+        $$ = $1; $$.tail->next = d; $$.tail = d; $$.n++;
+      }
+    ;
+
+/* unit_body = { item NL } [ item ] */
+unit_body
+    : items { $$ = $1; }
+    | items item { $$ = $1; body_add((body *)&$$, $2.decl, $2.stmt); }
+    ;
+
+items
+    : %empty { memset(&$$, 0, sizeof $$); }
+    | items NL { $$ = $1; }
+    | items item NL { $$ = $1; body_add((body *)&$$, $2.decl, $2.stmt); }
+    | items error NL { $$ = $1; }
+    ;
+
+item
+    : decl { $$.decl = $1; $$.stmt = NULL; }
+    | stmt { $$.decl = NULL; $$.stmt = $1; }
+    ;
+
+/* decl = "input" IDENT ":" type | "output" IDENT ":" type
+ *      | "param" IDENT ":" kind | "threshold" IDENT "=" expr
+ *      | "weights" STRING */
+decl
+    : INPUT IDENT ':' type {
+        $$ = decl_new(p, SL_DECL_INPUT, @$); $$->name = TEXT(@2); $$->name_span = @2; $$->type = $4;
+      }
+    | OUTPUT IDENT ':' type {
+        $$ = decl_new(p, SL_DECL_OUTPUT, @$); $$->name = TEXT(@2); $$->name_span = @2; $$->type = $4;
+      }
+    | PARAM IDENT ':' kind {
+        $$ = decl_new(p, SL_DECL_PARAM, @$); $$->name = TEXT(@2); $$->name_span = @2; $$->pkind = $4;
+      }
+    | THRESHOLD IDENT '=' expr {
+        $$ = decl_new(p, SL_DECL_THRESHOLD, @$); $$->name = TEXT(@2); $$->name_span = @2; $$->value = $4;
+      }
+    | WEIGHTS STRING {
+        $$ = decl_new(p, SL_DECL_WEIGHTS, @$); $$->path = string_value(p, @2);
+      }
+    ;
+
+/* type = "f32" [ "[" [ dims ] "]" ] */
+type
+    : F32 { $$ = NEW(sl_type_ast); $$->span = @$; }
+    | F32 '[' ']' { $$ = NEW(sl_type_ast); $$->span = @$; }
+    | F32 '[' dims ']' {
+        $$ = NEW(sl_type_ast); $$->span = @$; $$->dims = $3.head; $$->rank = $3.n;
+      }
+    ;
+
+/* kind = kind_core [ "blocks" dim_atom ] | "expert" "[" dim "]" "of" kind */
+kind
+    : kind_core { $$ = $1; }
+    | kind_core BLOCKS dim_atom { $$ = $1; $$->blocks = $3; $$->span = @$; }
+    | EXPERT '[' dim ']' OF kind {
+        $$ = NEW(sl_kind_ast); $$->form = SL_KIND_EXPERT; $$->span = @$;
+        $$->name = "expert"; $$->name_span = @1;
+        $$->args = $3; $$->n_args = 1; $$->elem = $6;
+      }
+    ;
+
+/* kind_core = IDENT [ "[" dim "->" dim "]" | "[" dims "]" ] */
+kind_core
+    : IDENT {
+        $$ = NEW(sl_kind_ast); $$->form = SL_KIND_ARGS; $$->span = @$;
+        $$->name = TEXT(@1); $$->name_span = @1;
+      }
+    | IDENT '[' dim ARROW dim ']' {
+        $$ = NEW(sl_kind_ast); $$->form = SL_KIND_ARROW; $$->span = @$;
+        $$->name = TEXT(@1); $$->name_span = @1;
+        $3->next = $5; $$->args = $3; $$->n_args = 2; $$->has_brackets = true;
+      }
+    | IDENT '[' dims ']' {
+        $$ = NEW(sl_kind_ast); $$->form = SL_KIND_ARGS; $$->span = @$;
+        $$->name = TEXT(@1); $$->name_span = @1;
+        $$->args = $3.head; $$->n_args = $3.n; $$->has_brackets = true;
+      }
+    ;
+
+dims
+    : dim { $$.head = $$.tail = $1; $$.n = 1; }
+    | dims ',' dim { $$ = $1; $$.tail->next = $3; $$.tail = $3; $$.n++; }
+    ;
+
+/* dim = dim ("+" | "-" | "*" | "/") dim | dim_atom */
+dim
+    : dim '+' dim { $$ = dim_binary(p, '+', $1, $3, @$); }
+    | dim '-' dim { $$ = dim_binary(p, '-', $1, $3, @$); }
+    | dim '*' dim { $$ = dim_binary(p, '*', $1, $3, @$); }
+    | dim '/' dim { $$ = dim_binary(p, '/', $1, $3, @$); }
+    | dim_atom { $$ = $1; }
+    ;
+
+/* dim_atom = INT | IDENT | "(" dim ")" */
+dim_atom
+    : INT { $$ = dim_int(p, @1); }
+    | IDENT { $$ = dim_new(p, SL_DIM_NAME, @1); $$->name = TEXT(@1); }
+    | '(' dim ')' { $$ = $2; }
+    ;
+
+/* stmt = IDENT "=" expr | gate | "exit" expr [ "when" expr ] */
+stmt
+    : IDENT '=' expr {
+        $$ = stmt_new(p, SL_ST_ASSIGN, @$); $$->name = TEXT(@1); $$->name_span = @1; $$->value = $3;
+      }
+    | gate { $$ = $1; }
+    | EXIT expr {
+        $$ = stmt_new(p, SL_ST_EXIT, @$); $$->value = $2;
+      }
+    | EXIT expr WHEN expr {
+        $$ = stmt_new(p, SL_ST_EXIT, @$); $$->value = $2; $$->cond = $4;
+      }
+    ;
+
+/* gate = "gate" expr block [ "else" ( block | gate ) ] */
+gate
+    : GATE expr block {
+        $$ = stmt_new(p, SL_ST_GATE, @$); $$->cond = $2; $$->then_body = $3.head;
+        $$->depth = nest(p, @1, body_depth($3.head));
+      }
+    | GATE expr block ELSE block {
+        $$ = stmt_new(p, SL_ST_GATE, @$); $$->cond = $2; $$->then_body = $3.head;
+        $$->else_body = $5.head; $$->has_else = true; $$->else_span = @4;
+        $$->depth = nest(p, @1, max_depth(body_depth($3.head), body_depth($5.head)));
+      }
+    | GATE expr block ELSE gate {
+        $$ = stmt_new(p, SL_ST_GATE, @$); $$->cond = $2; $$->then_body = $3.head;
+        $$->else_body = $5; $$->has_else = true; $$->else_span = @4;
+        $$->depth = nest(p, @1, max_depth(body_depth($3.head), $5->depth));
+      }
+    ;
+
+/* block = "{" { stmt NL } [ stmt ] "}" */
+block
+    : '{' stmts '}' { $$ = $2; }
+    | '{' stmts stmt '}' {
+        $$ = $2;
+        if ($$.tail) $$.tail->next = $3; else $$.head = $3;
+        $$.tail = $3;
+      }
+    ;
+
+stmts
+    : %empty { $$.head = $$.tail = NULL; }
+    | stmts NL { $$ = $1; }
+    | stmts stmt NL {
+        $$ = $1;
+        if ($$.tail) $$.tail->next = $2; else $$.head = $2;
+        $$.tail = $2;
+      }
+    | stmts error NL { $$ = $1; }
+    ;
+
+/* expr = expr ("or" | "and") expr | "not" expr
+ *      | expr ("<" | "<=" | ">" | ">=" | "==" | "!=") expr
+ *      | expr ("+" | "-" | "*" | "/") expr | "-" expr | postfix */
+expr
+    : expr OR expr { $$ = binary(p, SLP_OR, $1, $3, @$); }
+    | expr AND expr { $$ = binary(p, SLP_AND, $1, $3, @$); }
+    | NOT expr { $$ = unary(p, SLP_NOT, $2, @$); }
+    | expr '<' expr { $$ = binary(p, '<', $1, $3, @$); }
+    | expr '>' expr { $$ = binary(p, '>', $1, $3, @$); }
+    | expr LE expr { $$ = binary(p, SLP_LE, $1, $3, @$); }
+    | expr GE expr { $$ = binary(p, SLP_GE, $1, $3, @$); }
+    | expr EQ expr { $$ = binary(p, SLP_EQ, $1, $3, @$); }
+    | expr NE expr { $$ = binary(p, SLP_NE, $1, $3, @$); }
+    | expr '+' expr { $$ = binary(p, '+', $1, $3, @$); }
+    | expr '-' expr { $$ = binary(p, '-', $1, $3, @$); }
+    | expr '*' expr { $$ = binary(p, '*', $1, $3, @$); }
+    | expr '/' expr { $$ = binary(p, '/', $1, $3, @$); }
+    | '-' expr %prec UMINUS { $$ = unary(p, '-', $2, @$); }
+    | postfix { $$ = $1; }
+    ;
+
+/* postfix = primary | postfix "(" [ args ] ")" | postfix "[" expr "]" */
+postfix
+    : primary { $$ = $1; }
+    | postfix '(' args ')' {
+        $$ = expr_new(p, SL_EX_CALL, @$); $$->lhs = $1; $$->args = $3.head; $$->n_args = $3.n;
+        int d = $1->depth;
+        for (sl_expr *a = $3.head; a; a = a->next) d = max_depth(d, a->depth);
+        $$->depth = nest(p, @$, d);
+      }
+    | postfix '[' expr ']' {
+        $$ = expr_new(p, SL_EX_INDEX, @$); $$->lhs = $1; $$->args = $3; $$->n_args = 1;
+        $$->depth = nest(p, @$, max_depth($1->depth, $3->depth));
+      }
+    ;
+
+args
+    : %empty { $$.head = $$.tail = NULL; $$.n = 0; }
+    | arg_list { $$ = $1; }
+    ;
+
+arg_list
+    : expr { $$.head = $$.tail = $1; $$.n = 1; }
+    | arg_list ',' expr { $$ = $1; $$.tail->next = $3; $$.tail = $3; $$.n++; }
+    ;
+
+/* primary = IDENT | INT | FLOAT | "true" | "false" | "(" expr ")"
+ *         | "route" IDENT "(" expr ")" "top" dim_atom "by" postfix */
+primary
+    : IDENT { $$ = expr_new(p, SL_EX_NAME, @1); $$->name = TEXT(@1); }
+    | INT { $$ = number(p, @1, true); }
+    | FLOAT { $$ = number(p, @1, false); }
+    | TRUE { $$ = expr_new(p, SL_EX_BOOL, @1); $$->bval = true; }
+    | FALSE { $$ = expr_new(p, SL_EX_BOOL, @1); $$->bval = false; }
+    | '(' expr ')' { $$ = $2; }
+    | ROUTE IDENT '(' expr ')' TOP dim_atom BY postfix %prec ROUTE_BY {
+        $$ = expr_new(p, SL_EX_ROUTE, @$); $$->name = TEXT(@2); $$->name_span = @2;
+        $$->args = $4; $$->n_args = 1; $$->k = $7; $$->scores = $9;
+        $$->depth = nest(p, @$, max_depth($4->depth, $9->depth));
+      }
+    ;
+
+%%
+
+#define SAME(a, b) ((int)(a) == (int)(b))
+_Static_assert(SAME(SLP_NL, SL_T_NL) && SAME(SLP_IDENT, SL_T_IDENT) &&
+               SAME(SLP_STRING, SL_T_STRING) && SAME(SLP_MODEL, SL_T_MODEL) &&
+               SAME(SLP_BLOCKS, SL_T_BLOCKS) && SAME(SLP_F32, SL_T_F32) &&
+               SAME(SLP_NOT, SL_T_NOT) && SAME(SLP_ARROW, SL_T_ARROW) &&
+               SAME(SLP_NE, SL_T_NE) && SL_T_NE + 1 == SL_T_LAST,
+               "parser.y token numbers must match lang.h's sl_tok");
+
+static int slp_lex(SLP_STYPE *val, sl_span *loc, parser *p)
+{
+    (void)val;
+    /* One token of lookahead past the one handed out (see sl_lex_more). */
+    while (!p->lx.finished && p->lx.toks.len < p->pos + 2)
+        sl_lex_more(&p->lx);
+    if (p->pos > 0)
+        p->prev = p->lx.toks.items[p->pos - 1].span;
+    sl_token t = p->lx.toks.items[p->pos];
+    if (p->pos + 1 < p->lx.toks.len)
+        p->pos++; /* the last token is EOF: stay on it */
+    *loc = t.span;
+    return t.kind;
+}
+
+/* Called by Bison only for what the custom report does not cover (its
+ * stack limit: "memory exhausted"). */
+static void slp_error(sl_span *loc, parser *p, const char *msg)
+{
+    if (strcmp(msg, "memory exhausted") == 0)
+        sl_error(p->c, *loc, "nested too deeply (the parser's stack is full)");
+    else
+        sl_error(p->c, *loc, "%s", msg);
+}
+
+/* Token number of a grammar symbol (the reverse of YYTRANSLATE). */
+static int symbol_token(yysymbol_kind_t sym)
+{
+    if (sym == YYSYMBOL_YYEOF)
+        return SL_T_EOF;
+    for (int t = 1; t < SL_T_LAST; t++)
+        if (YYTRANSLATE(t) == sym)
+            return t;
+    return -1;
+}
+
+/* What was found, for "found Y": the kind and, for names and numbers, the
+ * text. */
+static const char *describe_found(parser *p, int tok, sl_span at)
+{
+    switch (tok) {
+    case SL_T_IDENT:
+        return sl_arena_printf(&p->c->arena, "identifier '%s'", TEXT(at));
+    case SL_T_INT:
+    case SL_T_FLOAT:
+        return sl_arena_printf(&p->c->arena, "number '%s'", TEXT(at));
+    default:
+        return sl_tok_name(tok);
+    }
+}
+
+static int yyreport_syntax_error(const yypcontext_t *ctx, parser *p)
+{
+    enum { MAX_EXPECTED = 32 };
+    yysymbol_kind_t expected[MAX_EXPECTED];
+    int n = yypcontext_expected_tokens(ctx, expected, MAX_EXPECTED);
+    int found = symbol_token(yypcontext_token(ctx));
+    sl_span at = *yypcontext_location(ctx);
+    const char *found_text = describe_found(p, found, at);
+    /* "expected ')'" belongs at the end of the line that lacks it, not at
+     * the start of the next one. */
+    sl_span want_at = at;
+    if (!sl_span_is_none(p->prev) && p->prev.file == at.file) {
+        uint32_t l1, l2, col;
+        const sl_source *src = &p->c->sources.items[at.file];
+        sl_source_linecol(src, p->prev.end, &l1, &col);
+        sl_source_linecol(src, at.begin, &l2, &col);
+        if (l2 > l1 || found == SL_T_NL || found == SL_T_EOF)
+            want_at = (sl_span){at.file, p->prev.end, p->prev.end};
+    }
+
+    /* The tokens that start an expression collapse into "expression". */
+    bool starts_expr = false;
+    const char *names[MAX_EXPECTED];
+    int k = 0;
+    for (int i = 0; i < n; i++) {
+        int t = symbol_token(expected[i]);
+        if (t == SL_T_IDENT || t == SL_T_INT || t == SL_T_FLOAT || t == SL_T_TRUE ||
+            t == SL_T_FALSE || t == SL_T_NOT || t == SL_T_ROUTE || t == '(' || t == '-') {
+            if (t != SL_T_IDENT || n > 3) {
+                starts_expr = true;
+                continue;
+            }
+        }
+        if (t >= 0)
+            names[k++] = sl_tok_name(t);
+    }
+    if (starts_expr)
+        names[k++] = "expression";
+
+    if (n <= 0 || k == 0 || k > 5) {
+        sl_error(p->c, at, "unexpected %s", found_text);
+        return 0;
+    }
+    char list[512] = "";
+    for (int i = 0; i < k; i++) {
+        const char *sep = i == 0 ? "" : i == k - 1 ? " or " : ", ";
+        strncat(list, sep, sizeof list - strlen(list) - 1);
+        strncat(list, names[i], sizeof list - strlen(list) - 1);
+    }
+    sl_error(p->c, want_at, "expected %s, found %s", list, found_text);
+    return 0;
+}
+
+sl_module *sl_parse(sl_ctx *c, int file)
+{
+    parser p = {.c = c, .file = file, .prev = SL_SPAN_NONE};
+    sl_lexer_init(&p.lx, c, file);
+    p.module = sl_arena_alloc(&c->arena, sizeof *p.module);
+    p.module->file = file;
+    slp_parse(&p);
+    return p.module;
+}
