@@ -174,8 +174,12 @@ static int add_input(sl_ctx *c, const char *path)
     size_t n;
     while ((n = fread(buf + len, 1, cap - len, stdin)) > 0) {
         len += n;
-        if (len > SL_MAX_SOURCE_SIZE)
-            break;
+        if (len > SL_MAX_SOURCE_SIZE) {
+            sl_error(c, SL_SPAN_NONE, "<stdin>: file too large (more than %zu bytes)",
+                     SL_MAX_SOURCE_SIZE);
+            free(buf);
+            return -1;
+        }
         if (len == cap) {
             char *bigger = realloc(buf, cap *= 2);
             if (!bigger)
@@ -246,12 +250,17 @@ static int compile(sl_ctx *c, sl_options *o)
     if (!has_model) {
         if (o->syntax_only)
             return 0; /* a module of layers: its declarations checked */
-        sl_error(c, SL_SPAN_NONE, "%s: no model to compile (the file defines only layers)",
-                 o->input);
+        bool layers = false;
+        for (const sl_unit *u = m->units; u; u = u->next)
+            layers |= u->kind == SL_UNIT_LAYER;
+        sl_error(c, SL_SPAN_NONE, "%s: no model to compile (the file defines %s)", o->input,
+                 layers ? "only layers" : "nothing");
         return 1;
     }
     if (c->diag.werror && c->n_warnings)
         return 1;
+    if (o->verify_weights)
+        return sl_verify_weights(c, p, o->verify_weights);
     if (o->syntax_only)
         return 0;
     if (o->cost) {
@@ -261,8 +270,6 @@ static int compile(sl_ctx *c, sl_options *o)
         sl_cost_print(c, p, out);
         return close_output(o, out);
     }
-    if (o->verify_weights)
-        return sl_verify_weights(c, p, o->verify_weights);
     switch (o->emit) {
     case SL_EMIT_HIR: {
         FILE *out = open_output(o, "w");

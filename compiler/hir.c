@@ -39,7 +39,12 @@ static void dump_node(dumper *d, const sl_node *n, int indent)
     fprintf(out, "%*s%%%d = %s", indent * 2, "", n->id, sl_op_str(n->op));
     switch (n->op) {
     case SL_OP_CONST:
-        fprintf(out, " %.9g", n->value);
+        if (n->ty.elem == SL_I32)
+            fprintf(out, " %lld", (long long)n->value);
+        else if (n->ty.elem == SL_BOOL)
+            fprintf(out, " %s", n->value != 0 ? "true" : "false");
+        else
+            fprintf(out, " %.9g", n->value);
         break;
     case SL_OP_INPUT:
         fprintf(out, " %s", d->p->in_name);

@@ -28,6 +28,11 @@ typedef struct binding {
 
 typedef SL_VEC(binding) env_t;
 
+/* The value of a name whose assignment failed (already reported): uses of it
+ * stay silent instead of cascading into "undeclared" or "not assigned". */
+static sl_node poison_node;
+#define POISON (&poison_node)
+
 /* The unit being walked: the model, or one applied layer instance. */
 typedef struct frame {
     const sl_unit *unit;
@@ -50,6 +55,7 @@ typedef struct sema {
     int n_gates;
     int n_instances;
     SL_VEC(const sl_unit *) instantiating; /* layers being instantiated, for cycles */
+    SL_VEC(const sl_inst *) declaring;     /* ... and their instances, for notes */
     bool node_limit_hit;
 } sema;
 
@@ -61,6 +67,9 @@ static void verr(sema *s, sl_severity sev, sl_span at, const char *fmt, va_list 
     vsnprintf(msg, sizeof msg, fmt, ap);
     if (!sl_diag(s->c, sev, at, "%s", msg))
         return;
+    for (size_t i = s->declaring.len; i-- > 0;)
+        sl_note(s->c, s->declaring.items[i]->span, "in layer '%s' (%s), declared here",
+                s->declaring.items[i]->path, s->declaring.items[i]->kind_str);
     for (frame *f = s->fr; f && f->inst; f = f->parent)
         sl_note(s->c, f->applied_at, "in layer '%s' (%s), applied here", f->inst->path,
                 f->inst->kind_str);
@@ -441,8 +450,13 @@ static sl_inst *instantiate_layer(sema *s, sl_inst *inst, const sl_unit *layer,
 
     dim_scope inner = {layer->dim_params, vals, "layer"};
     const sl_decl *in = unit_decl(layer, SL_DECL_INPUT), *out = unit_decl(layer, SL_DECL_OUTPUT);
-    if (!in || !out || !eval_type(s, in->type, &inner, &inst->in_ty) ||
-        !eval_type(s, out->type, &inner, &inst->out_ty))
+    if (!in || !out)
+        return NULL;
+    SL_VEC_PUSH(&s->c->arena, &s->declaring, inst);
+    bool types_ok = eval_type(s, in->type, &inner, &inst->in_ty) &&
+                    eval_type(s, out->type, &inner, &inst->out_ty);
+    s->declaring.len--;
+    if (!types_ok)
         return NULL;
 
     int n = 0;
@@ -450,6 +464,7 @@ static sl_inst *instantiate_layer(sema *s, sl_inst *inst, const sl_unit *layer,
         n += d->kind == SL_DECL_PARAM;
     inst->children = sl_arena_array(&s->c->arena, (size_t)n + 1, sizeof *inst->children);
     SL_VEC_PUSH(&s->c->arena, &s->instantiating, layer);
+    SL_VEC_PUSH(&s->c->arena, &s->declaring, inst);
     bool ok = true;
     for (const sl_decl *d = layer->decls; d; d = d->next) {
         if (d->kind != SL_DECL_PARAM)
@@ -461,7 +476,21 @@ static sl_inst *instantiate_layer(sema *s, sl_inst *inst, const sl_unit *layer,
         inst->children[inst->n_children++] = child;
     }
     s->instantiating.len--;
+    s->declaring.len--;
     return ok ? inst : NULL;
+}
+
+static void unknown_kind(sema *s, const sl_kind_ast *k)
+{
+    suggest g = {k->name, NULL, SIZE_MAX};
+    suggest_try(&g, "dense");
+    suggest_try(&g, "layernorm");
+    for (size_t i = 0; i < s->layers.len; i++)
+        suggest_try(&g, s->layers.items[i]->name);
+    if (g.best)
+        err(s, k->name_span, "unknown layer kind '%s'; did you mean '%s'?", k->name, g.best);
+    else
+        err(s, k->name_span, "unknown layer kind '%s'", k->name);
 }
 
 /* Build the instance a `param` declares. */
@@ -516,7 +545,11 @@ static sl_inst *instantiate(sema *s, const sl_kind_ast *k, const char *name, con
     bool is_norm = strcmp(k->name, "layernorm") == 0;
     if (k->form == SL_KIND_ARROW) {
         if (!is_dense) {
-            err(s, k->span, "only dense takes 'in -> out'; '%s' takes '%s[...]'", k->name, k->name);
+            if (is_norm || find_layer(s, k->name))
+                err(s, k->span, "only dense takes 'in -> out'; '%s' takes '%s[...]'", k->name,
+                    k->name);
+            else
+                unknown_kind(s, k);
             return NULL;
         }
         int64_t v[2];
@@ -565,15 +598,7 @@ static sl_inst *instantiate(sema *s, const sl_kind_ast *k, const char *name, con
     }
     const sl_unit *layer = find_layer(s, k->name);
     if (!layer) {
-        suggest g = {k->name, NULL, SIZE_MAX};
-        suggest_try(&g, "dense");
-        suggest_try(&g, "layernorm");
-        for (size_t i = 0; i < s->layers.len; i++)
-            suggest_try(&g, s->layers.items[i]->name);
-        if (g.best)
-            err(s, k->name_span, "unknown layer kind '%s'; did you mean '%s'?", k->name, g.best);
-        else
-            err(s, k->name_span, "unknown layer kind '%s'", k->name);
+        unknown_kind(s, k);
         return NULL;
     }
     return instantiate_layer(s, inst, layer, k, sc);
@@ -727,6 +752,11 @@ static sl_node *binary(sema *s, env_t *env, const sl_expr *e)
             err(s, e->span, "division by zero");
             return NULL;
         }
+        if (shape.elem == SL_I32 && (v > INT32_MAX || v < INT32_MIN)) {
+            err(s, e->span, "integer overflow in a constant expression (i32 holds -2147483648 "
+                "to 2147483647)");
+            return NULL;
+        }
         return constant(s, shape.elem, v, e->span);
     }
 
@@ -766,8 +796,14 @@ static sl_node *unary(sema *s, env_t *env, const sl_expr *e)
         err(s, e->span, "'-' needs a number, not %s", ty_str(s, a->ty));
         return NULL;
     }
-    if (a->op == SL_OP_CONST)
+    if (a->op == SL_OP_CONST) {
+        if (a->ty.elem == SL_I32 && -a->value > INT32_MAX) {
+            err(s, e->span, "integer overflow in a constant expression (i32 holds -2147483648 "
+                "to 2147483647)");
+            return NULL;
+        }
         return constant(s, a->ty.elem, -a->value, e->span);
+    }
     return emit(s, node(s, SL_OP_NEG, a->ty, e->span, a, NULL));
 }
 
@@ -795,13 +831,17 @@ static sl_node *call_builtin(sema *s, const builtin *bi, sl_node *x, const sl_ex
     return emit(s, node(s, bi->op, t, e->span, x, NULL));
 }
 
-static bool check_arg(sema *s, const sl_inst *inst, sl_node *x, sl_span at)
+/* The argument of a layer, converted from i32 where it takes f32; NULL
+ * (reported) if its shape is wrong. */
+static sl_node *coerce_arg(sema *s, const sl_inst *inst, sl_node *x, sl_span at)
 {
+    if (x->ty.elem == SL_I32 && inst->in_ty.elem == SL_F32 && !(x = to_f32(s, x)))
+        return NULL;
     if (sl_ty_equal(x->ty, inst->in_ty))
-        return true;
+        return x;
     err(s, at, "'%s' (%s) takes %s, but this is %s", inst->path, inst->kind_str,
         ty_str(s, inst->in_ty), ty_str(s, x->ty));
-    return false;
+    return NULL;
 }
 
 static sl_node *apply(sema *s, sl_inst *inst, sl_node *x, sl_span at);
@@ -832,7 +872,9 @@ static sl_node *apply_layer(sema *s, sl_inst *inst, sl_node *x, sl_span at)
     stmts(s, &env, u->body, &terminated);
     binding *b = env_find(&env, f.output->name);
     sl_node *result = NULL;
-    if (!b || !b->node) {
+    if (b && b->node == POISON) {
+        /* reported where it failed */
+    } else if (!b || !b->node) {
         err(s, u->close_span, "layer '%s' does not assign its output '%s' on every path",
             u->name, f.output->name);
         if (b && !sl_span_is_none(b->gate))
@@ -851,7 +893,7 @@ static sl_node *apply(sema *s, sl_inst *inst, sl_node *x, sl_span at)
             inst->name);
         return NULL;
     }
-    if (!check_arg(s, inst, x, at))
+    if (!(x = coerce_arg(s, inst, x, at)))
         return NULL;
     inst->used = true;
     switch (inst->kind) {
@@ -917,7 +959,7 @@ static sl_node *apply_blocks(sema *s, env_t *env, const sl_expr *call)
             ty_str(s, want), ty_str(s, mask->ty));
         return NULL;
     }
-    if (!check_arg(s, inst, x, call->span))
+    if (!(x = coerce_arg(s, inst, x, call->span)))
         return NULL;
     inst->used = true;
     sl_node *n = node(s, SL_OP_DENSE_BLOCKS, inst->out_ty, call->span, x, mask);
@@ -1033,7 +1075,7 @@ static sl_node *route(sema *s, env_t *env, const sl_expr *e)
             bank->path, ty_str(s, want), scores ? ty_str(s, scores->ty) : "?");
         return NULL;
     }
-    if (!check_arg(s, bank->children[0], x, e->args->span))
+    if (!(x = coerce_arg(s, bank->children[0], x, e->args->span)))
         return NULL;
     bank->used = true;
 
@@ -1074,6 +1116,8 @@ static sl_node *expr(sema *s, env_t *env, const sl_expr *e)
         return constant(s, SL_BOOL, e->bval, e->span);
     case SL_EX_NAME: {
         binding *b = env_find(env, e->name);
+        if (b && b->node == POISON)
+            return NULL; /* its assignment failed, and said so */
         if (b && b->node)
             return b->node;
         if (b) {
@@ -1141,20 +1185,18 @@ static void assign(sema *s, env_t *env, const sl_stmt *st)
         return;
     }
     sl_node *v = expr(s, env, st->value);
-    if (!v)
-        return;
     const sl_decl *out = s->fr->output;
-    if (out && strcmp(out->name, name) == 0) {
+    if (v && out && strcmp(out->name, name) == 0) {
         sl_ty want = s->fr->inst ? s->fr->inst->out_ty : s->p->out_ty;
         if (v->ty.elem == SL_I32)
             v = to_f32(s, v);
-        if (!v || !sl_ty_equal(v->ty, want)) {
+        if (v && !sl_ty_equal(v->ty, want)) {
             err(s, st->value->span, "output '%s' is %s, but this value is %s", name,
-                ty_str(s, want), v ? ty_str(s, v->ty) : "?");
-            return;
+                ty_str(s, want), ty_str(s, v->ty));
+            v = NULL;
         }
     }
-    env_bind(s, env, name, v, SL_SPAN_NONE);
+    env_bind(s, env, name, v ? v : POISON, SL_SPAN_NONE);
 }
 
 static void exit_stmt(sema *s, env_t *env, const sl_stmt *st, bool *terminated)
@@ -1255,6 +1297,10 @@ static void gate_stmt(sema *s, env_t *env, const sl_stmt *st, bool *terminated)
             if (env_find(&merged, b->name))
                 continue;
             binding *o = env_find(other, b->name);
+            if (b->node == POISON || (o && o->node == POISON)) {
+                env_bind(s, &merged, b->name, POISON, SL_SPAN_NONE);
+                continue;
+            }
             if (!o || !o->node || !b->node) {
                 env_bind(s, &merged, b->name, NULL, gate_span);
                 continue;
@@ -1267,7 +1313,7 @@ static void gate_stmt(sema *s, env_t *env, const sl_stmt *st, bool *terminated)
             if (!sl_ty_equal(t->ty, e->ty)) {
                 err(s, gate_span, "'%s' is %s after the then-arm but %s after the else-arm",
                     b->name, ty_str(s, t->ty), ty_str(s, e->ty));
-                env_bind(s, &merged, b->name, NULL, gate_span);
+                env_bind(s, &merged, b->name, POISON, SL_SPAN_NONE);
                 continue;
             }
             sl_node *phi = node(s, SL_OP_PHI, t->ty, gate_span, t, e);
@@ -1551,7 +1597,9 @@ static sl_program *check_model(sema *s, const sl_unit *u)
     stmts(s, &env, u->body, &terminated);
     if (!terminated && !s->c->too_many_errors) {
         binding *b = env_find(&env, out->name);
-        if (!b || !b->node) {
+        if (b && b->node == POISON) {
+            /* reported where it failed */
+        } else if (!b || !b->node) {
             err(s, u->close_span, "output '%s' is not assigned on every path through model '%s'",
                 out->name, u->name);
             if (b && !sl_span_is_none(b->gate))

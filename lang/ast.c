@@ -115,7 +115,10 @@ static void dump_expr(dumper *d, const sl_expr *e, int indent)
     switch (e->kind) {
     case SL_EX_NUM:
         line_start(d, indent, "Number", e->span);
-        fprintf(d->out, " %.9g%s\n", e->num, e->is_int ? " int" : "");
+        if (e->is_int)
+            fprintf(d->out, " %lld int\n", (long long)e->num);
+        else
+            fprintf(d->out, " %.9g\n", e->num);
         return;
     case SL_EX_BOOL:
         line_start(d, indent, "Bool", e->span);

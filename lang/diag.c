@@ -135,6 +135,8 @@ static void print_snippet(sl_ctx *c, sl_span at)
     uint32_t end = start;
     while (end < s->len && s->text[end] != '\n')
         end++;
+    if (end > start && s->text[end - 1] == '\r')
+        end--; /* a CRLF line ends before its CR */
     uint32_t caret = at.begin > end ? end : at.begin;
     uint32_t caret_end = at.end > end ? end : at.end;
     if (caret_end <= caret)
@@ -186,7 +188,8 @@ static void print_snippet(sl_ctx *c, sl_span at)
     if (c->diag.color)
         fputs("\033[1;32m", out);
     fputc('^', out);
-    for (uint32_t i = caret + 1; i < caret_end && i < to;) {
+    int first = caret < to ? utf8_len(t + caret, to - caret) : 1;
+    for (uint32_t i = caret + (first ? (uint32_t)first : 1); i < caret_end && i < to;) {
         int n = utf8_len(t + i, to - i);
         fputc('~', out);
         i += n ? (uint32_t)n : 1;

@@ -156,6 +156,7 @@ typedef struct sl_lexer {
     const unsigned char *base, *cur, *lim; /* the text, where lexing is, its end */
     SL_VEC(sl_token) toks;                 /* every token so far */
     char brackets[SL_MAX_NESTING];         /* open '(' '[' '{', innermost last */
+    uint32_t bracket_at[SL_MAX_NESTING];   /* ... and where each opened */
     int depth;
     bool fatal;                            /* the nesting limit was hit: stop */
     bool done;                             /* the end of the text was reached */
@@ -184,6 +185,7 @@ typedef struct sl_dim sl_dim;
 struct sl_dim {
     sl_dim_kind kind;
     sl_span span;
+    int depth;           /* nesting depth, for the limit */
     int64_t value;       /* SL_DIM_INT */
     const char *name;    /* SL_DIM_NAME */
     int op;              /* SL_DIM_BINARY: '+', '-', '*', '/' */

@@ -22,8 +22,10 @@ static int last_kind(sl_lexer *lx)
 
 static void emit(sl_lexer *lx, int kind, const unsigned char *b, const unsigned char *e)
 {
-    if (kind == SL_T_ELSE && last_kind(lx) == SL_T_NL)
-        lx->toks.len--; /* `}` NL `else`: the newline does not end the gate */
+    /* `}` newline `else`: the newline does not end the gate (a `;` does). */
+    if (kind == SL_T_ELSE && last_kind(lx) == SL_T_NL &&
+        lx->base[lx->toks.items[lx->toks.len - 1].span.begin] != ';')
+        lx->toks.len--;
     sl_token t = {kind, span_of(lx, b, e)};
     SL_VEC_PUSH(&lx->c->arena, &lx->toks, t);
 }
@@ -56,6 +58,7 @@ static void open_bracket(sl_lexer *lx, int kind, const unsigned char *b)
         lx->fatal = true;
         return;
     }
+    lx->bracket_at[lx->depth] = (uint32_t)(b - lx->base);
     lx->brackets[lx->depth++] = (char)kind;
     emit(lx, kind, b, b + 1);
 }
@@ -225,8 +228,9 @@ void sl_lex_more(sl_lexer *lx)
         emit(lx, SL_T_STRING, tok, cur);
         continue;
     }
-    "\"" ([^"\\\n] | "\\" [^\n])* {
+    "\"" ([^"\\\n] | "\\" [^\n])* "\\"? {
         sl_error(c, span_of(lx, tok, tok + 1), "missing terminating '\"' character");
+        emit(lx, SL_T_STRING, tok, cur); /* keep the parser in step */
         continue;
     }
 

@@ -11,6 +11,9 @@
 %define api.token.prefix {SLP_}
 %define api.location.type {sl_span}
 %define parse.error custom
+/* Lookahead correction: errors are found before default reductions, so the
+ * expected tokens are right and recovery stays in the statement list. */
+%define parse.lac full
 %locations
 %expect 0
 %param {parser *p}
@@ -26,7 +29,8 @@ struct parser {
     int file;
     sl_lexer lx;           /* tokens come from here as the parse needs them */
     size_t pos;            /* next token */
-    sl_span prev;          /* the token before the lookahead */
+    sl_span prev;          /* the last real (not end-of-line) token handed out */
+    bool after_nl;         /* the token handed out before the lookahead ended a line */
     sl_module *module;     /* the result */
 };
 int slp_parse(parser *p);
@@ -121,6 +125,7 @@ static sl_dim *dim_new(parser *p, sl_dim_kind kind, sl_span at)
     sl_dim *d = NEW(sl_dim);
     d->kind = kind;
     d->span = at;
+    d->depth = 1;
     return d;
 }
 
@@ -144,6 +149,7 @@ static sl_dim *dim_binary(parser *p, int op, sl_dim *a, sl_dim *b, sl_span at)
     d->op = op;
     d->lhs = a;
     d->rhs = b;
+    d->depth = nest(p, at, max_depth(a->depth, b->depth));
     return d;
 }
 
@@ -152,21 +158,29 @@ static const char *string_value(parser *p, sl_span at)
 {
     const char *s = TEXT(at);
     size_t n = strlen(s);
-    char *out = sl_arena_alloc(&p->c->arena, n);
+    char *out = sl_arena_alloc(&p->c->arena, n + 1);
     size_t k = 0;
-    for (size_t i = 1; i + 1 < n; i++) {
+    size_t end = n >= 2 && s[n - 1] == '"' ? n - 1 : n; /* unterminated: no quote */
+    for (size_t i = 1; i < end; i++) {
         if (s[i] != '\\') {
             out[k++] = s[i];
             continue;
         }
+        if (i + 1 >= end)
+            break; /* a trailing backslash of an unterminated string */
         char e = s[++i];
         switch (e) {
         case '\\': case '"': out[k++] = e; break;
         case 'n': out[k++] = '\n'; break;
         case 't': out[k++] = '\t'; break;
         default: {
-            sl_span esc = {at.file, at.begin + (uint32_t)i - 1, at.begin + (uint32_t)i + 1};
-            sl_error(p->c, esc, "unknown escape sequence '\\%c'", e);
+            /* Show the whole character after the backslash, UTF-8 or not. */
+            size_t len = 1;
+            while (i + len < end && ((unsigned char)s[i + len] & 0xc0) == 0x80 && len < 4)
+                len++;
+            sl_span esc = {at.file, at.begin + (uint32_t)i - 1, at.begin + (uint32_t)(i + len)};
+            sl_error(p->c, esc, "unknown escape sequence '\\%.*s'", (int)len, s + i);
+            i += len - 1;
         }
         }
     }
@@ -265,7 +279,7 @@ static void body_add(body *b, sl_decl *d, sl_stmt *s)
 
 %%
 
-/* file = { top_item NL } */
+/* file = { [ unit ] NL } */
 file
     : %empty
     | file NL
@@ -278,8 +292,8 @@ file
     ;
 
 /* unit = "import" IDENT
- *      | "model" IDENT unit_body
- *      | "layer" IDENT [ "[" names "]" ] unit_body */
+ *      | "model" IDENT "{" unit_body "}"
+ *      | "layer" IDENT [ "[" names "]" ] "{" unit_body "}" */
 unit
     : IMPORT IDENT {
         $$ = NEW(sl_unit);
@@ -545,14 +559,19 @@ _Static_assert(SAME(SLP_NL, SL_T_NL) && SAME(SLP_IDENT, SL_T_IDENT) &&
 static int slp_lex(SLP_STYPE *val, sl_span *loc, parser *p)
 {
     (void)val;
-    /* One token of lookahead past the one handed out (see sl_lex_more). */
-    while (!p->lx.finished && p->lx.toks.len < p->pos + 2)
+    /* Lex no further than needed, so lexical and syntax errors come out in
+     * source order: the next token, and one more after a newline token
+     * (an `else` after it removes it; see sl_lex_more). */
+    while (!p->lx.finished &&
+           (p->lx.toks.len <= p->pos ||
+            (p->lx.toks.items[p->pos].kind == SL_T_NL && p->lx.toks.len <= p->pos + 1)))
         sl_lex_more(&p->lx);
-    if (p->pos > 0)
+    p->after_nl = p->pos == 0 || p->lx.toks.items[p->pos - 1].kind == SL_T_NL;
+    if (p->pos > 0 && !p->after_nl)
         p->prev = p->lx.toks.items[p->pos - 1].span;
     sl_token t = p->lx.toks.items[p->pos];
-    if (p->pos + 1 < p->lx.toks.len)
-        p->pos++; /* the last token is EOF: stay on it */
+    if (t.kind != SL_T_EOF)
+        p->pos++; /* past the end, stay on EOF */
     *loc = t.span;
     return t.kind;
 }
@@ -593,6 +612,18 @@ static const char *describe_found(parser *p, int tok, sl_span at)
     }
 }
 
+/* Operators and postfix brackets: what may follow any complete operand. */
+static bool is_continuation(int t)
+{
+    switch (t) {
+    case '+': case '-': case '*': case '/': case '<': case '>': case '(': case '[':
+    case SL_T_LE: case SL_T_GE: case SL_T_EQ: case SL_T_NE: case SL_T_AND: case SL_T_OR:
+        return true;
+    default:
+        return false;
+    }
+}
+
 static int yyreport_syntax_error(const yypcontext_t *ctx, parser *p)
 {
     enum { MAX_EXPECTED = 32 };
@@ -602,9 +633,10 @@ static int yyreport_syntax_error(const yypcontext_t *ctx, parser *p)
     sl_span at = *yypcontext_location(ctx);
     const char *found_text = describe_found(p, found, at);
     /* "expected ')'" belongs at the end of the line that lacks it, not at
-     * the start of the next one. */
+     * the start of the next one (unless that line ended its statement). */
     sl_span want_at = at;
-    if (!sl_span_is_none(p->prev) && p->prev.file == at.file) {
+    if (!sl_span_is_none(p->prev) && p->prev.file == at.file &&
+        (!p->after_nl || found == SL_T_EOF)) {
         uint32_t l1, l2, col;
         const sl_source *src = &p->c->sources.items[at.file];
         sl_source_linecol(src, p->prev.end, &l1, &col);
@@ -613,24 +645,48 @@ static int yyreport_syntax_error(const yypcontext_t *ctx, parser *p)
             want_at = (sl_span){at.file, p->prev.end, p->prev.end};
     }
 
-    /* The tokens that start an expression collapse into "expression". */
-    bool starts_expr = false;
-    const char *names[MAX_EXPECTED];
+    /* Where any expression may start, its first tokens collapse into
+     * "expression"; where only an operand may (after `by`), into "operand". */
+    int toks[MAX_EXPECTED];
+    for (int i = 0; i < n; i++)
+        toks[i] = symbol_token(expected[i]);
+    bool has[SL_T_LAST] = {0};
+    for (int i = 0; i < n; i++)
+        if (toks[i] >= 0 && toks[i] < SL_T_LAST)
+            has[toks[i]] = true;
+    bool operand = has[SL_T_IDENT] && has[SL_T_INT] && has[SL_T_FLOAT] && has[SL_T_TRUE] &&
+                   has[SL_T_FALSE] && has[SL_T_ROUTE] && has['('];
+    bool expression = operand && has['-'] && has[SL_T_NOT];
+    /* After a complete operand, any operator could continue it; those are
+     * rarely what is missing, so they are left out when something else
+     * (a ',', a ')', an end of line) is expected too. */
+    int structural = 0;
+    for (int i = 0; i < n; i++)
+        structural += !is_continuation(toks[i]);
+    const char *names[MAX_EXPECTED + 1];
     int k = 0;
     for (int i = 0; i < n; i++) {
-        int t = symbol_token(expected[i]);
-        if (t == SL_T_IDENT || t == SL_T_INT || t == SL_T_FLOAT || t == SL_T_TRUE ||
-            t == SL_T_FALSE || t == SL_T_NOT || t == SL_T_ROUTE || t == '(' || t == '-') {
-            if (t != SL_T_IDENT || n > 3) {
-                starts_expr = true;
-                continue;
-            }
-        }
+        int t = toks[i];
+        bool starter = t == SL_T_IDENT || t == SL_T_INT || t == SL_T_FLOAT || t == SL_T_TRUE ||
+                       t == SL_T_FALSE || t == SL_T_ROUTE || t == '(';
+        if (operand && (starter || (expression && (t == '-' || t == SL_T_NOT))))
+            continue;
+        if (!operand && structural > 0 && is_continuation(t))
+            continue;
+        if (t == SL_T_EOF && n > 1)
+            continue; /* "end of file" is implied wherever a unit may end */
+        if (t == SL_T_NL && p->after_nl && n > 1)
+            continue; /* at the start of a line, a missing end of line is not it */
         if (t >= 0)
             names[k++] = sl_tok_name(t);
     }
-    if (starts_expr)
-        names[k++] = "expression";
+    if (operand)
+        names[k++] = expression ? "expression" : "operand";
+    /* A missing '}' at the end is the usual cause of an early end of file. */
+    if (found == SL_T_EOF && has['}']) {
+        names[0] = sl_tok_name('}');
+        k = 1;
+    }
 
     if (n <= 0 || k == 0 || k > 5) {
         sl_error(p->c, at, "unexpected %s", found_text);
@@ -642,7 +698,12 @@ static int yyreport_syntax_error(const yypcontext_t *ctx, parser *p)
         strncat(list, sep, sizeof list - strlen(list) - 1);
         strncat(list, names[i], sizeof list - strlen(list) - 1);
     }
-    sl_error(p->c, want_at, "expected %s, found %s", list, found_text);
+    bool shown = sl_error(p->c, want_at, "expected %s, found %s", list, found_text);
+    if (shown && found == SL_T_EOF && p->lx.depth > 0) {
+        uint32_t open = p->lx.bracket_at[p->lx.depth - 1];
+        sl_span open_at = {at.file, open, open + 1};
+        sl_note(p->c, open_at, "to match this '%c'", p->lx.brackets[p->lx.depth - 1]);
+    }
     return 0;
 }
 

@@ -24,8 +24,8 @@ static void index_lines(sl_ctx *c, sl_source *s)
 int sl_source_add_mem(sl_ctx *c, const char *path, const char *text, size_t len)
 {
     if (len > SL_MAX_SOURCE_SIZE) {
-        sl_error(c, SL_SPAN_NONE, "%s: file too large (%zu bytes; the limit is %zu)",
-                 path, len, SL_MAX_SOURCE_SIZE);
+        sl_error(c, SL_SPAN_NONE, "%s: file too large (%zu bytes; the limit is %zu)", path,
+                 len, SL_MAX_SOURCE_SIZE);
         return -1;
     }
     sl_source s = {0};
@@ -51,7 +51,7 @@ int sl_source_add_file(sl_ctx *c, const char *path, sl_span from)
         return -1;
     }
     if ((uint64_t)st.st_size > SL_MAX_SOURCE_SIZE) {
-        sl_error(c, from, "'%s' is too large (%lld bytes; the limit is %zu)", path,
+        sl_error(c, from, "%s: file too large (%lld bytes; the limit is %zu)", path,
                  (long long)st.st_size, SL_MAX_SOURCE_SIZE);
         fclose(f);
         return -1;
