@@ -8,7 +8,18 @@
  * Conventions: n, n_in, n_out >= 0 element counts (0 is allowed and does
  * nothing); pointers need no particular alignment; unless said otherwise an
  * output may alias its input exactly (y == x) but not partially.  Weights are
- * row-major [n_out, n_in], as PyTorch's nn.Linear stores them. */
+ * row-major [n_out, n_in], as PyTorch's nn.Linear stores them.
+ *
+ * Sizes come from generated code but are still filtered: a count <= 0
+ * writes nothing (a dense layer with n_in <= 0 and outputs writes its bias,
+ * the sum over no inputs being 0), and the reductions return their identity
+ * (max -inf, min +inf, sum and entropy 0, argmax -1, margin of < 2 values
+ * NaN).  NaN follows PyTorch: elementwise kernels pass it through; max, min
+ * and margin return NaN if any input is NaN; argmax and top-k rank NaN above
+ * every number.  The first kernel call initializes lazily (sl_rt_init); if
+ * that fails (SLUICE_ISA is not a level, or names one this CPU lacks) the
+ * call prints "sluice: error: <message>" on stderr and exits with status 2.
+ * Accuracy and the exact rules: docs/kernels.md. */
 #ifndef SLUICE_KERNELS_H
 #define SLUICE_KERNELS_H
 
@@ -51,7 +62,8 @@ void sl_rt_dense_batch(const float *w, const float *b, const float *x, float *y,
 /* Rows subset (block gating): the n_out units are split into n_blocks equal
  * blocks (n_out % n_blocks == 0); rows of active blocks (active[k] != 0) are
  * computed as sl_rt_dense does, rows of inactive blocks are set to 0.0f and
- * their weights and biases are never read. */
+ * their weights and biases are never read.  n_blocks <= 0 or not dividing
+ * n_out is a caller bug: it prints a message and aborts. */
 void sl_rt_dense_blocks(const float *w, const float *b, const float *x, float *y,
                         int64_t n_in, int64_t n_out, int64_t n_blocks,
                         const uint8_t *active);
@@ -103,7 +115,8 @@ float sl_rt_entropy(const float *p, int64_t n);
 /* Largest minus second largest (n >= 2). */
 float sl_rt_margin(const float *x, int64_t n);
 /* The k largest (1 <= k <= n) in descending order, lower index first on
- * ties: idx[j] their indices, val[j] their values (val may be NULL). */
+ * ties: idx[j] their indices, val[j] their values (val may be NULL).  NaNs
+ * rank first; k > n writes n entries. */
 void sl_rt_topk(const float *x, int64_t n, int64_t k, int32_t *idx, float *val);
 
 #ifdef __cplusplus

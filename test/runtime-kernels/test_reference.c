@@ -1,0 +1,282 @@
+/* test_reference.c - the scalar reference itself against straightforward
+ * double-precision computations written independently here (and, where the
+ * reference uses one formula, a different one: erf vs erfc, tanh vs exp).
+ * The reference rounds once from double, so the bounds are tight:
+ *
+ *   elementwise:             within 1 ulp of the double result
+ *   dense, sum, entropy:     |d| <= eps |exact| + 4 n DBL_EPSILON (sum of |terms|)
+ *   softmax, log_softmax, layernorm: |d| <= 2 eps max(|exact|, tiny)
+ *   max, min, argmax, top-k, margin: exactly the brute-force answer */
+#include <float.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "check.h"
+
+static const int64_t sizes[] = {1, 3, 15, 16, 17, 63, 64, 65, 1000};
+#define N_SIZES (int)(sizeof sizes / sizeof sizes[0])
+
+static double d_gelu(double x)
+{
+    /* erf where 1 + erf does not cancel in double, erfc beyond */
+    return x > -5.0 ? 0.5 * x * (1.0 + erf(x / sqrt(2.0))) : 0.5 * x * erfc(-x / sqrt(2.0));
+}
+
+static double d_gelu_tanh(double x)
+{
+    double u = sqrt(2.0 / 3.14159265358979323846) * (x + 0.044715 * x * x * x);
+    if (x > -3.0)
+        return 0.5 * x * (1.0 + tanh(u));
+    double e = exp(2.0 * u);
+    return x * e / (1.0 + e);
+}
+
+static double d_sigmoid(double x)
+{
+    if (fabs(x) < 5.0)
+        return 0.5 * (1.0 + tanh(0.5 * x));
+    return x > 0 ? 1.0 / (1.0 + exp(-x)) : exp(x) / (1.0 + exp(x));
+}
+
+static void test_elementwise(void)
+{
+    static const struct {
+        const char *name;
+        void (*fn)(const float *, float *, int64_t);
+        double (*ref)(double);
+        float lo, hi;
+    } cases[] = {
+        {"exp", sl_rt_exp, exp, -100.0f, 88.0f},
+        {"log", sl_rt_log, log, 1e-30f, 1e30f},
+        {"tanh", sl_rt_tanh, tanh, -10.0f, 10.0f},
+        {"sigmoid", sl_rt_sigmoid, d_sigmoid, -100.0f, 100.0f},
+        {"gelu", sl_rt_gelu, d_gelu, -14.0f, 14.0f},
+        {"gelu_tanh", sl_rt_gelu_tanh, d_gelu_tanh, -10.0f, 10.0f},
+    };
+    rng r = {0x777};
+    int64_t n = 20000;
+    float *x = buf_alloc(n), *y = buf_alloc(n);
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        for (int64_t i = 0; i < n; i++)
+            x[i] = c == 1 ? expf(rng_uniform(&r, -69.0f, 69.0f))
+                          : rng_uniform(&r, cases[c].lo, cases[c].hi);
+        cases[c].fn(x, y, n);
+        for (int64_t i = 0; i < n; i++) {
+            float want = (float)cases[c].ref(x[i]);
+            check_count++;
+            if (ulp_diff(y[i], want) > 1 && !(fabsf(want) < FLT_MIN && fabsf(y[i] - want) <= 0x1p-149f))
+                check_fail("scalar %s(%.9g) = %.9g, double gives %.9g", cases[c].name, x[i],
+                           y[i], want);
+        }
+    }
+    for (int64_t i = 0; i < n; i++)
+        x[i] = rng_uniform(&r, -1.0f, 1.0f);
+    sl_rt_relu(x, y, n);
+    for (int64_t i = 0; i < n; i++) {
+        check_count++;
+        if (y[i] != (x[i] > 0 ? x[i] : 0.0f))
+            check_fail("scalar relu(%g) = %g", x[i], y[i]);
+    }
+    buf_free(x);
+    buf_free(y);
+}
+
+static void test_dense(void)
+{
+    rng r = {0x888};
+    static const int64_t batches[] = {1, 3, 9};
+    for (int si = 0; si < N_SIZES; si++)
+        for (int so = 0; so < N_SIZES; so += 2)
+            for (int bi = 0; bi < 3; bi++) {
+                int64_t n_in = sizes[si], n_out = sizes[so], batch = batches[bi];
+                float *w = buf_alloc(n_in * n_out), *wt = buf_alloc(n_in * n_out);
+                float *b = buf_alloc(n_out), *x = buf_alloc(batch * n_in);
+                float *y = buf_alloc(batch * n_out);
+                buf_fill(&r, w, n_in * n_out, -1.0f, 1.0f);
+                buf_fill(&r, b, n_out, -1.0f, 1.0f);
+                buf_fill(&r, x, batch * n_in, -1.0f, 1.0f);
+                for (int64_t i = 0; i < batch * n_in; i += 3)
+                    x[i] = 0.0f; /* zeros for the zero-skipping form */
+                for (int form = 0; form < 4; form++) {
+                    if (form == 0) {
+                        sl_rt_dense_batch(w, b, x, y, batch, n_in, n_out);
+                    } else if (batch > 1) {
+                        continue;
+                    } else if (form == 1) {
+                        sl_rt_dense(w, b, x, y, n_in, n_out);
+                    } else if (form == 2) {
+                        uint8_t on = 1;
+                        sl_rt_dense_blocks(w, b, x, y, n_in, n_out, 1, &on);
+                    } else {
+                        for (int64_t o = 0; o < n_out; o++)
+                            for (int64_t i = 0; i < n_in; i++)
+                                wt[i * n_out + o] = w[o * n_in + i];
+                        sl_rt_dense_zskip(wt, b, x, y, n_in, n_out);
+                    }
+                    for (int64_t rr = 0; rr < batch; rr++)
+                        for (int64_t o = 0; o < n_out; o++) {
+                            double exact = b[o], terms = fabs(b[o]);
+                            for (int64_t i = 0; i < n_in; i++) {
+                                exact += (double)w[o * n_in + i] * x[rr * n_in + i];
+                                terms += fabs((double)w[o * n_in + i] * x[rr * n_in + i]);
+                            }
+                            float got = y[rr * n_out + o];
+                            check_count++;
+                            if (!(fabs(got - exact) <= FLT_EPSILON * fabs(exact) +
+                                                           4.0 * n_in * DBL_EPSILON * terms))
+                                check_fail("scalar dense form %d batch=%lld %lldx%lld: y[%lld]"
+                                           "[%lld] = %.9g, double gives %.17g", form,
+                                           (long long)batch, (long long)n_out, (long long)n_in,
+                                           (long long)rr, (long long)o, got, exact);
+                        }
+                }
+                buf_free(w);
+                buf_free(wt);
+                buf_free(b);
+                buf_free(x);
+                buf_free(y);
+            }
+}
+
+static void test_whole_vector(void)
+{
+    rng r = {0x999};
+    for (int s = 0; s < N_SIZES; s++) {
+        int64_t n = sizes[s];
+        float *x = buf_alloc(n), *y = buf_alloc(n), *g = buf_alloc(n), *be = buf_alloc(n);
+        buf_fill(&r, x, n, -30.0f, 30.0f);
+        buf_fill(&r, g, n, -2.0f, 2.0f);
+        buf_fill(&r, be, n, -1.0f, 1.0f);
+        double m = -INFINITY, se = 0.0, mean = 0.0, var = 0.0;
+        for (int64_t i = 0; i < n; i++)
+            m = fmax(m, x[i]);
+        for (int64_t i = 0; i < n; i++)
+            se += exp((double)x[i] - m);
+        for (int64_t i = 0; i < n; i++)
+            mean += x[i] / (double)n;
+        for (int64_t i = 0; i < n; i++)
+            var += (x[i] - mean) * (x[i] - mean) / (double)n;
+        for (int op = 0; op < 3; op++) {
+            if (op == 0)
+                sl_rt_softmax(x, y, n);
+            else if (op == 1)
+                sl_rt_log_softmax(x, y, n);
+            else
+                sl_rt_layernorm(x, g, be, y, n, 1e-5f);
+            for (int64_t i = 0; i < n; i++) {
+                double want = op == 0   ? exp(x[i] - m) / se
+                              : op == 1 ? (x[i] - m) - log(se)
+                                        : (x[i] - mean) / sqrt(var + 1e-5f) * g[i] + be[i];
+                check_count++;
+                if (!(fabs(y[i] - want) <= 2 * FLT_EPSILON * fmax(fabs(want), 1e-30)))
+                    check_fail("scalar %s n=%lld: [%lld] = %.9g, double gives %.17g",
+                               op == 0 ? "softmax" : op == 1 ? "log_softmax" : "layernorm",
+                               (long long)n, (long long)i, y[i], want);
+            }
+        }
+        buf_free(x);
+        buf_free(y);
+        buf_free(g);
+        buf_free(be);
+    }
+}
+
+/* Sort order of the brute-force top-k: NaN first, then by value, then by
+ * index. */
+static const float *sort_x;
+static int by_rank(const void *pa, const void *pb)
+{
+    int32_t a = *(const int32_t *)pa, b = *(const int32_t *)pb;
+    float va = sort_x[a], vb = sort_x[b];
+    if (isnan(va) != isnan(vb))
+        return isnan(va) ? -1 : 1;
+    if (!isnan(va) && va != vb)
+        return va > vb ? -1 : 1;
+    return (a > b) - (a < b);
+}
+
+static void test_reductions(void)
+{
+    rng r = {0xaaa};
+    for (int s = 0; s < N_SIZES; s++) {
+        int64_t n = sizes[s];
+        for (int variant = 0; variant < 3; variant++) {
+            float *x = buf_alloc(n), *p = buf_alloc(n);
+            for (int64_t i = 0; i < n; i++)
+                x[i] = variant == 1 ? (float)(rng_next(&r) % 5) : rng_uniform(&r, -5.0f, 5.0f);
+            if (variant == 2)
+                x[rng_next(&r) % (uint64_t)n] = NAN;
+            int32_t *order = malloc((size_t)n * sizeof *order), idx[1000];
+            float val[1000];
+            for (int64_t i = 0; i < n; i++)
+                order[i] = (int32_t)i;
+            sort_x = x;
+            qsort(order, (size_t)n, sizeof *order, by_rank);
+            float top = x[order[0]];
+            check_count += 4;
+            if (ulp_diff(sl_rt_max(x, n), top) != 0)
+                check_fail("scalar max n=%lld variant %d", (long long)n, variant);
+            if (sl_rt_argmax(x, n) != order[0])
+                check_fail("scalar argmax n=%lld variant %d: %lld, want %d", (long long)n,
+                           variant, (long long)sl_rt_argmax(x, n), order[0]);
+            float lo = x[order[n - 1]];
+            if (variant == 2)
+                lo = NAN;
+            if (ulp_diff(sl_rt_min(x, n), lo) != 0)
+                check_fail("scalar min n=%lld variant %d", (long long)n, variant);
+            if (n >= 2 && ulp_diff(sl_rt_margin(x, n), x[order[0]] - x[order[1]]) != 0)
+                check_fail("scalar margin n=%lld variant %d", (long long)n, variant);
+            for (int64_t k = 1; k <= n && k <= 8; k++) {
+                sl_rt_topk(x, n, k, idx, val);
+                for (int64_t j = 0; j < k; j++) {
+                    check_count++;
+                    if (idx[j] != order[j] || ulp_diff(val[j], x[order[j]]) != 0)
+                        check_fail("scalar topk n=%lld k=%lld variant %d: [%lld] = %d, want %d",
+                                   (long long)n, (long long)k, variant, (long long)j, idx[j],
+                                   order[j]);
+                }
+            }
+            /* sum and entropy in double */
+            double sum = 0.0, abs_sum = 0.0, tot = 0.0, ent = 0.0, ent_abs = 0.0;
+            for (int64_t i = 0; i < n; i++) {
+                float v = variant == 2 && isnan(x[i]) ? 1.0f : x[i];
+                x[i] = v;
+                sum += v;
+                abs_sum += fabs(v);
+                p[i] = i % 3 == 0 ? 0.0f : rng_uniform(&r, 0.0f, 1.0f);
+                tot += p[i];
+            }
+            for (int64_t i = 0; i < n; i++) {
+                p[i] = (float)(p[i] / (tot > 0 ? tot : 1.0));
+                if (p[i] > 0) {
+                    ent -= p[i] * log(p[i]);
+                    ent_abs += fabs(p[i] * log(p[i]));
+                }
+            }
+            check_count += 2;
+            if (!(fabs(sl_rt_sum(x, n) - sum) <= FLT_EPSILON * fabs(sum) +
+                                                  4.0 * n * DBL_EPSILON * abs_sum))
+                check_fail("scalar sum n=%lld: %.9g, double gives %.17g", (long long)n,
+                           sl_rt_sum(x, n), sum);
+            if (!(fabs(sl_rt_entropy(p, n) - ent) <= FLT_EPSILON * fabs(ent) +
+                                                      4.0 * n * DBL_EPSILON * ent_abs))
+                check_fail("scalar entropy n=%lld: %.9g, double gives %.17g", (long long)n,
+                           sl_rt_entropy(p, n), ent);
+            free(order);
+            buf_free(x);
+            buf_free(p);
+        }
+    }
+}
+
+int main(void)
+{
+    use_isa(SL_ISA_SCALAR);
+    test_elementwise();
+    test_dense();
+    test_whole_vector();
+    test_reductions();
+    return check_summary("test_reference");
+}

@@ -1,0 +1,573 @@
+/* test_vs_scalar.c - every kernel on every SIMD level this CPU has, against
+ * the scalar reference, at the sizes where vector code has edges (1, 3, 15,
+ * 16, 17, 63, 64, 65, 1000), on unaligned buffers, and in place where the
+ * API allows it.  Tolerances are the ones docs/kernels.md states:
+ *
+ *   relu, add, mul, max, min, argmax, top-k, margin      bit-exact
+ *   exp, log, tanh, sigmoid, gelu, gelu_tanh             ulps (table below);
+ *       results below FLT_MIN: |d| <= 32 * 2^-149
+ *   dense (all forms): |d| <= (n_in + 2) eps (|b| + sum |w x|)
+ *   sum:               |d| <= (n + 2) eps sum |x|
+ *   entropy:           |d| <= (n + 8) eps sum |p ln p|
+ *   softmax:           |d| <= (n + 8) eps |ref|
+ *   log_softmax, layernorm: |d| <= (n + 8) eps max(1, |ref|)
+ *
+ * (eps = FLT_EPSILON; the n-proportional bounds are the classical rounding
+ * bounds of a float sum of n terms, for the reference and the SIMD order.) */
+#include <float.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "check.h"
+
+static const int64_t sizes[] = {1, 3, 15, 16, 17, 63, 64, 65, 1000};
+#define N_SIZES (int)(sizeof sizes / sizeof sizes[0])
+
+static sl_isa levels[SL_ISA_COUNT];
+static int n_levels;
+
+/* ---- elementwise -------------------------------------------------------- */
+
+typedef struct unary_case {
+    const char *name;
+    void (*fn)(const float *, float *, int64_t);
+    float lo, hi;   /* where most inputs come from */
+    int64_t ulps;   /* tolerance against the reference */
+    int positive;   /* log: inputs mostly in (0, hi], log-uniform */
+} unary_case;
+
+static const unary_case unary_cases[] = {
+    {"relu", sl_rt_relu, -2.0f, 2.0f, 0, 0},
+    {"exp", sl_rt_exp, -110.0f, 95.0f, 2, 0},
+    {"log", sl_rt_log, 0.0f, 0.0f, 2, 1},
+    {"tanh", sl_rt_tanh, -12.0f, 12.0f, 2, 0},
+    {"sigmoid", sl_rt_sigmoid, -110.0f, 110.0f, 3, 0},
+    {"gelu", sl_rt_gelu, -16.0f, 16.0f, 5, 0},
+    {"gelu_tanh", sl_rt_gelu_tanh, -16.0f, 16.0f, 4, 0},
+};
+
+static const float specials[] = {
+    0.0f, -0.0f, INFINITY, -INFINITY, NAN, -NAN, 1.0f, -1.0f, FLT_MIN, -FLT_MIN,
+    FLT_MAX, -FLT_MAX, 1e-40f, -1e-40f, 0.5f, -0.5f, 88.7f, -87.5f, 1e-7f, -1e-7f,
+};
+#define N_SPECIALS (int64_t)(sizeof specials / sizeof specials[0])
+
+/* Mostly the case's range, some values near zero, some specials. */
+static void unary_input(rng *r, const unary_case *c, float *x, int64_t n)
+{
+    for (int64_t i = 0; i < n; i++) {
+        uint64_t k = rng_next(r) % 10;
+        if (k == 0)
+            x[i] = specials[rng_next(r) % N_SPECIALS];
+        else if (k == 1)
+            x[i] = rng_uniform(r, -1e-3f, 1e-3f);
+        else if (c->positive)
+            x[i] = expf(rng_uniform(r, -92.0f, 88.0f)); /* 1e-40 .. 1e38 */
+        else
+            x[i] = rng_uniform(r, c->lo, c->hi);
+    }
+}
+
+static int close_ulps(float got, float ref, int64_t ulps)
+{
+    if (ulp_diff(got, ref) <= ulps)
+        return 1;
+    return fabsf(ref) < FLT_MIN && fabsf(got - ref) <= 32 * 0x1p-149f;
+}
+
+static void test_unary(void)
+{
+    rng r = {0x1234};
+    for (size_t c = 0; c < sizeof unary_cases / sizeof unary_cases[0]; c++) {
+        const unary_case *uc = &unary_cases[c];
+        for (int s = 0; s < N_SIZES; s++) {
+            int64_t n = sizes[s];
+            float *x = buf_alloc(n), *ref = buf_alloc(n), *got = buf_alloc(n);
+            unary_input(&r, uc, x, n);
+            use_isa(SL_ISA_SCALAR);
+            uc->fn(x, ref, n);
+            for (int l = 0; l < n_levels; l++) {
+                use_isa(levels[l]);
+                uc->fn(x, got, n);
+                for (int64_t i = 0; i < n; i++) {
+                    check_count++;
+                    if (!close_ulps(got[i], ref[i], uc->ulps))
+                        check_fail("%s %s n=%lld: x[%lld]=%.9g: got %.9g, reference %.9g "
+                                   "(%lld ulps, allowed %lld)", uc->name,
+                                   sl_rt_isa_name(levels[l]), (long long)n, (long long)i,
+                                   x[i], got[i], ref[i], (long long)ulp_diff(got[i], ref[i]),
+                                   (long long)uc->ulps);
+                }
+                /* In place (y == x) must give the same bits. */
+                float *z = buf_copy(x, n);
+                uc->fn(z, z, n);
+                check_count++;
+                if (memcmp(z, got, (size_t)n * sizeof *z) != 0)
+                    check_fail("%s %s n=%lld: in place differs from out of place",
+                               uc->name, sl_rt_isa_name(levels[l]), (long long)n);
+                buf_free(z);
+            }
+            buf_free(x);
+            buf_free(ref);
+            buf_free(got);
+        }
+    }
+}
+
+typedef void binary_fn(const float *, const float *, float *, int64_t);
+typedef void binary_scalar_fn(const float *, float, float *, int64_t);
+
+static void test_binary(void)
+{
+    static const struct {
+        const char *name;
+        binary_fn *fn;
+        binary_scalar_fn *fn_s;
+    } cases[] = {{"add", sl_rt_add, sl_rt_add_scalar}, {"mul", sl_rt_mul, sl_rt_mul_scalar}};
+    rng r = {0x5678};
+    for (size_t c = 0; c < 2; c++) {
+        for (int s = 0; s < N_SIZES; s++) {
+            int64_t n = sizes[s];
+            float *a = buf_alloc(n), *b = buf_alloc(n);
+            float *ref = buf_alloc(n), *ref_s = buf_alloc(n), *got = buf_alloc(n);
+            buf_fill(&r, a, n, -100.0f, 100.0f);
+            buf_fill(&r, b, n, -100.0f, 100.0f);
+            a[n / 2] = NAN;
+            float sc = rng_uniform(&r, -3.0f, 3.0f);
+            use_isa(SL_ISA_SCALAR);
+            cases[c].fn(a, b, ref, n);
+            cases[c].fn_s(a, sc, ref_s, n);
+            for (int l = 0; l < n_levels; l++) {
+                const char *isa = sl_rt_isa_name(levels[l]);
+                use_isa(levels[l]);
+                cases[c].fn(a, b, got, n);
+                check_count++;
+                if (memcmp(got, ref, (size_t)n * sizeof *got) != 0)
+                    check_fail("%s %s n=%lld: differs from the reference", cases[c].name,
+                               isa, (long long)n);
+                cases[c].fn_s(a, sc, got, n);
+                check_count++;
+                if (memcmp(got, ref_s, (size_t)n * sizeof *got) != 0)
+                    check_fail("%s_scalar %s n=%lld: differs from the reference",
+                               cases[c].name, isa, (long long)n);
+                /* In place, as either operand. */
+                float *y = buf_copy(a, n);
+                cases[c].fn(y, b, y, n);
+                check_count++;
+                if (memcmp(y, ref, (size_t)n * sizeof *y) != 0)
+                    check_fail("%s %s n=%lld: y == a differs", cases[c].name, isa, (long long)n);
+                memcpy(y, b, (size_t)n * sizeof *y);
+                cases[c].fn(a, y, y, n);
+                check_count++;
+                if (memcmp(y, ref, (size_t)n * sizeof *y) != 0)
+                    check_fail("%s %s n=%lld: y == b differs", cases[c].name, isa, (long long)n);
+                memcpy(y, a, (size_t)n * sizeof *y);
+                cases[c].fn_s(y, sc, y, n);
+                check_count++;
+                if (memcmp(y, ref_s, (size_t)n * sizeof *y) != 0)
+                    check_fail("%s_scalar %s n=%lld: in place differs", cases[c].name, isa,
+                               (long long)n);
+                buf_free(y);
+            }
+            buf_free(a);
+            buf_free(b);
+            buf_free(ref);
+            buf_free(ref_s);
+            buf_free(got);
+        }
+    }
+}
+
+/* ---- reductions --------------------------------------------------------- */
+
+/* Inputs for the exact reductions: random, with ties, infinities, and (for
+ * some variants) NaNs at chosen places, the tail included. */
+static void reduction_input(rng *r, float *x, int64_t n, int variant)
+{
+    for (int64_t i = 0; i < n; i++)
+        x[i] = rng_uniform(r, -10.0f, 10.0f);
+    switch (variant) {
+    case 1: /* many ties: few distinct values */
+        for (int64_t i = 0; i < n; i++)
+            x[i] = (float)(rng_next(r) % 4);
+        break;
+    case 2: /* a NaN near the end (the masked tail) */
+        x[n - 1 - (n > 2 ? (int64_t)(rng_next(r) % 2) : 0)] = NAN;
+        break;
+    case 3: /* a NaN at the front and a later one */
+        x[0] = NAN;
+        x[n - 1] = -NAN;
+        break;
+    case 4: /* infinities both ways, the largest in the tail */
+        x[0] = -INFINITY;
+        x[n - 1] = INFINITY;
+        break;
+    case 5: /* all -inf but one */
+        for (int64_t i = 0; i < n; i++)
+            x[i] = -INFINITY;
+        x[(int64_t)(rng_next(r) % (uint64_t)n)] = -1.0f;
+        break;
+    }
+}
+
+static void test_exact_reductions(void)
+{
+    rng r = {0x9abc};
+    for (int s = 0; s < N_SIZES; s++) {
+        int64_t n = sizes[s];
+        for (int variant = 0; variant < 6; variant++) {
+            float *x = buf_alloc(n);
+            reduction_input(&r, x, n, variant);
+            use_isa(SL_ISA_SCALAR);
+            float rmax = sl_rt_max(x, n), rmin = sl_rt_min(x, n);
+            float rmargin = n >= 2 ? sl_rt_margin(x, n) : 0.0f;
+            int64_t rarg = sl_rt_argmax(x, n);
+            int64_t ks[] = {1, 2, 5, n};
+            int32_t ridx[4][1000], gidx[1000];
+            float rval[4][1000], gval[1000];
+            for (int k = 0; k < 4; k++)
+                if (ks[k] <= n)
+                    sl_rt_topk(x, n, ks[k], ridx[k], rval[k]);
+            for (int l = 0; l < n_levels; l++) {
+                const char *isa = sl_rt_isa_name(levels[l]);
+                use_isa(levels[l]);
+                float g;
+                check_count += 4;
+                if (ulp_diff(g = sl_rt_max(x, n), rmax) != 0)
+                    check_fail("max %s n=%lld variant %d: got %g, reference %g", isa,
+                               (long long)n, variant, g, rmax);
+                if (ulp_diff(g = sl_rt_min(x, n), rmin) != 0)
+                    check_fail("min %s n=%lld variant %d: got %g, reference %g", isa,
+                               (long long)n, variant, g, rmin);
+                if (n >= 2 && ulp_diff(g = sl_rt_margin(x, n), rmargin) != 0)
+                    check_fail("margin %s n=%lld variant %d: got %g, reference %g", isa,
+                               (long long)n, variant, g, rmargin);
+                int64_t a = sl_rt_argmax(x, n);
+                if (a != rarg)
+                    check_fail("argmax %s n=%lld variant %d: got %lld, reference %lld", isa,
+                               (long long)n, variant, (long long)a, (long long)rarg);
+                for (int k = 0; k < 4; k++) {
+                    if (ks[k] > n)
+                        continue;
+                    sl_rt_topk(x, n, ks[k], gidx, gval);
+                    check_count++;
+                    if (memcmp(gidx, ridx[k], (size_t)ks[k] * sizeof *gidx) != 0 ||
+                        memcmp(gval, rval[k], (size_t)ks[k] * sizeof *gval) != 0)
+                        check_fail("topk %s n=%lld k=%lld variant %d: differs from the "
+                                   "reference", isa, (long long)n, (long long)ks[k], variant);
+                }
+            }
+            buf_free(x);
+        }
+    }
+}
+
+static void test_sum_entropy(void)
+{
+    rng r = {0xdef0};
+    for (int s = 0; s < N_SIZES; s++) {
+        int64_t n = sizes[s];
+        float *x = buf_alloc(n), *p = buf_alloc(n);
+        buf_fill(&r, x, n, -10.0f, 10.0f);
+        double abs_sum = 0.0, total = 0.0, plogp = 0.0;
+        for (int64_t i = 0; i < n; i++) {
+            abs_sum += fabs(x[i]);
+            /* Probabilities with exact zeros among them. */
+            p[i] = rng_next(&r) % 4 == 0 ? 0.0f : rng_uniform(&r, 0.0f, 1.0f);
+            total += p[i];
+        }
+        for (int64_t i = 0; i < n; i++) {
+            p[i] = (float)(p[i] / (total > 0 ? total : 1.0));
+            if (p[i] > 0)
+                plogp += fabs(p[i] * log(p[i]));
+        }
+        use_isa(SL_ISA_SCALAR);
+        float rsum = sl_rt_sum(x, n), rent = sl_rt_entropy(p, n);
+        for (int l = 0; l < n_levels; l++) {
+            const char *isa = sl_rt_isa_name(levels[l]);
+            use_isa(levels[l]);
+            float g = sl_rt_sum(x, n);
+            check_count += 2;
+            if (fabs(g - rsum) > (n + 2) * FLT_EPSILON * abs_sum)
+                check_fail("sum %s n=%lld: got %.9g, reference %.9g", isa, (long long)n, g, rsum);
+            g = sl_rt_entropy(p, n);
+            if (fabs(g - rent) > (n + 8) * FLT_EPSILON * plogp)
+                check_fail("entropy %s n=%lld: got %.9g, reference %.9g", isa, (long long)n,
+                           g, rent);
+        }
+        buf_free(x);
+        buf_free(p);
+    }
+}
+
+/* ---- whole-vector ------------------------------------------------------- */
+
+static void compare_vec(const char *what, const char *isa, int64_t n, const float *got,
+                        const float *ref, int relative)
+{
+    double tol = (n + 8) * FLT_EPSILON;
+    for (int64_t i = 0; i < n; i++) {
+        double scale = relative ? fabs(ref[i]) : fmax(1.0, fabs(ref[i]));
+        check_count++;
+        if (isnan(got[i]) != isnan(ref[i]) ||
+            (!isnan(ref[i]) && !(fabs(got[i] - ref[i]) <= tol * scale)))
+            check_fail("%s %s n=%lld: [%lld] got %.9g, reference %.9g", what, isa,
+                       (long long)n, (long long)i, got[i], ref[i]);
+    }
+}
+
+static void test_softmax_layernorm(void)
+{
+    rng r = {0x1357};
+    for (int s = 0; s < N_SIZES; s++) {
+        int64_t n = sizes[s];
+        float *x = buf_alloc(n), *g = buf_alloc(n), *be = buf_alloc(n);
+        float *ref = buf_alloc(n), *got = buf_alloc(n);
+        buf_fill(&r, x, n, -20.0f, 20.0f);
+        buf_fill(&r, g, n, 0.5f, 2.0f);
+        buf_fill(&r, be, n, -1.0f, 1.0f);
+        for (int op = 0; op < 6; op++) {
+            /* op 0 softmax, 1 log_softmax, 2..5 layernorm with/without
+             * gamma and beta */
+            const float *gamma = (op == 3 || op == 5) ? g : NULL;
+            const float *beta = (op == 4 || op == 5) ? be : NULL;
+            const char *name = op == 0 ? "softmax" : op == 1 ? "log_softmax" : "layernorm";
+            use_isa(SL_ISA_SCALAR);
+            if (op == 0)
+                sl_rt_softmax(x, ref, n);
+            else if (op == 1)
+                sl_rt_log_softmax(x, ref, n);
+            else
+                sl_rt_layernorm(x, gamma, beta, ref, n, 1e-5f);
+            for (int l = 0; l < n_levels; l++) {
+                const char *isa = sl_rt_isa_name(levels[l]);
+                use_isa(levels[l]);
+                float *z = buf_copy(x, n);
+                if (op == 0) {
+                    sl_rt_softmax(x, got, n);
+                    sl_rt_softmax(z, z, n);
+                } else if (op == 1) {
+                    sl_rt_log_softmax(x, got, n);
+                    sl_rt_log_softmax(z, z, n);
+                } else {
+                    sl_rt_layernorm(x, gamma, beta, got, n, 1e-5f);
+                    sl_rt_layernorm(z, gamma, beta, z, n, 1e-5f);
+                }
+                compare_vec(name, isa, n, got, ref, op == 0);
+                check_count++;
+                if (memcmp(z, got, (size_t)n * sizeof *z) != 0)
+                    check_fail("%s %s n=%lld: in place differs", name, isa, (long long)n);
+                buf_free(z);
+            }
+        }
+        buf_free(x);
+        buf_free(g);
+        buf_free(be);
+        buf_free(ref);
+        buf_free(got);
+    }
+}
+
+/* ---- dense -------------------------------------------------------------- */
+
+/* |b| + sum |w x| for each output of each batch row: the scale of the
+ * rounding bound. */
+static void dense_scale(const float *w, const float *b, const float *x, double *scale,
+                        int64_t batch, int64_t n_in, int64_t n_out)
+{
+    for (int64_t r = 0; r < batch; r++)
+        for (int64_t o = 0; o < n_out; o++) {
+            double s = b ? fabs(b[o]) : 0.0;
+            for (int64_t i = 0; i < n_in; i++)
+                s += fabs((double)w[o * n_in + i] * x[r * n_in + i]);
+            scale[r * n_out + o] = s;
+        }
+}
+
+static void compare_dense(const char *what, const char *isa, int64_t batch, int64_t n_in,
+                          int64_t n_out, const float *got, const float *ref,
+                          const double *scale)
+{
+    for (int64_t j = 0; j < batch * n_out; j++) {
+        check_count++;
+        if (!(fabs(got[j] - ref[j]) <= (n_in + 2) * FLT_EPSILON * scale[j]))
+            check_fail("%s %s batch=%lld n_in=%lld n_out=%lld: y[%lld][%lld] got %.9g, "
+                       "reference %.9g", what, isa, (long long)batch, (long long)n_in,
+                       (long long)n_out, (long long)(j / n_out), (long long)(j % n_out),
+                       got[j], ref[j]);
+    }
+}
+
+static void dense_case(rng *r, int64_t batch, int64_t n_in, int64_t n_out)
+{
+    float *w = buf_alloc(n_in * n_out), *b = buf_alloc(n_out);
+    float *x = buf_alloc(batch * n_in);
+    float *ref = buf_alloc(batch * n_out), *got = buf_alloc(batch * n_out);
+    double *scale = malloc((size_t)(batch * n_out) * sizeof *scale);
+    buf_fill(r, w, n_in * n_out, -1.0f, 1.0f);
+    buf_fill(r, b, n_out, -1.0f, 1.0f);
+    buf_fill(r, x, batch * n_in, -1.0f, 1.0f);
+    int with_bias = rng_next(r) % 4 != 0;
+    const float *bb = with_bias ? b : NULL;
+    dense_scale(w, bb, x, scale, batch, n_in, n_out);
+    use_isa(SL_ISA_SCALAR);
+    sl_rt_dense_batch(w, bb, x, ref, batch, n_in, n_out);
+    for (int l = 0; l < n_levels; l++) {
+        const char *isa = sl_rt_isa_name(levels[l]);
+        use_isa(levels[l]);
+        sl_rt_dense_batch(w, bb, x, got, batch, n_in, n_out);
+        compare_dense("dense_batch", isa, batch, n_in, n_out, got, ref, scale);
+        if (batch == 1) {
+            sl_rt_dense(w, bb, x, got, n_in, n_out);
+            compare_dense("dense", isa, 1, n_in, n_out, got, ref, scale);
+        }
+    }
+    buf_free(w);
+    buf_free(b);
+    buf_free(x);
+    buf_free(ref);
+    buf_free(got);
+    free(scale);
+}
+
+static void test_dense(void)
+{
+    rng r = {0x2468};
+    static const int64_t batches[] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 64};
+    for (size_t bi = 0; bi < sizeof batches / sizeof batches[0]; bi++)
+        for (int si = 0; si < N_SIZES; si++)
+            for (int so = 0; so < N_SIZES; so++) {
+                /* The largest products only at a few batch sizes: time. */
+                if (sizes[si] * sizes[so] * batches[bi] > 4000000)
+                    continue;
+                dense_case(&r, batches[bi], sizes[si], sizes[so]);
+            }
+    /* Several k-blocks (and a k tail), and the largest batch at 1000^2. */
+    dense_case(&r, 1, 2500, 65);
+    dense_case(&r, 5, 2500, 17);
+    dense_case(&r, 64, 2500, 33);
+    dense_case(&r, 64, 1000, 1000);
+    dense_case(&r, 100, 300, 200);
+}
+
+static void test_dense_blocks(void)
+{
+    rng r = {0x3579};
+    for (int si = 0; si < N_SIZES; si++)
+        for (int so = 0; so < N_SIZES; so++) {
+            int64_t n_in = sizes[si], n_out = sizes[so];
+            float *w = buf_alloc(n_in * n_out), *b = buf_alloc(n_out), *x = buf_alloc(n_in);
+            float *ref = buf_alloc(n_out), *got = buf_alloc(n_out);
+            double *scale = malloc((size_t)n_out * sizeof *scale);
+            buf_fill(&r, w, n_in * n_out, -1.0f, 1.0f);
+            buf_fill(&r, b, n_out, -1.0f, 1.0f);
+            buf_fill(&r, x, n_in, -1.0f, 1.0f);
+            dense_scale(w, b, x, scale, 1, n_in, n_out);
+            /* Every divisor up to 8 blocks, and one block per row. */
+            int64_t nbs[9], n_nbs = 0;
+            for (int64_t nb = 1; nb <= 8 && nb < n_out; nb++)
+                if (n_out % nb == 0)
+                    nbs[n_nbs++] = nb;
+            nbs[n_nbs++] = n_out;
+            for (int64_t bi = 0; bi < n_nbs; bi++) {
+                int64_t nb = nbs[bi];
+                uint8_t *active = malloc((size_t)nb);
+                for (int pattern = 0; pattern < 3; pattern++) {
+                    for (int64_t k = 0; k < nb; k++)
+                        active[k] = pattern == 0 ? 1 : pattern == 1 ? 0 : (uint8_t)(rng_next(&r) & 1);
+                    use_isa(SL_ISA_SCALAR);
+                    sl_rt_dense_blocks(w, b, x, ref, n_in, n_out, nb, active);
+                    for (int l = 0; l < n_levels; l++) {
+                        use_isa(levels[l]);
+                        for (int64_t o = 0; o < n_out; o++)
+                            got[o] = NAN;
+                        sl_rt_dense_blocks(w, b, x, got, n_in, n_out, nb, active);
+                        int64_t rows = n_out / nb;
+                        for (int64_t o = 0; o < n_out; o++) {
+                            check_count++;
+                            if (!active[o / rows] ? got[o] != 0.0f
+                                                  : !(fabs(got[o] - ref[o]) <=
+                                                      (n_in + 2) * FLT_EPSILON * scale[o]))
+                                check_fail("dense_blocks %s n_in=%lld n_out=%lld blocks=%lld: "
+                                           "y[%lld] got %.9g, reference %.9g (block %s)",
+                                           sl_rt_isa_name(levels[l]), (long long)n_in,
+                                           (long long)n_out, (long long)nb, (long long)o,
+                                           got[o], ref[o], active[o / rows] ? "on" : "off");
+                        }
+                    }
+                }
+                free(active);
+            }
+            buf_free(w);
+            buf_free(b);
+            buf_free(x);
+            buf_free(ref);
+            buf_free(got);
+            free(scale);
+        }
+}
+
+static void test_dense_zskip(void)
+{
+    rng r = {0x4680};
+    static const float zero_frac[] = {0.0f, 0.5f, 0.9f, 1.0f};
+    for (int si = 0; si < N_SIZES; si++)
+        for (int so = 0; so < N_SIZES; so++)
+            for (int z = 0; z < 4; z++) {
+                int64_t n_in = sizes[si], n_out = sizes[so];
+                float *w = buf_alloc(n_in * n_out), *wt = buf_alloc(n_in * n_out);
+                float *wt_ref = buf_alloc(n_in * n_out);
+                float *b = buf_alloc(n_out), *x = buf_alloc(n_in);
+                float *ref = buf_alloc(n_out), *got = buf_alloc(n_out);
+                double *scale = malloc((size_t)n_out * sizeof *scale);
+                buf_fill(&r, w, n_in * n_out, -1.0f, 1.0f);
+                buf_fill(&r, b, n_out, -1.0f, 1.0f);
+                for (int64_t i = 0; i < n_in; i++)
+                    x[i] = rng_uniform(&r, 0.0f, 1.0f) < zero_frac[z]
+                               ? (rng_next(&r) & 1 ? 0.0f : -0.0f)
+                               : rng_uniform(&r, -1.0f, 1.0f);
+                dense_scale(w, b, x, scale, 1, n_in, n_out);
+                use_isa(SL_ISA_SCALAR);
+                sl_rt_transpose(w, wt_ref, n_out, n_in);
+                sl_rt_dense_zskip(wt_ref, b, x, ref, n_in, n_out);
+                for (int l = 0; l < n_levels; l++) {
+                    const char *isa = sl_rt_isa_name(levels[l]);
+                    use_isa(levels[l]);
+                    sl_rt_transpose(w, wt, n_out, n_in);
+                    check_count++;
+                    if (memcmp(wt, wt_ref, (size_t)(n_in * n_out) * sizeof *wt) != 0)
+                        check_fail("transpose %s %lldx%lld: differs", isa, (long long)n_out,
+                                   (long long)n_in);
+                    sl_rt_dense_zskip(wt, b, x, got, n_in, n_out);
+                    compare_dense("dense_zskip", isa, 1, n_in, n_out, got, ref, scale);
+                }
+                buf_free(w);
+                buf_free(wt);
+                buf_free(wt_ref);
+                buf_free(b);
+                buf_free(x);
+                buf_free(ref);
+                buf_free(got);
+                free(scale);
+            }
+}
+
+int main(void)
+{
+    n_levels = isa_levels(levels);
+    if (n_levels == 0) {
+        printf("test_vs_scalar: skipped: no SIMD level on this CPU\n");
+        return 0;
+    }
+    test_unary();
+    test_binary();
+    test_exact_reductions();
+    test_sum_entropy();
+    test_softmax_layernorm();
+    test_dense();
+    test_dense_blocks();
+    test_dense_zskip();
+    return check_summary("test_vs_scalar");
+}
