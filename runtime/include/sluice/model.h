@@ -141,6 +141,15 @@ int sl_model_run(sl_model *m, int64_t n, const float *x, float *y,
 int sl_ledger_alloc(sl_ledger *l, const sl_model_desc *desc, int64_t n, sl_error *err);
 void sl_ledger_free(sl_ledger *l);
 
+/* One tensor of a manifest against an open safetensors file: present, a
+ * float dtype, the expected shape.  The message names the file, the tensor,
+ * and what was expected against what was found.  sl_model_open uses it, and
+ * so does sluicec (--verify-weights, --embed-weights). */
+struct sl_st_file;
+struct sl_st_tensor;
+int sl_weights_check_tensor(const struct sl_st_file *f, const sl_tensor_desc *want,
+                            const struct sl_st_tensor **found, sl_error *err);
+
 /* Runs the executable's command line (runtime/model/main.c). */
 int sl_main(const sl_model_desc *desc, int argc, char **argv);
 
