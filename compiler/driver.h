@@ -34,7 +34,15 @@ void sl_driver_import_dirs(sl_ctx *c, const sl_options *o);
 int sl_codegen(sl_ctx *c, sl_program *p, const sl_options *o);
 const char *sl_llvm_version(void);
 
-/* weights.c: check a safetensors file against the manifest. */
+/* link.c: an executable (cc), or a static library and its C header. */
+int sl_link_exe(sl_ctx *c, const sl_options *o, const char *obj, const char *out);
+int sl_link_lib(sl_ctx *c, const sl_program *p, const sl_options *o, const char *obj,
+                const char *out);
+
+/* weights.c: a safetensors file checked against the manifest; for
+ * embedding, its bytes (malloc'd) once checked. */
 int sl_verify_weights(sl_ctx *c, const sl_program *p, const char *path);
+int sl_load_weights_for_embedding(sl_ctx *c, const sl_program *p, const char *path,
+                                  unsigned char **data, size_t *size);
 
 #endif

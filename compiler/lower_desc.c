@@ -1,0 +1,169 @@
+/* lower_desc.c - the model's descriptor: a constant sl_model_desc (and the
+ * tables it points to) laid out exactly as runtime/include/sluice/model.h
+ * declares it, so the runtime can open, check and run the model. */
+#include <string.h>
+
+#include "lower.h"
+
+#define SL_ABI_VERSION 1 /* = model.h's */
+#define MAX_RANK 4       /* = model.h's SL_MAX_RANK */
+
+static LLVMValueRef str(lower *l, const char *s, const char *name)
+{
+    if (!s)
+        return LLVMConstNull(l->t_ptr);
+    LLVMValueRef init = LLVMConstStringInContext(l->ctx, s, (unsigned)strlen(s), 0);
+    LLVMValueRef g = LLVMAddGlobal(l->mod, LLVMTypeOf(init), name);
+    LLVMSetInitializer(g, init);
+    LLVMSetGlobalConstant(g, 1);
+    LLVMSetLinkage(g, LLVMPrivateLinkage);
+    LLVMSetUnnamedAddress(g, LLVMGlobalUnnamedAddr);
+    return g;
+}
+
+static LLVMValueRef i32v(lower *l, int64_t v) { return LLVMConstInt(l->t_i32, (unsigned long long)v, 1); }
+static LLVMValueRef i64v(lower *l, int64_t v) { return LLVMConstInt(l->t_i64, (unsigned long long)v, 1); }
+
+static LLVMValueRef shape(lower *l, const int64_t *dims, int rank)
+{
+    LLVMValueRef v[MAX_RANK];
+    for (int i = 0; i < MAX_RANK; i++)
+        v[i] = i64v(l, i < rank ? dims[i] : 0);
+    return LLVMConstArray2(l->t_i64, v, MAX_RANK);
+}
+
+/* A private constant array of structs; a null pointer when empty. */
+static LLVMValueRef table(lower *l, LLVMTypeRef elem, LLVMValueRef *items, size_t n,
+                          const char *name)
+{
+    if (n == 0)
+        return LLVMConstNull(l->t_ptr);
+    LLVMValueRef init = LLVMConstArray2(elem, items, n);
+    LLVMValueRef g = LLVMAddGlobal(l->mod, LLVMTypeOf(init), name);
+    LLVMSetInitializer(g, init);
+    LLVMSetGlobalConstant(g, 1);
+    LLVMSetLinkage(g, LLVMPrivateLinkage);
+    return g;
+}
+
+static void line_col(lower *l, sl_span s, int64_t *line, int64_t *col)
+{
+    uint32_t ln = 0, cl = 0;
+    if (!sl_span_is_none(s))
+        sl_source_linecol(&l->c->sources.items[s.file], s.begin, &ln, &cl);
+    *line = ln;
+    *col = cl;
+}
+
+void sl_lower_desc(lower *l, const unsigned char *embedded, size_t embedded_size, bool for_exe)
+{
+    const sl_program *p = l->p;
+    LLVMTypeRef ptr = l->t_ptr, i32 = l->t_i32, i64 = l->t_i64;
+    LLVMTypeRef shape_t = LLVMArrayType(i64, MAX_RANK);
+
+    /* sl_tensor_desc { name; rank; shape[4] } */
+    LLVMTypeRef tensor_f[] = {ptr, i32, shape_t};
+    LLVMTypeRef tensor_t = LLVMStructTypeInContext(l->ctx, tensor_f, 3, 0);
+    size_t nt = p->tensors.len;
+    LLVMValueRef *tensors = sl_arena_array(&l->c->arena, nt + 1, sizeof *tensors);
+    for (size_t i = 0; i < nt; i++) {
+        const sl_tensor *t = &p->tensors.items[i];
+        LLVMValueRef f[] = {str(l, t->name, "tensor.name"), i32v(l, t->rank),
+                            shape(l, t->shape, t->rank)};
+        tensors[i] = LLVMConstNamedStruct(tensor_t, f, 3);
+    }
+
+    /* thresholds: names and defaults */
+    size_t nth = p->thresholds.len;
+    LLVMValueRef *th_names = sl_arena_array(&l->c->arena, nth + 1, sizeof *th_names);
+    LLVMValueRef *th_vals = sl_arena_array(&l->c->arena, nth + 1, sizeof *th_vals);
+    for (size_t i = 0; i < nth; i++) {
+        th_names[i] = str(l, p->thresholds.items[i].name, "threshold.name");
+        th_vals[i] = LLVMConstReal(l->t_f32, p->thresholds.items[i].value);
+    }
+
+    /* sl_exit_desc { name; line; col } */
+    LLVMTypeRef exit_f[] = {ptr, i32, i32};
+    LLVMTypeRef exit_t = LLVMStructTypeInContext(l->ctx, exit_f, 3, 0);
+    size_t ne = p->exits.len;
+    LLVMValueRef *exits = sl_arena_array(&l->c->arena, ne + 1, sizeof *exits);
+    for (size_t i = 0; i < ne; i++) {
+        int64_t line, col;
+        line_col(l, p->exits.items[i].span, &line, &col);
+        LLVMValueRef f[] = {str(l, p->exits.items[i].name, "exit.name"), i32v(l, line), i32v(l, col)};
+        exits[i] = LLVMConstNamedStruct(exit_t, f, 3);
+    }
+
+    /* sl_decision_desc { kind; name; line; col; slot; count; choices } */
+    LLVMTypeRef dec_f[] = {i32, ptr, i32, i32, i32, i32, i32};
+    LLVMTypeRef dec_t = LLVMStructTypeInContext(l->ctx, dec_f, 7, 0);
+    size_t nd = p->decisions.len;
+    LLVMValueRef *decs = sl_arena_array(&l->c->arena, nd + 1, sizeof *decs);
+    for (size_t i = 0; i < nd; i++) {
+        const sl_decision *d = &p->decisions.items[i];
+        int64_t line, col;
+        line_col(l, d->span, &line, &col);
+        LLVMValueRef f[] = {i32v(l, d->kind), str(l, d->name, "decision.name"), i32v(l, line),
+                            i32v(l, col), i32v(l, d->slot), i32v(l, d->count),
+                            i32v(l, d->choices)};
+        decs[i] = LLVMConstNamedStruct(dec_t, f, 7);
+    }
+
+    LLVMValueRef weights = LLVMConstNull(ptr);
+    if (embedded) {
+        LLVMValueRef init = LLVMConstStringInContext(l->ctx, (const char *)embedded,
+                                                     (unsigned)embedded_size, 1);
+        weights = LLVMAddGlobal(l->mod, LLVMTypeOf(init), "embedded.weights");
+        LLVMSetInitializer(weights, init);
+        LLVMSetGlobalConstant(weights, 1);
+        LLVMSetLinkage(weights, LLVMPrivateLinkage);
+        LLVMSetAlignment(weights, 64);
+    }
+
+    /* sl_model_desc, field by field as model.h has it */
+    LLVMTypeRef desc_f[] = {
+        i32,                     /* abi_version */
+        ptr, ptr, ptr,           /* name, source, default_weights */
+        i32, shape_t, i64,       /* in_rank, in_shape, in_size */
+        i32, shape_t, i64,       /* out_rank, out_shape, out_size */
+        i32, ptr,                /* n_tensors, tensors */
+        i32, ptr, ptr,           /* n_thresholds, threshold_names, threshold_defaults */
+        i32, ptr,                /* n_exits, exits */
+        i32, ptr,                /* n_decisions, decisions */
+        i32,                     /* n_slots */
+        l->t_f64,                /* dense_flops */
+        i64,                     /* scratch_floats */
+        ptr, i64,                /* embedded_weights, embedded_size */
+        ptr, ptr,                /* run1, run */
+    };
+    unsigned nf = sizeof desc_f / sizeof *desc_f;
+    LLVMTypeRef desc_t = LLVMStructTypeInContext(l->ctx, desc_f, nf, 0);
+    LLVMValueRef f[] = {
+        i32v(l, SL_ABI_VERSION),
+        str(l, p->name, "model.name"), str(l, p->source_path, "model.source"),
+        embedded ? LLVMConstNull(ptr) : str(l, p->weights_path, "model.weights"),
+        i32v(l, p->in_ty.rank), shape(l, p->in_ty.dims, p->in_ty.rank), i64v(l, sl_ty_numel(p->in_ty)),
+        i32v(l, p->out_ty.rank), shape(l, p->out_ty.dims, p->out_ty.rank), i64v(l, sl_ty_numel(p->out_ty)),
+        i32v(l, (int64_t)nt), table(l, tensor_t, tensors, nt, "model.tensors"),
+        i32v(l, (int64_t)nth), table(l, ptr, th_names, nth, "model.threshold_names"),
+        table(l, l->t_f32, th_vals, nth, "model.threshold_defaults"),
+        i32v(l, (int64_t)ne), table(l, exit_t, exits, ne, "model.exits"),
+        i32v(l, (int64_t)nd), table(l, dec_t, decs, nd, "model.decisions"),
+        i32v(l, p->n_slots),
+        LLVMConstReal(l->t_f64, sl_cost_dense(p)),
+        i64v(l, (l->scratch_bytes + 3) / 4),
+        weights, i64v(l, (int64_t)embedded_size),
+        l->run1, l->run,
+    };
+    char name[256];
+    snprintf(name, sizeof name, "%s_model", p->name);
+    LLVMValueRef desc = LLVMAddGlobal(l->mod, desc_t, name);
+    LLVMSetInitializer(desc, LLVMConstNamedStruct(desc_t, f, nf));
+    LLVMSetGlobalConstant(desc, 1);
+
+    if (for_exe) {
+        LLVMValueRef m = LLVMAddGlobal(l->mod, ptr, "sluice_main_model");
+        LLVMSetInitializer(m, desc);
+        LLVMSetGlobalConstant(m, 1);
+    }
+}
