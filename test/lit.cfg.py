@@ -43,3 +43,9 @@ if "avx2" in flags and "fma" in flags:
     config.available_features.add("avx2")
 if "avx512f" in flags:
     config.available_features.add("avx512")
+
+# PyTorch and scikit-learn, for tests that train (REQUIRES: torch); the rest
+# of the suite runs on the committed fixtures without them.
+import subprocess
+if subprocess.run([config.python, "-c", "import torch, sklearn"], capture_output=True).returncode == 0:
+    config.available_features.add("torch")
