@@ -51,8 +51,6 @@ static inline sl_v sl_v_sub(sl_v a, sl_v b) { return _mm256_sub_ps(a, b); }
 static inline sl_v sl_v_mul(sl_v a, sl_v b) { return _mm256_mul_ps(a, b); }
 static inline sl_v sl_v_div(sl_v a, sl_v b) { return _mm256_div_ps(a, b); }
 static inline sl_v sl_v_sqrt(sl_v a) { return _mm256_sqrt_ps(a); }
-/* 1/a to about 12 bits. */
-static inline sl_v sl_v_rcp_approx(sl_v a) { return _mm256_rcp_ps(a); }
 /* a * b + c and c - a * b, one rounding. */
 static inline sl_v sl_v_fmadd(sl_v a, sl_v b, sl_v c) { return _mm256_fmadd_ps(a, b, c); }
 static inline sl_v sl_v_fnmadd(sl_v a, sl_v b, sl_v c) { return _mm256_fnmadd_ps(a, b, c); }

@@ -44,8 +44,6 @@ static inline sl_v sl_v_sub(sl_v a, sl_v b) { return _mm512_sub_ps(a, b); }
 static inline sl_v sl_v_mul(sl_v a, sl_v b) { return _mm512_mul_ps(a, b); }
 static inline sl_v sl_v_div(sl_v a, sl_v b) { return _mm512_div_ps(a, b); }
 static inline sl_v sl_v_sqrt(sl_v a) { return _mm512_sqrt_ps(a); }
-/* 1/a to about 14 bits. */
-static inline sl_v sl_v_rcp_approx(sl_v a) { return _mm512_rcp14_ps(a); }
 static inline sl_v sl_v_fmadd(sl_v a, sl_v b, sl_v c) { return _mm512_fmadd_ps(a, b, c); }
 static inline sl_v sl_v_fnmadd(sl_v a, sl_v b, sl_v c) { return _mm512_fnmadd_ps(a, b, c); }
 static inline sl_v sl_v_fmsub(sl_v a, sl_v b, sl_v c) { return _mm512_fmsub_ps(a, b, c); }

@@ -167,10 +167,11 @@ static inline sl_v sl_v_gelu(sl_v x)
     sl_v e = sl_v_exp2(sl_v_mul(sl_v_sub(sl_v_zero(), sq), half),
                        sl_v_mul(sl_v_sub(sl_v_zero(), sq_lo), half));
     /* G(a) = erfcx(a/sqrt2): d ln G / da = a - sqrt(2/pi) / G, and the true
-     * a is the computed one plus -2 delta / t = -2 delta d; a rough 1/G is
-     * plenty for a correction of a few ulps. */
+     * a is the computed one plus -2 delta / t = -2 delta d.  (An exact
+     * division, not a reciprocal estimate: those differ between ISAs, and
+     * the levels should agree bit for bit.) */
     sl_v G = sl_v_mul(t, g);
-    sl_v slope = sl_v_fnmadd(sl_v_set1(0.797884561f), sl_v_rcp_approx(G), a);
+    sl_v slope = sl_v_sub(a, sl_v_div(sl_v_set1(0.797884561f), G));
     sl_v corr = sl_v_mul(slope, sl_v_mul(sl_v_set1(-2.0f), sl_v_mul(delta, d)));
     /* e last where the result is tiny, so no factor goes subnormal early. */
     sl_v htg = sl_v_mul(sl_v_fmadd(G, corr, G), half);

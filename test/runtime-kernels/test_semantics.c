@@ -1,7 +1,8 @@
 /* test_semantics.c - what the kernels promise, checked as explicit values on
  * every level (scalar and each SIMD level the CPU has): NaN and infinity
  * rules, ties, sizes <= 0, that inactive blocks' weights and skipped
- * columns are never read (their pages are made unreadable), and that a
+ * columns are never read (their pages are made unreadable), that the SIMD
+ * levels agree bit for bit on the transcendental functions, and that a
  * misused dense_blocks stops the program. */
 #ifndef _DEFAULT_SOURCE
 #define _DEFAULT_SOURCE /* mmap's MAP_ANONYMOUS */
@@ -327,6 +328,42 @@ static void test_blocks_misuse(void)
         check_fail("%s dense_blocks with 10 rows in 3 blocks did not abort", isa);
 }
 
+/* The SIMD levels compute exp, log, tanh, sigmoid and the GELUs with the
+ * same operations, so they agree bit for bit (docs/kernels.md): checked on
+ * every 4099th bit pattern. */
+static void test_levels_agree(const sl_isa *simd, int n_simd)
+{
+    static void (*const fns[])(const float *, float *, int64_t) = {
+        sl_rt_exp, sl_rt_log, sl_rt_tanh, sl_rt_sigmoid, sl_rt_gelu, sl_rt_gelu_tanh};
+    static const char *const names[] = {"exp", "log", "tanh", "sigmoid", "gelu", "gelu_tanh"};
+    enum { N = 1 << 16 };
+    float *x = buf_alloc(N), *a = buf_alloc(N), *b = buf_alloc(N);
+    for (int l = 1; l < n_simd; l++)
+        for (int f = 0; f < 6; f++) {
+            int64_t differ = 0;
+            for (uint64_t p0 = 0; p0 < (1ull << 32); p0 += (uint64_t)N * 4099) {
+                int64_t n = 0;
+                for (uint64_t p = p0; p < (1ull << 32) && n < N; p += 4099) {
+                    uint32_t bits = (uint32_t)p;
+                    memcpy(&x[n++], &bits, sizeof bits);
+                }
+                use_isa(simd[0]);
+                fns[f](x, a, n);
+                use_isa(simd[l]);
+                fns[f](x, b, n);
+                for (int64_t i = 0; i < n; i++)
+                    differ += memcmp(&a[i], &b[i], sizeof(float)) != 0;
+            }
+            check_count++;
+            if (differ)
+                check_fail("%s: %s and %s differ on %lld inputs", names[f],
+                           sl_rt_isa_name(simd[0]), sl_rt_isa_name(simd[l]), (long long)differ);
+        }
+    buf_free(x);
+    buf_free(a);
+    buf_free(b);
+}
+
 int main(void)
 {
     sl_isa all[SL_ISA_COUNT] = {SL_ISA_SCALAR};
@@ -341,6 +378,7 @@ int main(void)
         test_blocks_never_read();
         test_zskip_never_read();
     }
+    test_levels_agree(all + 1, n - 1);
     test_blocks_misuse();
     return check_summary("test_semantics");
 }
