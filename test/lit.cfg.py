@@ -47,5 +47,14 @@ if "avx512f" in flags:
 # PyTorch and scikit-learn, for tests that train (REQUIRES: torch); the rest
 # of the suite runs on the committed fixtures without them.
 import subprocess
-if subprocess.run([config.python, "-c", "import torch, sklearn"], capture_output=True).returncode == 0:
+_probe = "import importlib.util as u, sys; sys.exit(not (u.find_spec('torch') and u.find_spec('sklearn')))"
+if subprocess.run([config.python, "-c", _probe], capture_output=True).returncode == 0:
     config.available_features.add("torch")
+
+# ---- runtime I/O (test/runtime-io) and model executables (test/runtime-main) ----
+# %fake_model: fakenet, a hand-written model linked like sluicec's executables;
+# %io_tool: the loaders from the command line (npy-cmp compares outputs);
+# %corpus: the committed fixtures, written by test/runtime-io/gen_fixtures.py.
+config.substitutions.append(("%fake_model", os.path.join(config.sluice_obj_root, "test", "runtime-io", "fake_model")))
+config.substitutions.append(("%io_tool", os.path.join(config.sluice_obj_root, "test", "runtime-io", "io_tool")))
+config.substitutions.append(("%corpus", os.path.join(config.sluice_src_root, "test", "runtime-io", "corpus")))

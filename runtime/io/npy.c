@@ -2,23 +2,45 @@
  *
  * Format: "\x93NUMPY", major and minor version bytes, the header length
  * (2 bytes little-endian in 1.0, 4 bytes in 2.0 and 3.0), then a Python
- * dict literal {'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), }
- * padded with spaces and ended by '\n', then the raw data. */
+ * dict literal, {'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), },
+ * padded with spaces and ended by '\n', then the raw data in C order.
+ * Everything is checked before anything is allocated from a size the file
+ * gives; the header is parsed by a small strict parser, never evaluated. */
 #include <errno.h>
+#include <float.h>
+#include <math.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "sluice/npy.h"
 
-#define MAX_HEADER 10000 /* NumPy's default max_header_size */
+#if __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
+#error "the .npy reader assumes a little-endian host ('<f4' data is copied as is)"
+#endif
 
-/* ---- the header's dict literal ------------------------------------------- */
+#define MAX_HEADER 10000    /* numpy.lib.format._MAX_HEADER_SIZE, read_array's default */
+#define MAX_PREAMBLE 12     /* magic, version, 4-byte length */
+#define ARRAY_ALIGN 64      /* numpy.lib.format.ARRAY_ALIGN */
+#define GROWTH_AXIS_DIGITS 21 /* numpy.lib.format.GROWTH_AXIS_MAX_DIGITS */
+
+/* ---- the header's dict literal -------------------------------------------- */
+
+typedef struct header {
+    char descr[32];
+    bool fortran;
+    int32_t rank;
+    int64_t shape[SL_NPY_MAX_RANK];
+} header;
 
 typedef struct cursor {
-    const char *p, *end;
+    const char *start, *p, *end;
+    const char *file;
+    bool long_suffix;           /* Python 2 writers (versions 1.0, 2.0) wrote 3L */
+    sl_error *err;
 } cursor;
 
 static void skip_ws(cursor *c)
@@ -37,24 +59,48 @@ static bool eat(cursor *c, char ch)
     return false;
 }
 
-/* A '...' or "..." string without escapes (NumPy writes none) into buf. */
-static bool string_lit(cursor *c, char *buf, size_t cap)
+/* "header: expected X at byte N, found 'c'" */
+static int expected(cursor *c, const char *what)
+{
+    skip_ws(c);
+    size_t at = (size_t)(c->p - c->start);
+    if (c->p >= c->end)
+        return sl_error_set(c->err, "%s: header: expected %s at byte %zu, found the end of the "
+                            "header", c->file, what, at);
+    unsigned char ch = (unsigned char)*c->p;
+    if (ch < 0x20 || ch >= 0x7f)
+        return sl_error_set(c->err, "%s: header: expected %s at byte %zu, found byte 0x%02x",
+                            c->file, what, at, ch);
+    return sl_error_set(c->err, "%s: header: expected %s at byte %zu, found '%c'", c->file, what,
+                        at, ch);
+}
+
+/* 'text' or "text": no escapes (NumPy writes none); false if not there. */
+static int string_lit(cursor *c, char *buf, size_t cap, const char *what)
 {
     skip_ws(c);
     if (c->p >= c->end || (*c->p != '\'' && *c->p != '"'))
-        return false;
+        return expected(c, what);
+    const char *open = c->p;
     char q = *c->p++;
     size_t n = 0;
-    while (c->p < c->end && *c->p != q) {
-        if (*c->p == '\\' || n + 1 >= cap)
-            return false;
-        buf[n++] = *c->p++;
+    while (c->p < c->end && *c->p != q && *c->p != '\n' && *c->p != '\\') {
+        if (n + 1 < cap)
+            buf[n] = *c->p;
+        n++;
+        c->p++;
     }
-    if (c->p >= c->end)
-        return false;
+    if (c->p >= c->end || *c->p != q) {
+        c->p = open;
+        return sl_error_set(c->err, "%s: header: the string at byte %zu is not closed, or has an "
+                            "escape or a newline", c->file, (size_t)(open - c->start));
+    }
     c->p++;
+    if (n + 1 > cap)
+        return sl_error_set(c->err, "%s: header: the string at byte %zu is too long (%zu "
+                            "characters)", c->file, (size_t)(open - c->start), n);
     buf[n] = '\0';
-    return true;
+    return 0;
 }
 
 static bool word(cursor *c, const char *w)
@@ -68,177 +114,269 @@ static bool word(cursor *c, const char *w)
     return false;
 }
 
-typedef struct header {
-    char descr[32];
-    bool fortran;
-    int32_t rank;
-    int64_t shape[SL_NPY_MAX_RANK];
-} header;
-
-/* Parse the dict; on failure, a message about what is wrong. */
-static int parse_header(const char *name, const char *text, size_t len, header *h,
-                        sl_error *err)
+/* shape: '(' ')' | '(' int ',' ')' | '(' int (',' int)+ [','] ')' */
+static int shape_tuple(cursor *c, header *h)
 {
-    cursor c = {text, text + len};
-    bool seen_descr = false, seen_fortran = false, seen_shape = false;
-    if (!eat(&c, '{'))
-        return sl_error_set(err, "%s: the header is not a Python dict", name);
-    while (!eat(&c, '}')) {
-        char key[32];
-        if (!string_lit(&c, key, sizeof key) || !eat(&c, ':'))
-            return sl_error_set(err, "%s: the header's dict is malformed", name);
-        if (strcmp(key, "descr") == 0 && !seen_descr) {
-            if (!string_lit(&c, h->descr, sizeof h->descr))
-                return sl_error_set(err, "%s: header: 'descr' is not a dtype string", name);
-            seen_descr = true;
-        } else if (strcmp(key, "fortran_order") == 0 && !seen_fortran) {
-            if (word(&c, "True"))
-                h->fortran = true;
-            else if (word(&c, "False"))
-                h->fortran = false;
-            else
-                return sl_error_set(err, "%s: header: 'fortran_order' is not True or False", name);
-            seen_fortran = true;
-        } else if (strcmp(key, "shape") == 0 && !seen_shape) {
-            if (!eat(&c, '('))
-                return sl_error_set(err, "%s: header: 'shape' is not a tuple", name);
-            h->rank = 0;
-            while (!eat(&c, ')')) {
-                skip_ws(&c);
-                if (c.p < c.end && *c.p == '-')
-                    return sl_error_set(err, "%s: header: a negative dimension in 'shape'", name);
-                int64_t v = 0;
-                const char *start = c.p;
-                while (c.p < c.end && *c.p >= '0' && *c.p <= '9') {
-                    if (__builtin_mul_overflow(v, 10, &v) ||
-                        __builtin_add_overflow(v, *c.p - '0', &v))
-                        return sl_error_set(err, "%s: header: a dimension in 'shape' is too "
-                                            "large", name);
-                    c.p++;
-                }
-                if (c.p == start)
-                    return sl_error_set(err, "%s: header: 'shape' holds something other than "
-                                        "integers", name);
-                if (h->rank == SL_NPY_MAX_RANK)
-                    return sl_error_set(err, "%s: header: more than %d dimensions", name,
-                                        SL_NPY_MAX_RANK);
-                h->shape[h->rank++] = v;
-                if (!eat(&c, ',')) {
-                    if (!eat(&c, ')'))
-                        return sl_error_set(err, "%s: header: 'shape' is malformed", name);
-                    break;
-                }
-            }
-            seen_shape = true;
-        } else {
-            bool dup = strcmp(key, "descr") == 0 || strcmp(key, "fortran_order") == 0 ||
-                       strcmp(key, "shape") == 0;
-            return sl_error_set(err, "%s: header: %s key '%s' (expected exactly descr, "
-                                "fortran_order and shape)", name, dup ? "a repeated" : "an unknown",
-                                key);
+    if (!eat(c, '('))
+        return expected(c, "a tuple for 'shape'");
+    h->rank = 0;
+    bool comma = false;
+    while (!eat(c, ')')) {
+        skip_ws(c);
+        const char *num = c->p;
+        if (c->p < c->end && *c->p == '-') {
+            c->p++;
+            while (c->p < c->end && *c->p >= '0' && *c->p <= '9')
+                c->p++;
+            return sl_error_set(c->err, "%s: header: 'shape' has a negative dimension, %.*s",
+                                c->file, (int)(c->p - num), num);
         }
-        if (!eat(&c, ',')) {
-            if (!eat(&c, '}'))
-                return sl_error_set(err, "%s: the header's dict is malformed", name);
+        int64_t v = 0;
+        bool overflow = false;
+        while (c->p < c->end && *c->p >= '0' && *c->p <= '9') {
+            overflow |= __builtin_mul_overflow(v, 10, &v) ||
+                        __builtin_add_overflow(v, *c->p - '0', &v);
+            c->p++;
+        }
+        if (c->p == num)
+            return expected(c, "a dimension (a non-negative integer) in 'shape'");
+        if (overflow)
+            return sl_error_set(c->err, "%s: header: dimension %.*s in 'shape' does not fit in "
+                                "64 bits", c->file, (int)(c->p - num), num);
+        if (c->p - num > 1 && *num == '0')
+            return sl_error_set(c->err, "%s: header: dimension %.*s in 'shape' has a leading "
+                                "zero", c->file, (int)(c->p - num), num);
+        if (c->long_suffix && c->p < c->end && *c->p == 'L')
+            c->p++;
+        if (h->rank == SL_NPY_MAX_RANK)
+            return sl_error_set(c->err, "%s: header: 'shape' has more than %d dimensions",
+                                c->file, SL_NPY_MAX_RANK);
+        h->shape[h->rank++] = v;
+        comma = eat(c, ',');
+        if (!comma) {
+            if (!eat(c, ')'))
+                return expected(c, "',' or ')' in 'shape'");
             break;
         }
     }
-    skip_ws(&c);
-    if (c.p != c.end)
-        return sl_error_set(err, "%s: the header has text after its dict", name);
-    if (!seen_descr || !seen_fortran || !seen_shape)
-        return sl_error_set(err, "%s: header: missing key '%s'", name,
-                            !seen_descr ? "descr" : !seen_fortran ? "fortran_order" : "shape");
+    /* Python reads (3) as the integer 3, not a tuple. */
+    if (h->rank == 1 && !comma)
+        return sl_error_set(c->err, "%s: header: 'shape' is (%lld), an integer, not a tuple "
+                            "(a one-element tuple is (%lld,))", c->file, (long long)h->shape[0],
+                            (long long)h->shape[0]);
     return 0;
 }
 
-/* ---- reading ------------------------------------------------------------------ */
+static const char *const keys_msg = "expected exactly 'descr', 'fortran_order' and 'shape'";
+
+/* dict: '{' [item (',' item)* [',']] '}'   item: string ':' value */
+static int parse_header(cursor *c, header *h)
+{
+    enum { DESCR, FORTRAN, SHAPE, NKEYS };
+    static const char *const names[NKEYS] = {"descr", "fortran_order", "shape"};
+    bool seen[NKEYS] = {false, false, false};
+    if (!eat(c, '{'))
+        return expected(c, "a dict, '{'");
+    while (!eat(c, '}')) {
+        char key[64];
+        if (string_lit(c, key, sizeof key, "a quoted key or '}'") != 0)
+            return -1;
+        int k = 0;
+        while (k < NKEYS && strcmp(key, names[k]) != 0)
+            k++;
+        if (k == NKEYS)
+            return sl_error_set(c->err, "%s: header: unexpected key '%s' (%s)", c->file, key,
+                                keys_msg);
+        if (seen[k])
+            return sl_error_set(c->err, "%s: header: key '%s' appears twice", c->file, key);
+        seen[k] = true;
+        if (!eat(c, ':'))
+            return expected(c, "':' after the key");
+        if (k == DESCR) {
+            skip_ws(c);
+            if (c->p < c->end && *c->p == '[')
+                return sl_error_set(c->err, "%s: a structured dtype (a list of fields) is not "
+                                    "supported (expected '<f4' or '<f8')", c->file);
+            if (string_lit(c, h->descr, sizeof h->descr, "a dtype string for 'descr'") != 0)
+                return -1;
+        } else if (k == FORTRAN) {
+            if (word(c, "True"))
+                h->fortran = true;
+            else if (word(c, "False"))
+                h->fortran = false;
+            else
+                return expected(c, "True or False for 'fortran_order'");
+        } else if (shape_tuple(c, h) != 0) {
+            return -1;
+        }
+        if (!eat(c, ',')) {
+            if (!eat(c, '}'))
+                return expected(c, "',' or '}' in the dict");
+            break;
+        }
+    }
+    skip_ws(c);
+    if (c->p != c->end)
+        return expected(c, "the end of the header after the dict");
+    for (int k = 0; k < NKEYS; k++)
+        if (!seen[k])
+            return sl_error_set(c->err, "%s: header: no '%s' key (%s)", c->file, names[k],
+                                keys_msg);
+    return 0;
+}
+
+/* ---- reading -------------------------------------------------------------------- */
+
+/* Where the data is and how much of it there must be. */
+typedef struct layout {
+    header h;
+    size_t data_off;      /* bytes before the data */
+    size_t itemsize;      /* 4 or 8 */
+    int64_t numel;
+    size_t bytes;         /* numel * itemsize */
+} layout;
+
+static const char *shape_str(const int64_t *shape, int rank, char *buf, size_t cap)
+{
+    size_t n = (size_t)snprintf(buf, cap, "[");
+    for (int i = 0; i < rank && n < cap; i++)
+        n += (size_t)snprintf(buf + n, cap - n, "%s%lld", i ? ", " : "", (long long)shape[i]);
+    if (n < cap)
+        snprintf(buf + n, cap - n, "]");
+    return buf;
+}
+
+/* Everything before the data, from the file's first `avail` bytes (all of
+ * it, or at least MAX_PREAMBLE + MAX_HEADER), and the data's size against
+ * the file's length. */
+static int parse_prefix(const unsigned char *b, size_t avail, size_t file_len, const char *name,
+                        layout *L, sl_error *err)
+{
+    static const unsigned char magic[6] = {0x93, 'N', 'U', 'M', 'P', 'Y'};
+    memset(L, 0, sizeof *L);
+    if (file_len == 0)
+        return sl_error_set(err, "%s: empty file (a .npy file starts with \\x93NUMPY)", name);
+    if (avail < 6 || memcmp(b, magic, 6) != 0)
+        return sl_error_set(err, "%s: not a .npy file (it does not start with \\x93NUMPY)", name);
+    if (avail < 8)
+        return sl_error_set(err, "%s: truncated: %zu bytes, the .npy preamble alone is 10",
+                            name, avail);
+    unsigned major = b[6], minor = b[7];
+    size_t pre, hlen;
+    if (major == 1 && minor == 0) {
+        pre = 10;
+    } else if ((major == 2 || major == 3) && minor == 0) {
+        pre = 12;
+    } else {
+        return sl_error_set(err, "%s: .npy format version %u.%u is not supported (expected 1.0, "
+                            "2.0 or 3.0)", name, major, minor);
+    }
+    if (avail < pre)
+        return sl_error_set(err, "%s: truncated: %zu bytes, the version %u.0 preamble alone is "
+                            "%zu", name, avail, major, pre);
+    hlen = (size_t)b[8] | (size_t)b[9] << 8;
+    if (pre == 12)
+        hlen |= (size_t)b[10] << 16 | (size_t)b[11] << 24;
+    if (hlen > MAX_HEADER)
+        return sl_error_set(err, "%s: header of %zu bytes is longer than NumPy's limit of %d",
+                            name, hlen, MAX_HEADER);
+    if (hlen > avail - pre)
+        return sl_error_set(err, "%s: truncated in the header: it announces %zu bytes, %zu "
+                            "follow", name, hlen, avail - pre);
+    cursor c = {(const char *)b + pre, (const char *)b + pre, (const char *)b + pre + hlen,
+                name, major < 3, err};
+    if (parse_header(&c, &L->h) != 0)
+        return -1;
+
+    const char *d = L->h.descr;
+    if (strcmp(d, "<f4") == 0)
+        L->itemsize = 4;
+    else if (strcmp(d, "<f8") == 0)
+        L->itemsize = 8;
+    else if (d[0] == '>' && (strcmp(d + 1, "f4") == 0 || strcmp(d + 1, "f8") == 0))
+        return sl_error_set(err, "%s: dtype '%s' is big-endian (expected '<f4' or '<f8'; "
+                            "x.astype('<f4') converts)", name, d);
+    else if (strchr(d, 'O'))
+        return sl_error_set(err, "%s: dtype '%s' is an object array (expected '<f4' or '<f8')",
+                            name, d);
+    else
+        return sl_error_set(err, "%s: dtype '%s' is not supported (expected '<f4' or '<f8', "
+                            "float32 or float64)", name, d);
+    if (L->h.fortran)
+        return sl_error_set(err, "%s: the array is in Fortran order (expected C order; "
+                            "np.ascontiguousarray(x) converts)", name);
+
+    char sb[256];
+    L->numel = 1;
+    for (int i = 0; i < L->h.rank; i++)
+        if (__builtin_mul_overflow(L->numel, L->h.shape[i], &L->numel))
+            return sl_error_set(err, "%s: shape %s has more elements than fit in 64 bits", name,
+                                shape_str(L->h.shape, L->h.rank, sb, sizeof sb));
+    if (__builtin_mul_overflow((uint64_t)L->numel, (uint64_t)L->itemsize, &L->bytes))
+        return sl_error_set(err, "%s: shape %s of '%s' needs more bytes than fit in memory", name,
+                            shape_str(L->h.shape, L->h.rank, sb, sizeof sb), d);
+    L->data_off = pre + hlen;
+    size_t have = file_len - L->data_off;
+    if (have < L->bytes)
+        return sl_error_set(err, "%s: truncated: shape %s of '%s' needs %zu bytes of data, found "
+                            "%zu", name, shape_str(L->h.shape, L->h.rank, sb, sizeof sb), d,
+                            L->bytes, have);
+    if (have > L->bytes)
+        return sl_error_set(err, "%s: %zu bytes after the data: shape %s of '%s' needs %zu bytes, "
+                            "found %zu", name, have - L->bytes,
+                            shape_str(L->h.shape, L->h.rank, sb, sizeof sb), d, L->bytes, have);
+    return 0;
+}
+
+/* n '<f8' values at src into f32; a finite value beyond f32's range is an
+ * error rather than a silent infinity.  first: the index of src[0]. */
+static int convert_f8(const unsigned char *src, size_t n, float *dst, size_t first,
+                      const char *name, sl_error *err)
+{
+    for (size_t i = 0; i < n; i++) {
+        double v;
+        memcpy(&v, src + 8 * i, 8);
+        /* Rounds to FLT_MAX up to half an ulp above it, as the cast would. */
+        if (isfinite(v) && fabs(v) >= 0x1.ffffffp127)
+            return sl_error_set(err, "%s: element %zu is %g, outside float32's range", name,
+                                first + i, v);
+        dst[i] = (float)v;
+    }
+    return 0;
+}
+
+static int finish(const layout *L, float *data, sl_npy *out)
+{
+    out->rank = L->h.rank;
+    memcpy(out->shape, L->h.shape, sizeof out->shape);
+    out->numel = L->numel;
+    out->data = data;
+    return 0;
+}
 
 int sl_npy_read_mem(const void *buf, size_t len, const char *name, sl_npy *out, sl_error *err)
 {
     memset(out, 0, sizeof *out);
-    const unsigned char *b = buf;
-    if (len < 10 || memcmp(b, "\x93NUMPY", 6) != 0)
-        return sl_error_set(err, "%s: not a .npy file (no \\x93NUMPY magic)", name);
-    unsigned major = b[6], minor = b[7];
-    size_t hlen, pre;
-    if (major == 1 && minor == 0) {
-        hlen = (size_t)b[8] | (size_t)b[9] << 8;
-        pre = 10;
-    } else if ((major == 2 || major == 3) && minor == 0) {
-        if (len < 12)
-            return sl_error_set(err, "%s: truncated in its header", name);
-        hlen = (size_t)b[8] | (size_t)b[9] << 8 | (size_t)b[10] << 16 | (size_t)b[11] << 24;
-        pre = 12;
-    } else {
-        return sl_error_set(err, "%s: .npy format version %u.%u is not supported (1.0, 2.0 "
-                            "or 3.0)", name, major, minor);
-    }
-    if (hlen > MAX_HEADER)
-        return sl_error_set(err, "%s: header of %zu bytes is longer than the limit of %d",
-                            name, hlen, MAX_HEADER);
-    if (hlen > len - pre)
-        return sl_error_set(err, "%s: truncated in its header (%zu header bytes announced, "
-                            "%zu present)", name, hlen, len - pre);
-    header h = {0};
-    if (parse_header(name, (const char *)b + pre, hlen, &h, err) != 0)
+    if (!name)
+        name = "<memory>";
+    layout L;
+    if (parse_prefix(buf, buf ? len : 0, buf ? len : 0, name, &L, err) != 0)
         return -1;
-
-    size_t itemsize;
-    if (strcmp(h.descr, "<f4") == 0)
-        itemsize = 4;
-    else if (strcmp(h.descr, "<f8") == 0)
-        itemsize = 8;
-    else if (h.descr[0] == '>')
-        return sl_error_set(err, "%s: big-endian dtype '%s' is not supported (expected '<f4' "
-                            "or '<f8')", name, h.descr);
-    else if (strchr(h.descr, 'O'))
-        return sl_error_set(err, "%s: object arrays ('%s') are not supported (expected '<f4' "
-                            "or '<f8')", name, h.descr);
-    else
-        return sl_error_set(err, "%s: dtype '%s' is not supported (expected '<f4' or '<f8')",
-                            name, h.descr);
-    if (h.fortran)
-        return sl_error_set(err, "%s: Fortran-order arrays are not supported (save a C-order "
-                            "array, e.g. np.ascontiguousarray(x))", name);
-
-    int64_t numel = 1;
-    for (int i = 0; i < h.rank; i++)
-        if (__builtin_mul_overflow(numel, h.shape[i], &numel))
-            return sl_error_set(err, "%s: shape's element count overflows", name);
-    size_t bytes;
-    if ((uint64_t)numel > SIZE_MAX / itemsize)
-        return sl_error_set(err, "%s: shape's byte count overflows", name);
-    bytes = (size_t)numel * itemsize;
-    size_t have = len - pre - hlen;
-    if (have < bytes)
-        return sl_error_set(err, "%s: truncated: the shape needs %zu bytes of data, the file "
-                            "holds %zu", name, bytes, have);
-    if (have > bytes)
-        return sl_error_set(err, "%s: %zu bytes after the data the shape describes", name,
-                            have - bytes);
-
     float *data = NULL;
-    if (numel > 0) {
-        data = malloc((size_t)numel * sizeof *data);
+    if (L.numel > 0) {
+        data = malloc((size_t)L.numel * sizeof *data);
         if (!data)
-            return sl_error_set(err, "%s: out of memory for %lld floats", name, (long long)numel);
-        const unsigned char *src = b + pre + hlen;
-        if (itemsize == 4) {
-            memcpy(data, src, bytes);
-        } else {
-            for (int64_t i = 0; i < numel; i++) {
-                double d;
-                memcpy(&d, src + 8 * i, 8);
-                data[i] = (float)d;
-            }
+            return sl_error_set(err, "%s: out of memory for %lld floats", name,
+                                (long long)L.numel);
+        const unsigned char *src = (const unsigned char *)buf + L.data_off;
+        if (L.itemsize == 4) {
+            memcpy(data, src, L.bytes);
+        } else if (convert_f8(src, (size_t)L.numel, data, 0, name, err) != 0) {
+            free(data);
+            return -1;
         }
     }
-    out->rank = h.rank;
-    memcpy(out->shape, h.shape, sizeof out->shape);
-    out->numel = numel;
-    out->data = data;
-    return 0;
+    return finish(&L, data, out);
 }
 
 int sl_npy_read(const char *path, sl_npy *out, sl_error *err)
@@ -248,73 +386,132 @@ int sl_npy_read(const char *path, sl_npy *out, sl_error *err)
     if (!f)
         return sl_error_set(err, "%s: cannot open: %s", path, strerror(errno));
     struct stat st;
-    if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
+    if (fstat(fileno(f), &st) != 0) {
+        int e = errno;
         fclose(f);
-        return sl_error_set(err, "%s: not a regular file", path);
+        return sl_error_set(err, "%s: cannot read: %s", path, strerror(e));
+    }
+    if (!S_ISREG(st.st_mode)) {
+        fclose(f);
+        return sl_error_set(err, "%s: %s", path,
+                            S_ISDIR(st.st_mode) ? "is a directory, not a .npy file"
+                                                : "not a regular file");
     }
     size_t len = (size_t)st.st_size;
-    unsigned char *buf = malloc(len ? len : 1);
-    if (!buf) {
-        fclose(f);
-        return sl_error_set(err, "%s: out of memory reading %zu bytes", path, len);
+    unsigned char head[MAX_PREAMBLE + MAX_HEADER];
+    size_t want = len < sizeof head ? len : sizeof head;
+    layout L;
+    int rc = 0;
+    float *data = NULL;
+    if (fread(head, 1, want, f) != want)
+        rc = sl_error_set(err, "%s: cannot read: %s", path,
+                          ferror(f) ? strerror(errno) : "the file shrank while being read");
+    if (rc == 0)
+        rc = parse_prefix(head, want, len, path, &L, err);
+    if (rc == 0 && L.numel > 0) {
+        data = malloc((size_t)L.numel * sizeof *data);
+        if (!data)
+            rc = sl_error_set(err, "%s: out of memory for %lld floats", path, (long long)L.numel);
+        else if (fseek(f, (long)L.data_off, SEEK_SET) != 0)
+            rc = sl_error_set(err, "%s: cannot read: %s", path, strerror(errno));
     }
-    size_t got = fread(buf, 1, len, f);
-    bool failed = ferror(f) != 0;
+    if (rc == 0 && data && L.itemsize == 4 && fread(data, 4, (size_t)L.numel, f) != (size_t)L.numel)
+        rc = sl_error_set(err, "%s: cannot read: %s", path,
+                          ferror(f) ? strerror(errno) : "the file shrank while being read");
+    if (rc == 0 && data && L.itemsize == 8) {
+        unsigned char chunk[8 * 1024];
+        for (size_t done = 0; rc == 0 && done < (size_t)L.numel;) {
+            size_t n = (size_t)L.numel - done < 1024 ? (size_t)L.numel - done : 1024;
+            if (fread(chunk, 8, n, f) != n)
+                rc = sl_error_set(err, "%s: cannot read: %s", path,
+                                  ferror(f) ? strerror(errno) : "the file shrank while being read");
+            else
+                rc = convert_f8(chunk, n, data + done, done, path, err);
+            done += n;
+        }
+    }
     fclose(f);
-    if (failed || got != len) {
-        free(buf);
-        return sl_error_set(err, "%s: cannot read: %s", path,
-                            failed ? strerror(errno) : "file changed while reading");
+    if (rc != 0) {
+        free(data);
+        return -1;
     }
-    int rc = sl_npy_read_mem(buf, len, path, out, err);
-    free(buf);
-    return rc;
+    return finish(&L, data, out);
 }
 
 void sl_npy_free(sl_npy *a)
 {
+    if (!a)
+        return;
     free(a->data);
     memset(a, 0, sizeof *a);
 }
 
-/* ---- writing ------------------------------------------------------------------ */
+/* ---- writing ---------------------------------------------------------------------- */
+
+/* The header NumPy (1.24 and later) writes for the same array, byte for byte:
+ * the dict, spare spaces so the first dimension can grow in place, then
+ * spaces so the data starts at a multiple of 64, then '\n'.  Returns the
+ * header's length (without the 10-byte preamble), or 0 if it does not fit. */
+static size_t npy_header(char *buf, size_t cap, int32_t rank, const int64_t *shape)
+{
+    size_t n = (size_t)snprintf(buf, cap, "{'descr': '<f4', 'fortran_order': False, 'shape': (");
+    for (int i = 0; i < rank && n < cap; i++)
+        n += (size_t)snprintf(buf + n, cap - n, "%s%lld", i ? ", " : "", (long long)shape[i]);
+    if (n < cap)
+        n += (size_t)snprintf(buf + n, cap - n, "%s), }", rank == 1 ? "," : "");
+    if (rank > 0 && n < cap) {
+        int digits = snprintf(NULL, 0, "%lld", (long long)shape[0]);
+        for (int i = digits; i < GROWTH_AXIS_DIGITS && n < cap; i++)
+            buf[n++] = ' ';
+    }
+    size_t pad = ARRAY_ALIGN - (10 + n + 1) % ARRAY_ALIGN; /* 1..64, as NumPy does */
+    if (n + pad + 1 >= cap)
+        return 0;
+    memset(buf + n, ' ', pad);
+    n += pad;
+    buf[n++] = '\n';
+    return n;
+}
 
 int sl_npy_write(const char *path, const float *data, int32_t rank, const int64_t *shape,
                  sl_error *err)
 {
     if (rank < 0 || rank > SL_NPY_MAX_RANK)
-        return sl_error_set(err, "%s: cannot write %d dimensions", path, rank);
-    char dict[512];
-    size_t n = (size_t)snprintf(dict, sizeof dict,
-                                "{'descr': '<f4', 'fortran_order': False, 'shape': (");
+        return sl_error_set(err, "%s: cannot write an array of %d dimensions (at most %d)", path,
+                            rank, SL_NPY_MAX_RANK);
     int64_t numel = 1;
-    for (int i = 0; i < rank; i++) {
-        n += (size_t)snprintf(dict + n, sizeof dict - n, "%lld,%s", (long long)shape[i],
-                              i + 1 < rank ? " " : "");
-        numel *= shape[i];
-    }
-    if (rank > 1)
-        n--; /* "(2, 3)" rather than "(2, 3,)" */
-    n += (size_t)snprintf(dict + n, sizeof dict - n, "), }");
-    /* Pad with spaces so the data starts at a multiple of 64, then '\n'. */
-    size_t total = 10 + n + 1;
-    size_t pad = (64 - total % 64) % 64;
-    size_t hlen = n + pad + 1;
+    for (int i = 0; i < rank; i++)
+        if (shape[i] < 0 || __builtin_mul_overflow(numel, shape[i], &numel) ||
+            (uint64_t)numel > SIZE_MAX / sizeof(float))
+            return sl_error_set(err, "%s: cannot write an array with dimension %lld (negative, "
+                                "or too many elements)", path, (long long)shape[i]);
+    if (numel > 0 && !data)
+        return sl_error_set(err, "%s: no data to write", path);
+    char hdr[512];
+    size_t hlen = npy_header(hdr, sizeof hdr, rank, shape);
+    if (hlen == 0 || hlen > 0xffff)
+        return sl_error_set(err, "%s: the .npy header does not fit", path);
 
     FILE *f = fopen(path, "wb");
     if (!f)
         return sl_error_set(err, "%s: cannot create: %s", path, strerror(errno));
     unsigned char pre[10] = {0x93, 'N', 'U', 'M', 'P', 'Y', 1, 0,
                              (unsigned char)(hlen & 0xff), (unsigned char)(hlen >> 8)};
-    bool ok = fwrite(pre, 1, 10, f) == 10 && fwrite(dict, 1, n, f) == n;
-    for (size_t i = 0; ok && i < pad; i++)
-        ok = fputc(' ', f) != EOF;
-    ok = ok && fputc('\n', f) != EOF;
+    bool ok = fwrite(pre, 1, sizeof pre, f) == sizeof pre && fwrite(hdr, 1, hlen, f) == hlen;
     if (ok && numel > 0)
         ok = fwrite(data, sizeof *data, (size_t)numel, f) == (size_t)numel;
-    if (fclose(f) != 0)
+    int e = errno;
+    if (fclose(f) != 0 && ok) {
         ok = false;
-    if (!ok)
-        return sl_error_set(err, "%s: cannot write: %s", path, strerror(errno));
+        e = errno;
+    }
+    if (!ok) {
+        /* No half-written array left behind, but only a plain file is
+         * removed: never a device or a symlink such as /dev/stdout. */
+        struct stat st;
+        if (lstat(path, &st) == 0 && S_ISREG(st.st_mode))
+            unlink(path);
+        return sl_error_set(err, "%s: cannot write: %s", path, strerror(e));
+    }
     return 0;
 }

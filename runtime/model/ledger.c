@@ -5,6 +5,8 @@
 
 #include "sluice/ledger.h"
 
+/* A JSON string: quotes, backslashes and control characters escaped; other
+ * bytes (UTF-8) as they are. */
 static void json_string(FILE *out, const char *s)
 {
     fputc('"', out);
@@ -12,7 +14,11 @@ static void json_string(FILE *out, const char *s)
         unsigned char c = (unsigned char)*s;
         if (c == '"' || c == '\\')
             fprintf(out, "\\%c", c);
-        else if (c < 0x20)
+        else if (c == '\n')
+            fputs("\\n", out);
+        else if (c == '\t')
+            fputs("\\t", out);
+        else if (c < 0x20 || c == 0x7f)
             fprintf(out, "\\u%04x", c);
         else
             fputc(c, out);
@@ -20,8 +26,9 @@ static void json_string(FILE *out, const char *s)
     fputc('"', out);
 }
 
-/* "gates", "routes" or "blocks": the decisions of one kind, as an object. */
-static void decisions(FILE *out, const sl_model_desc *d, const int32_t *slots, int kind,
+/* , "gates": {"gate0": 1, ...}: the decisions of one kind; nothing when the
+ * model has none of that kind. */
+static void decisions(FILE *out, const sl_model_desc *d, const int32_t *slots, int32_t kind,
                       const char *key)
 {
     bool any = false;
@@ -29,22 +36,26 @@ static void decisions(FILE *out, const sl_model_desc *d, const int32_t *slots, i
         const sl_decision_desc *dec = &d->decisions[i];
         if (dec->kind != kind)
             continue;
-        fprintf(out, any ? ", " : ", \"%s\": {", key);
+        fputs(any ? ", " : ", \"", out);
+        if (!any) {
+            fputs(key, out);
+            fputs("\": {", out);
+        }
         any = true;
         json_string(out, dec->name);
         fputs(": ", out);
         const int32_t *v = slots + dec->slot;
-        bool reached = true;
+        bool reached = dec->count > 0;
         for (int32_t j = 0; j < dec->count; j++)
-            reached &= v[j] >= 0;
+            reached = reached && v[j] >= 0;
         if (!reached) {
             fputs("null", out);
         } else if (kind == SL_DECISION_GATE) {
-            fprintf(out, "%d", v[0]);
+            fprintf(out, "%d", (int)v[0]);
         } else {
             fputc('[', out);
             for (int32_t j = 0; j < dec->count; j++)
-                fprintf(out, "%s%d", j ? ", " : "", v[j]);
+                fprintf(out, "%s%d", j ? ", " : "", (int)v[j]);
             fputc(']', out);
         }
     }
@@ -62,6 +73,7 @@ int sl_ledger_write_jsonl(FILE *out, const sl_model_desc *d, const sl_ledger *l,
             json_string(out, d->exits[e].name);
         else
             fputs("\"end\"", out);
+        /* FLOPs are whole numbers carried in doubles. */
         fprintf(out, ", \"flops\": %.0f, \"dense_flops\": %.0f", l->flops[i], d->dense_flops);
         const int32_t *slots = l->slots + i * d->n_slots;
         decisions(out, d, slots, SL_DECISION_GATE, "gates");
@@ -88,5 +100,46 @@ void sl_ledger_summarize(const sl_model_desc *d, const sl_ledger *l, double seco
     s->inputs = l->n;
     s->mean_flops = l->n ? total / (double)l->n : 0;
     s->dense_flops = d->dense_flops;
+    s->ratio = d->dense_flops > 0 ? s->mean_flops / d->dense_flops : 1;
     s->seconds = seconds;
+    s->inputs_per_s = seconds > 0 ? (double)l->n / seconds : 0;
+    s->accuracy = -1;
+}
+
+/* "24.5 kFLOPs" */
+static const char *flops_str(double f, char *buf, size_t cap)
+{
+    if (f >= 1e9)
+        snprintf(buf, cap, "%.1f GFLOPs", f / 1e9);
+    else if (f >= 1e6)
+        snprintf(buf, cap, "%.1f MFLOPs", f / 1e6);
+    else if (f >= 1e3)
+        snprintf(buf, cap, "%.1f kFLOPs", f / 1e3);
+    else
+        snprintf(buf, cap, "%.4g FLOPs", f); /* a mean need not be whole */
+    return buf;
+}
+
+void sl_ledger_print_summary(FILE *out, const sl_model_desc *d, const sl_summary *s,
+                             const char *isa)
+{
+    char mean[32], dense[32];
+    fprintf(out, "%s: %lld input%s, %s mean executed of %s dense (%.1f%%)", d->name,
+            (long long)s->inputs, s->inputs == 1 ? "" : "s",
+            flops_str(s->mean_flops, mean, sizeof mean),
+            flops_str(s->dense_flops, dense, sizeof dense), 100.0 * s->ratio);
+    if (s->accuracy >= 0)
+        fprintf(out, ", accuracy %.4f", s->accuracy);
+    if (s->inputs_per_s > 0)
+        fprintf(out, ", %.3g inputs/s", s->inputs_per_s);
+    if (isa)
+        fprintf(out, " [%s kernels]", isa);
+    fputc('\n', out);
+    if (d->n_exits > 0 && s->exit_counts) {
+        fprintf(out, "%s: exits:", d->name);
+        for (int32_t i = 0; i <= d->n_exits; i++)
+            fprintf(out, "%s %s %lld", i ? "," : "", i < d->n_exits ? d->exits[i].name : "end",
+                    (long long)s->exit_counts[i]);
+        fputc('\n', out);
+    }
 }

@@ -2,16 +2,18 @@
  *
  *   ./model INPUTS.npy -o OUTPUTS.npy [--weights F] [--set NAME=VALUE]...
  *           [--stats LEDGER.jsonl] [--labels LABELS.npy]
- *           [--force-exit K|never] [--force-gate NAME=then|else] [-q]
+ *           [--force-exit K|NAME|never] [--force-gate NAME=then|else]... [-q]
  *   ./model --info | --help | --version
  *
  * Reads a batch of inputs, runs the model, writes the outputs, the per-input
- * ledger, and a one-line summary on stderr.  Any bad file or argument is an
- * error naming it ("./model: error: x.npy: expected shape [N, 64] or [64],
- * found [10, 63]") and exit status 1; never a crash. */
+ * ledger, and a summary on stderr.  A bad file or name is an error naming it
+ * ("./model: error: x.npy: expected shape [N, 64] or [64], found [10, 63]")
+ * and exit status 1, as is a malformed command line (as sluicec does); never
+ * a crash.
+ * docs/runtime.md describes it all. */
 #include <errno.h>
-#include <stdarg.h>
 #include <math.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,25 +25,36 @@
 #include "sluice/model.h"
 #include "sluice/npy.h"
 
-#define SL_RUNTIME_VERSION "0.1.0"
+#ifndef SLUICE_VERSION
+#define SLUICE_VERSION "unknown"
+#endif
+
 
 typedef struct setting {
-    const char *name;
+    const char *name;        /* points into argv: NAME of NAME=VALUE, not terminated */
+    int name_len;
     float value;
 } setting;
 
+typedef struct gate_force {
+    const char *name;        /* as in setting */
+    int name_len;
+    int32_t arm;             /* 1 then, 0 else */
+} gate_force;
+
 typedef struct args {
     const char *input, *output, *weights, *stats, *labels;
-    setting *sets;           /* --set, in order */
+    setting *sets;           /* --set, in order: [n_sets] */
     int n_sets;
-    const char *force_exit;  /* --force-exit */
-    const char **force_gates; /* --force-gate NAME=ARM */
-    int n_force_gates;
+    gate_force *gates;       /* --force-gate, in order: [n_gates] */
+    int n_gates;
+    const char *force_exit;  /* --force-exit, as given */
     bool quiet, info, help, version;
 } args;
 
 static const char *prog = "model";
 
+/* "<argv0>: error: ..." on stderr; returns the exit status, 1. */
 static int fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static int fail(const char *fmt, ...)
 {
@@ -54,32 +67,18 @@ static int fail(const char *fmt, ...)
     return 1;
 }
 
-static void usage(const sl_model_desc *d, FILE *out)
+/* A command-line mistake: the error, and where to look. */
+static int usage_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static int usage_fail(const char *fmt, ...)
 {
-    fprintf(out,
-            "usage: %s INPUTS.npy -o OUTPUTS.npy [options]\n"
-            "       %s --info | --help | --version\n"
-            "\n"
-            "Runs model '%s' on a batch of inputs: a .npy of f32 shaped [N, %lld]\n"
-            "(or one input, [%lld]); writes the outputs as .npy, [N, %lld].\n"
-            "\n"
-            "options:\n"
-            "  -o FILE                 where to write the outputs (required)\n"
-            "  --weights FILE          safetensors weights (default: %s)\n"
-            "  --set NAME=VALUE        set a threshold, by name (repeatable)\n"
-            "  --stats FILE            write per-input decisions and FLOPs as JSON Lines\n"
-            "  --labels FILE           f32 class ids [N]: report accuracy (argmax of the outputs)\n"
-            "  --force-exit K|never    leave at exit K whenever it is reached, or never exit\n"
-            "  --force-gate NAME=ARM   always take ARM (then or else) of gate NAME\n"
-            "  -q, --quiet             no summary on stderr\n"
-            "  --info                  describe the model: shapes, weights, thresholds, exits\n"
-            "  --help, --version\n"
-            "\n"
-            "SLUICE_ISA=scalar|avx2|avx512 forces a kernel level.\n",
-            prog, prog, d->name, (long long)d->in_size, (long long)d->in_size,
-            (long long)d->out_size,
-            d->embedded_weights ? "the embedded weights"
-            : d->default_weights ? d->default_weights : "none");
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "%s: error: ", prog);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+    fprintf(stderr, "%s: note: run '%s --help' for the options\n", prog, prog);
+    return 1;
 }
 
 static const char *shape_str(const int64_t *shape, int rank, char *buf, size_t cap)
@@ -92,48 +91,106 @@ static const char *shape_str(const int64_t *shape, int rank, char *buf, size_t c
     return buf;
 }
 
+/* "[N, 4, 4]" for a batch of inputs of shape [4, 4]. */
+static const char *batch_str(const sl_model_desc *d, char *buf, size_t cap)
+{
+    char one[256];
+    shape_str(d->in_shape, d->in_rank, one, sizeof one);
+    snprintf(buf, cap, "[N%s%s", d->in_rank ? ", " : "]", one + 1);
+    return buf;
+}
+
+static void usage(const sl_model_desc *d, FILE *out)
+{
+    char batch[300], one[256], outs[256];
+    fprintf(out,
+            "usage: %s INPUTS.npy -o OUTPUTS.npy [options]\n"
+            "       %s --info | --help | --version\n"
+            "\n"
+            "Runs model '%s' on a batch of inputs, a .npy of float32 (or float64)\n"
+            "shaped %s (or one input, %s), and writes the outputs as a .npy\n"
+            "of float32 shaped [N, ...] with ... = %s.\n"
+            "\n"
+            "options:\n"
+            "  -o FILE                      where to write the outputs (required)\n"
+            "  --weights FILE               safetensors weights (default: %s)\n"
+            "  --set NAME=VALUE             set a threshold, by name (repeatable)\n"
+            "  --stats FILE                 write each input's exit, decisions and FLOPs\n"
+            "                               as JSON Lines\n"
+            "  --labels FILE                a .npy of class ids [N]: report accuracy\n"
+            "  --force-exit K|NAME|never    leave at exit K whenever it is reached, or never\n"
+            "  --force-gate NAME=then|else  always take that arm of gate NAME (repeatable)\n"
+            "  -q, --quiet                  no summary on stderr\n"
+            "  --info                       describe the model: shapes, weights, thresholds,\n"
+            "                               exits, decisions, dense FLOPs\n"
+            "  --help                       this text\n"
+            "  --version                    the model's and the runtime's versions\n"
+            "\n"
+            "Exit status: 0 on success, 1 on any error.\n",
+            prog, prog, d->name, batch_str(d, batch, sizeof batch),
+            shape_str(d->in_shape, d->in_rank, one, sizeof one),
+            shape_str(d->out_shape, d->out_rank, outs, sizeof outs),
+            d->embedded_weights ? "the embedded weights"
+            : d->default_weights ? d->default_weights : "none, --weights is needed");
+}
+
 static void info(const sl_model_desc *d)
 {
+    static const char *const kinds[] = {"gate", "route", "blocks"};
     char a[256], b[256];
-    printf("model %s (compiled from %s)\n", d->name, d->source);
-    printf("input  %s, output %s\n", shape_str(d->in_shape, d->in_rank, a, sizeof a),
-           shape_str(d->out_shape, d->out_rank, b, sizeof b));
-    printf("weights: %s\n", d->embedded_weights ? "embedded"
-                            : d->default_weights ? d->default_weights : "(none by default)");
+    printf("model %s (compiled from %s)\n", d->name, d->source ? d->source : "?");
+    printf("input:  f32%s\n", shape_str(d->in_shape, d->in_rank, a, sizeof a));
+    printf("output: f32%s\n", shape_str(d->out_shape, d->out_rank, b, sizeof b));
+    if (d->embedded_weights)
+        printf("weights: embedded (%llu bytes), %d tensors\n",
+               (unsigned long long)d->embedded_size, d->n_tensors);
+    else if (d->default_weights)
+        printf("weights: %s (default), %d tensors\n", d->default_weights, d->n_tensors);
+    else
+        printf("weights: none by default (give --weights), %d tensors\n", d->n_tensors);
     for (int32_t i = 0; i < d->n_tensors; i++)
-        printf("  %s f32%s\n", d->tensors[i].name,
+        printf("  %s %s\n", d->tensors[i].name,
                shape_str(d->tensors[i].shape, d->tensors[i].rank, a, sizeof a));
     printf("thresholds:%s\n", d->n_thresholds ? "" : " none");
     for (int32_t i = 0; i < d->n_thresholds; i++)
         printf("  %s = %g\n", d->threshold_names[i], (double)d->threshold_defaults[i]);
     printf("exits:%s\n", d->n_exits ? "" : " none");
     for (int32_t i = 0; i < d->n_exits; i++)
-        printf("  %s (line %d)\n", d->exits[i].name, d->exits[i].line);
+        printf("  %d %s (line %d:%d)\n", i, d->exits[i].name, d->exits[i].line, d->exits[i].col);
     printf("decisions:%s\n", d->n_decisions ? "" : " none");
-    static const char *const kinds[] = {"gate", "route", "blocks"};
     for (int32_t i = 0; i < d->n_decisions; i++) {
         const sl_decision_desc *x = &d->decisions[i];
-        printf("  %s %s (line %d): ", kinds[x->kind], x->name, x->line);
+        const char *kind = x->kind >= 0 && x->kind <= 2 ? kinds[x->kind] : "?";
+        printf("  %s %s (line %d:%d): ", kind, x->name, x->line, x->col);
         if (x->kind == SL_DECISION_GATE)
-            printf("then or else\n");
+            printf("then or else");
         else if (x->kind == SL_DECISION_ROUTE)
-            printf("top %d of %d experts\n", x->count, x->choices);
+            printf("top %d of %d experts", x->count, x->choices);
         else
-            printf("%d blocks\n", x->count);
+            printf("%d blocks", x->count);
+        if (x->count == 1)
+            printf(", slot %d\n", x->slot);
+        else
+            printf(", slots %d-%d\n", x->slot, x->slot + x->count - 1);
     }
     printf("dense FLOPs: %.0f per input\n", d->dense_flops);
 }
 
-/* The value of "--flag VALUE" or "--flag=VALUE"; NULL if argv[*i] is not it. */
+/* ---- the command line ------------------------------------------------------- */
+
+/* The value of "--flag VALUE" or "--flag=VALUE" (and "-oVALUE" for short
+ * flags) at argv[*i]; NULL if argv[*i] is another option.  *missing is set
+ * when the flag is there but its value is not. */
 static const char *flag(int argc, char **argv, int *i, const char *name, bool *missing)
 {
     size_t n = strlen(name);
-    if (strncmp(argv[*i], name, n) != 0)
+    const char *arg = argv[*i];
+    if (strncmp(arg, name, n) != 0)
         return NULL;
-    if (argv[*i][n] == '=')
-        return argv[*i] + n + 1;
-    if (argv[*i][n] != '\0')
-        return NULL;
+    if (arg[n] == '=' && name[1] == '-')
+        return arg + n + 1;
+    if (arg[n] != '\0')
+        return name[1] == '-' ? NULL : arg + n;
     if (*i + 1 >= argc) {
         *missing = true;
         return NULL;
@@ -146,102 +203,125 @@ static bool parse_float(const char *s, float *out)
     char *end;
     errno = 0;
     double v = strtod(s, &end);
-    if (end == s || *end || errno == ERANGE || isnan(v) || fabs(v) > 3.4e38)
+    if (end == s || *end || errno == ERANGE || !isfinite(v) || fabs(v) > 3.4028234663852886e38)
         return false;
     *out = (float)v;
     return true;
 }
 
-static int parse_set(args *a, const char *v)
+/* NAME=VALUE: the name's length, or 0 if there is no '=' or no name. */
+static int split(const char *v)
 {
     const char *eq = strchr(v, '=');
+    return eq && eq != v ? (int)(eq - v) : 0;
+}
+
+static int parse_set(args *a, const char *v)
+{
+    int n = split(v);
     float value;
-    if (!eq || eq == v)
-        return fail("--set takes NAME=VALUE, not '%s'", v);
-    if (!parse_float(eq + 1, &value))
-        return fail("--set %.*s: '%s' is not a number", (int)(eq - v), v, eq + 1);
-    char *name = strndup(v, (size_t)(eq - v));
-    if (!name)
-        return fail("out of memory");
-    a->sets[a->n_sets++] = (setting){name, value};
+    if (!n)
+        return usage_fail("--set takes NAME=VALUE, found '%s'", v);
+    if (!parse_float(v + n + 1, &value))
+        return usage_fail("--set %s: '%s' is not a number", v, v + n + 1);
+    a->sets[a->n_sets++] = (setting){v, n, value};
     return 0;
+}
+
+static int parse_gate(args *a, const char *v)
+{
+    int n = split(v);
+    if (!n)
+        return usage_fail("--force-gate takes NAME=then or NAME=else, found '%s'", v);
+    const char *arm = v + n + 1;
+    if (strcmp(arm, "then") != 0 && strcmp(arm, "else") != 0)
+        return usage_fail("--force-gate %s: the arm is 'then' or 'else', found '%s'", v, arm);
+    a->gates[a->n_gates++] = (gate_force){v, n, strcmp(arm, "then") == 0};
+    return 0;
+}
+
+static bool is_help(const char *arg)
+{
+    return strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0 || strcmp(arg, "-help") == 0;
 }
 
 static int parse_args(int argc, char **argv, args *a)
 {
-    a->sets = calloc((size_t)argc, sizeof *a->sets);
-    a->force_gates = calloc((size_t)argc, sizeof *a->force_gates);
-    if (!a->sets || !a->force_gates)
+    /* --help wins over everything else on the line, mistakes included. */
+    for (int i = 1; i < argc && strcmp(argv[i], "--") != 0; i++)
+        if (is_help(argv[i])) {
+            a->help = true;
+            return 0;
+        }
+    a->sets = calloc((size_t)argc + 1, sizeof *a->sets);
+    a->gates = calloc((size_t)argc + 1, sizeof *a->gates);
+    if (!a->sets || !a->gates)
         return fail("out of memory");
-    /* Options with a value, "--opt VALUE" or "--opt=VALUE". */
     const struct {
         const char *name;
-        const char **dest;
+        const char **dest;    /* NULL: parsed here */
+        const char *what;     /* the value, for "missing" */
     } valued[] = {
-        {"-o", &a->output},          {"--weights", &a->weights}, {"--stats", &a->stats},
-        {"--labels", &a->labels},    {"--force-exit", &a->force_exit},
+        {"-o", &a->output, "a file name"},
+        {"--weights", &a->weights, "a safetensors file"},
+        {"--stats", &a->stats, "a file name"},
+        {"--labels", &a->labels, "a .npy file"},
+        {"--force-exit", &a->force_exit, "an exit's number or name, or 'never'"},
+        {"--set", NULL, "NAME=VALUE"},
+        {"--force-gate", NULL, "NAME=then or NAME=else"},
     };
+    bool options = true;
     for (int i = 1; i < argc; i++) {
-        const char *arg = argv[i], *v = NULL;
-        bool missing = false, matched = false;
-        for (size_t k = 0; k < sizeof valued / sizeof *valued && !matched; k++)
-            if ((v = flag(argc, argv, &i, valued[k].name, &missing)) || missing) {
-                matched = true;
-                *valued[k].dest = v;
+        const char *arg = argv[i];
+        if (options && arg[0] == '-' && arg[1] != '\0') {
+            if (strcmp(arg, "--") == 0) {
+                options = false;
+                continue;
             }
-        if (!matched && ((v = flag(argc, argv, &i, "--set", &missing)) || missing)) {
-            matched = true;
-            if (v && parse_set(a, v) != 0)
-                return 1;
-        }
-        if (!matched && ((v = flag(argc, argv, &i, "--force-gate", &missing)) || missing)) {
-            matched = true;
-            if (v)
-                a->force_gates[a->n_force_gates++] = v;
-        }
-        if (missing)
-            return fail("%s needs a value (see %s --help)", arg, prog);
-        if (matched)
-            continue;
-        if (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0)
-            a->help = true;
-        else if (strcmp(arg, "--version") == 0)
-            a->version = true;
-        else if (strcmp(arg, "--info") == 0)
-            a->info = true;
-        else if (strcmp(arg, "-q") == 0 || strcmp(arg, "--quiet") == 0)
-            a->quiet = true;
-        else if (arg[0] == '-' && arg[1] != '\0')
-            return fail("unknown option '%s' (see %s --help)", arg, prog);
-        else if (!a->input)
+            bool matched = false, missing = false;
+            for (size_t k = 0; k < sizeof valued / sizeof *valued && !matched; k++) {
+                const char *v = flag(argc, argv, &i, valued[k].name, &missing);
+                if (missing)
+                    return usage_fail("argument to '%s' is missing (expected %s)", valued[k].name,
+                                      valued[k].what);
+                if (!v)
+                    continue;
+                matched = true;
+                if (valued[k].dest)
+                    *valued[k].dest = v;
+                else if (strcmp(valued[k].name, "--set") == 0 && parse_set(a, v) != 0)
+                    return 1;
+                else if (strcmp(valued[k].name, "--force-gate") == 0 && parse_gate(a, v) != 0)
+                    return 1;
+            }
+            if (matched)
+                continue;
+            if (is_help(arg))
+                a->help = true;
+            else if (strcmp(arg, "--version") == 0)
+                a->version = true;
+            else if (strcmp(arg, "--info") == 0)
+                a->info = true;
+            else if (strcmp(arg, "-q") == 0 || strcmp(arg, "--quiet") == 0)
+                a->quiet = true;
+            else
+                return usage_fail("unknown argument: '%s'", arg);
+        } else if (!a->input) {
             a->input = arg;
-        else
-            return fail("more than one input file ('%s' and '%s')", a->input, arg);
+        } else {
+            return usage_fail("more than one input file: '%s' and '%s'", a->input, arg);
+        }
     }
     return 0;
 }
 
 static void free_args(args *a)
 {
-    for (int i = 0; i < a->n_sets; i++)
-        free((char *)a->sets[i].name);
     free(a->sets);
-    free(a->force_gates);
+    free(a->gates);
 }
 
-/* "24.5 kFLOPs" */
-static const char *flops_str(double f, char *buf, size_t cap)
-{
-    if (f >= 1e9)
-        snprintf(buf, cap, "%.1f GFLOPs", f / 1e9);
-    else if (f >= 1e6)
-        snprintf(buf, cap, "%.1f MFLOPs", f / 1e6);
-    else if (f >= 1e3)
-        snprintf(buf, cap, "%.1f kFLOPs", f / 1e3);
-    else
-        snprintf(buf, cap, "%.0f FLOPs", f);
-    return buf;
-}
+/* ---- a run ------------------------------------------------------------------- */
 
 static double now(void)
 {
@@ -250,47 +330,50 @@ static double now(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
+/* --force-exit K|NAME|never -> a knob; -3 if it is none of those. */
+static int32_t exit_knob(const sl_model_desc *d, const char *s)
+{
+    if (strcmp(s, "never") == 0)
+        return SL_FORCE_NEVER;
+    for (int32_t i = 0; i < d->n_exits; i++)
+        if (strcmp(d->exits[i].name, s) == 0)
+            return i;
+    char *end;
+    errno = 0;
+    long k = strtol(s, &end, 10);
+    if (end != s && !*end && errno == 0 && k >= 0 && k <= INT32_MAX)
+        return (int32_t)k;
+    return -3;
+}
+
 /* Apply --set, --force-exit and --force-gate. */
 static int configure(sl_model *m, const args *a)
 {
+    const sl_model_desc *d = sl_model_desc_of(m);
     sl_error err;
-    for (int i = 0; i < a->n_sets; i++)
-        if (sl_model_set_threshold(m, a->sets[i].name, a->sets[i].value, &err) != 0)
-            return fail("--set: %s", err.msg);
-    if (a->force_exit) {
-        int32_t knob;
-        char *end;
-        long k = strtol(a->force_exit, &end, 10);
-        if (strcmp(a->force_exit, "never") == 0)
-            knob = SL_FORCE_NEVER;
-        else if (end != a->force_exit && !*end && k >= 0 && k < INT32_MAX)
-            knob = (int32_t)k;
-        else
-            return fail("--force-exit takes an exit number or 'never', not '%s'", a->force_exit);
-        if (sl_model_force_exit(m, knob, &err) != 0)
-            return fail("--force-exit: %s", err.msg);
+    char name[256];
+    for (int i = 0; i < a->n_sets; i++) {
+        snprintf(name, sizeof name, "%.*s", a->sets[i].name_len, a->sets[i].name);
+        if (sl_model_set_threshold(m, name, a->sets[i].value, &err) != 0)
+            return fail("--set %s: %s", a->sets[i].name, err.msg);
     }
-    for (int i = 0; i < a->n_force_gates; i++) {
-        const char *v = a->force_gates[i], *eq = strchr(v, '=');
-        int32_t arm;
-        if (!eq || eq == v)
-            return fail("--force-gate takes NAME=then or NAME=else, not '%s'", v);
-        if (strcmp(eq + 1, "then") == 0)
-            arm = 1;
-        else if (strcmp(eq + 1, "else") == 0)
-            arm = 0;
-        else
-            return fail("--force-gate %.*s: the arm is 'then' or 'else', not '%s'",
-                        (int)(eq - v), v, eq + 1);
-        char name[256];
-        snprintf(name, sizeof name, "%.*s", (int)(eq - v), v);
-        if (sl_model_force_gate(m, name, arm, &err) != 0)
-            return fail("--force-gate: %s", err.msg);
+    if (a->force_exit) {
+        int32_t knob = exit_knob(d, a->force_exit);
+        if (knob == -3)
+            return fail("--force-exit takes an exit's number or name, or 'never'; found '%s'",
+                        a->force_exit);
+        if (sl_model_force_exit(m, knob, &err) != 0)
+            return fail("--force-exit %s: %s", a->force_exit, err.msg);
+    }
+    for (int i = 0; i < a->n_gates; i++) {
+        snprintf(name, sizeof name, "%.*s", a->gates[i].name_len, a->gates[i].name);
+        if (sl_model_force_gate(m, name, a->gates[i].arm, &err) != 0)
+            return fail("--force-gate %s: %s", a->gates[i].name, err.msg);
     }
     return 0;
 }
 
-/* The batch: [N, in...] or exactly [in...] (one input, *single = true). */
+/* The inputs: [N, in...] (a batch) or exactly [in...] (one input, *single). */
 static int check_inputs(const sl_model_desc *d, const char *path, const sl_npy *x, int64_t *n,
                         bool *single)
 {
@@ -301,9 +384,10 @@ static int check_inputs(const sl_model_desc *d, const char *path, const sl_npy *
     for (int i = 0; one && i < d->in_rank; i++)
         one = x->shape[i] == d->in_shape[i];
     if (!batch && !one) {
-        char want[256], got[256];
-        shape_str(d->in_shape, d->in_rank, want, sizeof want);
-        return fail("%s: expected shape [N, %s] or %s, found %s", path, want + 1, want,
+        char want[300], want1[256], got[256];
+        return fail("%s: expected shape %s or %s, found %s", path,
+                    batch_str(d, want, sizeof want),
+                    shape_str(d->in_shape, d->in_rank, want1, sizeof want1),
                     shape_str(x->shape, x->rank, got, sizeof got));
     }
     *single = !batch;
@@ -311,14 +395,65 @@ static int check_inputs(const sl_model_desc *d, const char *path, const sl_npy *
     return 0;
 }
 
+/* --labels: one integral class id per input, each in [0, out_size). */
+static int check_labels(const sl_model_desc *d, const char *path, const sl_npy *l, int64_t n,
+                        bool single)
+{
+    if (!(l->rank == 1 && l->shape[0] == n) && !(single && l->rank == 0)) {
+        char got[256];
+        return fail("%s: expected shape [%lld] (one label per input), found %s", path,
+                    (long long)n, shape_str(l->shape, l->rank, got, sizeof got));
+    }
+    for (int64_t i = 0; i < n; i++) {
+        float v = l->data[i];
+        if (!(v >= 0 && v < (float)d->out_size) || v != floorf(v))
+            return fail("%s: label %lld is %g, expected a class id from 0 to %lld", path,
+                        (long long)i, (double)v, (long long)d->out_size - 1);
+    }
+    return 0;
+}
+
+/* The fraction of rows whose argmax (the first on ties) equals the label. */
+static double accuracy(const sl_model_desc *d, const float *y, const sl_npy *labels, int64_t n)
+{
+    int64_t right = 0;
+    for (int64_t i = 0; i < n; i++) {
+        const float *row = y + i * d->out_size;
+        int64_t best = 0;
+        for (int64_t j = 1; j < d->out_size; j++)
+            if (row[j] > row[best])
+                best = j;
+        right += best == (int64_t)labels->data[i];
+    }
+    return n ? (double)right / (double)n : 0;
+}
+
+/* The ledger into f, opened before the run; closes f. */
+static int write_stats(const sl_model_desc *d, const char *path, FILE *f, const sl_ledger *l)
+{
+    int w = sl_ledger_write_jsonl(f, d, l, 0);
+    int e = errno;
+    if (fclose(f) != 0 && w == 0) {
+        w = -1;
+        e = errno;
+    }
+    if (w != 0)
+        return fail("%s: cannot write: %s", path, strerror(e));
+    return 0;
+}
+
 static int run(const sl_model_desc *d, const args *a)
 {
-    sl_error err;
     if (!a->input)
-        return fail("no input file (usage: %s INPUTS.npy -o OUTPUTS.npy; see --help)", prog);
+        return usage_fail("no input file (expected INPUTS.npy)");
     if (!a->output)
-        return fail("no output file: give -o OUTPUTS.npy");
+        return usage_fail("no output file: give -o OUTPUTS.npy");
 
+    sl_error err;
+    /* The kernel level now, so a bad SLUICE_ISA is a clean error here rather
+     * than a fatal one in the first kernel call. */
+    if (sl_rt_init(&err) != 0)
+        return fail("%s", err.msg);
     sl_model *m = sl_model_open(d, a->weights, &err);
     if (!m)
         return fail("%s", err.msg);
@@ -336,25 +471,29 @@ static int run(const sl_model_desc *d, const args *a)
     if (rc == 0 && a->labels) {
         if (sl_npy_read(a->labels, &labels, &err) != 0)
             rc = fail("%s", err.msg);
-        else if (labels.rank != 1 || labels.shape[0] != n) {
-            char got[256];
-            rc = fail("%s: expected shape [%lld] (a label per input), found %s", a->labels,
-                      (long long)n, shape_str(labels.shape, labels.rank, got, sizeof got));
-        }
+        else
+            rc = check_labels(d, a->labels, &labels, n, single);
     }
     if (rc == 0) {
-        size_t out = (size_t)n * (size_t)d->out_size;
-        y = malloc(out ? out * sizeof *y : 1);
-        exit_counts = calloc((size_t)d->n_exits + 1, sizeof *exit_counts);
-        if (!y || !exit_counts)
+        size_t outs; /* n * out_size floats: n comes from a file */
+        if (__builtin_mul_overflow((size_t)n, (size_t)d->out_size, &outs) ||
+            outs > SIZE_MAX / sizeof *y)
+            rc = fail("%s: %lld inputs are too many", a->input, (long long)n);
+        else if (!(y = malloc(outs ? outs * sizeof *y : 1)) ||
+                 !(exit_counts = calloc((size_t)d->n_exits + 1, sizeof *exit_counts)))
             rc = fail("out of memory for %lld outputs", (long long)n);
     }
     if (rc == 0 && sl_ledger_alloc(&ledger, d, n, &err) != 0)
         rc = fail("%s", err.msg);
+    /* --stats is created before the run, so that a path that cannot be
+     * written fails before any output is. */
+    FILE *stats = NULL;
+    if (rc == 0 && a->stats && !(stats = fopen(a->stats, "w")))
+        rc = fail("%s: cannot create: %s", a->stats, strerror(errno));
 
     double seconds = 0;
     if (rc == 0) {
-        double t0 = now();
+        double t0 = now(); /* the model's run only: no I/O */
         if (sl_model_run(m, n, x.data, y, &ledger, &err) != 0)
             rc = fail("%s", err.msg);
         seconds = now() - t0;
@@ -369,47 +508,18 @@ static int run(const sl_model_desc *d, const args *a)
         if (sl_npy_write(a->output, y, rank, shape, &err) != 0)
             rc = fail("%s", err.msg);
     }
-    if (rc == 0 && a->stats) {
-        FILE *f = fopen(a->stats, "w");
-        if (!f) {
-            rc = fail("%s: cannot create: %s", a->stats, strerror(errno));
-        } else {
-            int w = sl_ledger_write_jsonl(f, d, &ledger, 0);
-            if (fclose(f) != 0 || w != 0)
-                rc = fail("%s: cannot write: %s", a->stats, strerror(errno));
-        }
+    if (stats) {
+        if (rc == 0)
+            rc = write_stats(d, a->stats, stats, &ledger);
+        else
+            fclose(stats);
     }
     if (rc == 0 && !a->quiet) {
         sl_summary s = {.exit_counts = exit_counts};
         sl_ledger_summarize(d, &ledger, seconds, &s);
-        char mean[32], dense[32];
-        fprintf(stderr, "%s: %lld input%s, %s mean executed of %s dense (%.1f%%)", d->name,
-                (long long)s.inputs, s.inputs == 1 ? "" : "s",
-                flops_str(s.mean_flops, mean, sizeof mean),
-                flops_str(s.dense_flops, dense, sizeof dense),
-                s.dense_flops > 0 ? 100.0 * s.mean_flops / s.dense_flops : 100.0);
-        if (a->labels) {
-            int64_t right = 0;
-            for (int64_t i = 0; i < n; i++) {
-                const float *row = y + i * d->out_size;
-                int64_t best = 0;
-                for (int64_t j = 1; j < d->out_size; j++)
-                    if (row[j] > row[best])
-                        best = j;
-                right += (double)best == (double)labels.data[i];
-            }
-            fprintf(stderr, ", accuracy %.4f", n ? (double)right / (double)n : 0.0);
-        }
-        if (seconds > 0)
-            fprintf(stderr, ", %.3g inputs/s", (double)n / seconds);
-        fprintf(stderr, " [%s kernels]\n", sl_rt_isa_name(sl_rt_isa()));
-        if (d->n_exits) {
-            fprintf(stderr, "%s: exits:", d->name);
-            for (int32_t i = 0; i <= d->n_exits; i++)
-                fprintf(stderr, "%s %s %lld", i ? "," : "", i < d->n_exits ? d->exits[i].name : "end",
-                        (long long)exit_counts[i]);
-            fputc('\n', stderr);
-        }
+        if (a->labels)
+            s.accuracy = accuracy(d, y, &labels, n);
+        sl_ledger_print_summary(stderr, d, &s, sl_rt_isa_name(sl_rt_isa()));
     }
     free(exit_counts);
     free(y);
@@ -424,19 +534,26 @@ int sl_main(const sl_model_desc *d, int argc, char **argv)
 {
     if (argc > 0 && argv[0])
         prog = argv[0];
+    if (!d || d->abi_version != SL_ABI_VERSION) {
+        fprintf(stderr, "%s: error: the model was compiled for runtime ABI %u, this runtime has "
+                "ABI %u; recompile it\n", prog, d ? d->abi_version : 0u, SL_ABI_VERSION);
+        return 1;
+    }
     args a = {0};
     int rc = parse_args(argc, argv, &a);
     if (rc == 0) {
         if (a.help)
             usage(d, stdout);
         else if (a.version)
-            printf("%s: model %s, Sluice runtime %s (ABI %d)\n", prog, d->name,
-                   SL_RUNTIME_VERSION, SL_ABI_VERSION);
+            printf("%s: model %s, Sluice runtime %s (ABI %d)\n", prog, d->name, SLUICE_VERSION,
+                   SL_ABI_VERSION);
         else if (a.info)
             info(d);
         else
             rc = run(d, &a);
     }
     free_args(&a);
+    if (rc == 0 && (fflush(stdout) != 0 || ferror(stdout)))
+        rc = fail("cannot write to standard output: %s", strerror(errno));
     return rc;
 }

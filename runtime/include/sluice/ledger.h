@@ -6,7 +6,8 @@
  *    "gates": {"gate0": 1}, "routes": {"ffn": [3, 5]}, "blocks": {"fc1": [1, 0]}}
  * exit: the exit's name, or "end"; a gate: 1 then-arm, 0 else-arm; a route:
  * the chosen experts, best first; blocks: 1 active, 0 skipped; null for a
- * decision the input did not reach. */
+ * decision the input did not reach (any of its slots -1).  The format is
+ * documented in docs/runtime.md. */
 #ifndef SLUICE_LEDGER_H
 #define SLUICE_LEDGER_H
 
@@ -18,21 +19,36 @@
 extern "C" {
 #endif
 
-/* Write the records of inputs [0, l->n) numbered from first_index. */
+/* Write the records of inputs [0, l->n) numbered from first_index; -1 if
+ * the stream reports an error. */
 int sl_ledger_write_jsonl(FILE *out, const sl_model_desc *d, const sl_ledger *l,
                           int64_t first_index);
 
 typedef struct sl_summary {
     int64_t inputs;
     double mean_flops;       /* executed, per input */
-    double dense_flops;
+    double dense_flops;      /* per input, every conditional region run */
+    double ratio;            /* mean_flops / dense_flops (1 when dense_flops is 0) */
     double seconds;          /* time spent running the model */
+    double inputs_per_s;     /* inputs / seconds; 0 when seconds is 0 */
+    double accuracy;         /* fraction right, in [0, 1]; negative when not measured */
     int64_t *exit_counts;    /* [n_exits + 1], the last "end"; caller-owned or NULL */
 } sl_summary;
 
-/* Fill s (exit_counts must hold n_exits + 1 entries, or be NULL). */
+/* Fill s from a batch's ledger; s->exit_counts, if not NULL, must hold
+ * n_exits + 1 entries.  accuracy is set to -1 (the caller may fill it). */
 void sl_ledger_summarize(const sl_model_desc *d, const sl_ledger *l, double seconds,
                          sl_summary *s);
+
+/* The summary as model executables print it: one line,
+ *   digits_ee: 360 inputs, 23.1 kFLOPs mean executed of 45.7 kFLOPs dense
+ *   (50.6%), accuracy 0.9722, 1.92e+05 inputs/s [avx2 kernels]
+ * (accuracy only when measured, inputs/s only when timed, the kernel level
+ * only when isa is not NULL) and, when the model has exits and
+ * s->exit_counts is set, a second,
+ *   digits_ee: exits: exit0 201, exit1 97, end 62 */
+void sl_ledger_print_summary(FILE *out, const sl_model_desc *d, const sl_summary *s,
+                             const char *isa);
 
 #ifdef __cplusplus
 }
