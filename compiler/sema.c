@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "compiler.h"
+#include "sluice/text.h"
 
 enum { MAX_INSTANCES = 100000, MAX_NODES = 2000000 };
 
@@ -97,31 +98,6 @@ static const char *ty_str(sema *s, sl_ty t) { return sl_ty_str(s->c, t); }
 
 /* ---- "did you mean" ---------------------------------------------------- */
 
-static size_t edit_distance(const char *a, const char *b)
-{
-    size_t la = strlen(a), lb = strlen(b);
-    if (la > 64 || lb > 64)
-        return SIZE_MAX;
-    size_t row[65];
-    for (size_t j = 0; j <= lb; j++)
-        row[j] = j;
-    for (size_t i = 1; i <= la; i++) {
-        size_t diag = row[0];
-        row[0] = i;
-        for (size_t j = 1; j <= lb; j++) {
-            size_t up = row[j];
-            size_t best = diag + (a[i - 1] != b[j - 1]);
-            if (row[j] + 1 < best)
-                best = row[j] + 1;
-            if (row[j - 1] + 1 < best)
-                best = row[j - 1] + 1;
-            row[j] = best;
-            diag = up;
-        }
-    }
-    return row[lb];
-}
-
 typedef struct suggest {
     const char *want;
     const char *best;
@@ -130,7 +106,7 @@ typedef struct suggest {
 
 static void suggest_try(suggest *g, const char *cand)
 {
-    size_t d = edit_distance(g->want, cand);
+    size_t d = sl_edit_distance(g->want, cand);
     size_t limit = strlen(g->want) / 3 + 1;
     if (d > 0 && d <= limit && d < g->dist) {
         g->best = cand;

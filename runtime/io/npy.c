@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "sluice/npy.h"
+#include "sluice/text.h"
 
 #if __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
 #error "the .npy reader assumes a little-endian host ('<f4' data is copied as is)"
@@ -236,16 +237,6 @@ typedef struct layout {
     size_t bytes;         /* numel * itemsize */
 } layout;
 
-static const char *shape_str(const int64_t *shape, int rank, char *buf, size_t cap)
-{
-    size_t n = (size_t)snprintf(buf, cap, "[");
-    for (int i = 0; i < rank && n < cap; i++)
-        n += (size_t)snprintf(buf + n, cap - n, "%s%lld", i ? ", " : "", (long long)shape[i]);
-    if (n < cap)
-        snprintf(buf + n, cap - n, "]");
-    return buf;
-}
-
 /* Everything before the data, from the file's first `avail` bytes (all of
  * it, or at least MAX_PREAMBLE + MAX_HEADER), and the data's size against
  * the file's length. */
@@ -311,20 +302,20 @@ static int parse_prefix(const unsigned char *b, size_t avail, size_t file_len, c
     for (int i = 0; i < L->h.rank; i++)
         if (__builtin_mul_overflow(L->numel, L->h.shape[i], &L->numel))
             return sl_error_set(err, "%s: shape %s has more elements than fit in 64 bits", name,
-                                shape_str(L->h.shape, L->h.rank, sb, sizeof sb));
+                                sl_shape_str(L->h.shape, L->h.rank, sb, sizeof sb));
     if (__builtin_mul_overflow((uint64_t)L->numel, (uint64_t)L->itemsize, &L->bytes))
         return sl_error_set(err, "%s: shape %s of '%s' needs more bytes than fit in memory", name,
-                            shape_str(L->h.shape, L->h.rank, sb, sizeof sb), d);
+                            sl_shape_str(L->h.shape, L->h.rank, sb, sizeof sb), d);
     L->data_off = pre + hlen;
     size_t have = file_len - L->data_off;
     if (have < L->bytes)
         return sl_error_set(err, "%s: truncated: shape %s of '%s' needs %zu bytes of data, found "
-                            "%zu", name, shape_str(L->h.shape, L->h.rank, sb, sizeof sb), d,
+                            "%zu", name, sl_shape_str(L->h.shape, L->h.rank, sb, sizeof sb), d,
                             L->bytes, have);
     if (have > L->bytes)
         return sl_error_set(err, "%s: %zu bytes after the data: shape %s of '%s' needs %zu bytes, "
                             "found %zu", name, have - L->bytes,
-                            shape_str(L->h.shape, L->h.rank, sb, sizeof sb), d, L->bytes, have);
+                            sl_shape_str(L->h.shape, L->h.rank, sb, sizeof sb), d, L->bytes, have);
     return 0;
 }
 
@@ -473,9 +464,10 @@ static size_t npy_header(char *buf, size_t cap, int32_t rank, const int64_t *sha
     return n;
 }
 
-int sl_npy_write(const char *path, const float *data, int32_t rank, const int64_t *shape,
-                 sl_error *err)
+int sl_npy_write_to(sl_outfile *o, const float *data, int32_t rank, const int64_t *shape,
+                    sl_error *err)
 {
+    const char *path = o->path;
     if (rank < 0 || rank > SL_NPY_MAX_RANK)
         return sl_error_set(err, "%s: cannot write an array of %d dimensions (at most %d)", path,
                             rank, SL_NPY_MAX_RANK);
@@ -492,26 +484,23 @@ int sl_npy_write(const char *path, const float *data, int32_t rank, const int64_
     if (hlen == 0 || hlen > 0xffff)
         return sl_error_set(err, "%s: the .npy header does not fit", path);
 
-    FILE *f = fopen(path, "wb");
-    if (!f)
-        return sl_error_set(err, "%s: cannot create: %s", path, strerror(errno));
     unsigned char pre[10] = {0x93, 'N', 'U', 'M', 'P', 'Y', 1, 0,
                              (unsigned char)(hlen & 0xff), (unsigned char)(hlen >> 8)};
-    bool ok = fwrite(pre, 1, sizeof pre, f) == sizeof pre && fwrite(hdr, 1, hlen, f) == hlen;
+    bool ok = fwrite(pre, 1, sizeof pre, o->f) == sizeof pre && fwrite(hdr, 1, hlen, o->f) == hlen;
     if (ok && numel > 0)
-        ok = fwrite(data, sizeof *data, (size_t)numel, f) == (size_t)numel;
-    int e = errno;
-    if (fclose(f) != 0 && ok) {
-        ok = false;
-        e = errno;
-    }
-    if (!ok) {
-        /* No half-written array left behind, but only a plain file is
-         * removed: never a device or a symlink such as /dev/stdout. */
-        struct stat st;
-        if (lstat(path, &st) == 0 && S_ISREG(st.st_mode))
-            unlink(path);
-        return sl_error_set(err, "%s: cannot write: %s", path, strerror(e));
+        ok = fwrite(data, sizeof *data, (size_t)numel, o->f) == (size_t)numel;
+    return sl_outfile_finish(o, ok, err);
+}
+
+int sl_npy_write(const char *path, const float *data, int32_t rank, const int64_t *shape,
+                 sl_error *err)
+{
+    sl_outfile o;
+    if (sl_outfile_open(&o, path, err) != 0)
+        return -1;
+    if (sl_npy_write_to(&o, data, rank, shape, err) != 0 || sl_outfile_commit(&o, err) != 0) {
+        sl_outfile_discard(&o);
+        return -1;
     }
     return 0;
 }

@@ -21,6 +21,7 @@
 #include <jansson.h>
 
 #include "sluice/safetensors.h"
+#include "sluice/text.h"
 #include "f16.h"
 
 #if __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
@@ -113,17 +114,6 @@ void sl_st_close(sl_st_file *f)
     free(f);
 }
 
-/* "[2, 3]" into buf. */
-static const char *shape_str(const int64_t *shape, int rank, char *buf, size_t cap)
-{
-    size_t n = (size_t)snprintf(buf, cap, "[");
-    for (int i = 0; i < rank && n < cap; i++)
-        n += (size_t)snprintf(buf + n, cap - n, "%s%lld", i ? ", " : "", (long long)shape[i]);
-    if (n < cap)
-        snprintf(buf + n, cap - n, "]");
-    return buf;
-}
-
 /* "a string", "an array", ...: what a JSON value is, for messages. */
 static const char *json_kind(const json_t *v)
 {
@@ -204,7 +194,7 @@ static int read_entry(const char *file, const char *name, json_t *info, uint64_t
         overflow = __builtin_mul_overflow(numel, e->t.shape[i], &numel);
     if (overflow)
         return sl_error_set(err, "%s: tensor '%s': shape %s has more elements than fit in 64 "
-                            "bits", file, name, shape_str(e->t.shape, e->t.rank, a, sizeof a));
+                            "bits", file, name, sl_shape_str(e->t.shape, e->t.rank, a, sizeof a));
     e->t.numel = numel;
 
     if (!json_is_array(offs) || json_array_size(offs) != 2 ||
@@ -234,13 +224,13 @@ static int read_entry(const char *file, const char *name, json_t *info, uint64_t
                             "but shape %s of %s needs more than 2^64", file, name,
                             (unsigned long long)e->begin, (unsigned long long)e->end,
                             (unsigned long long)(e->end - e->begin),
-                            shape_str(e->t.shape, e->t.rank, b, sizeof b), d->name);
+                            sl_shape_str(e->t.shape, e->t.rank, b, sizeof b), d->name);
     if (bytes != e->end - e->begin)
         return sl_error_set(err, "%s: tensor '%s': data_offsets [%llu, %llu] give %llu bytes, "
                             "but shape %s of %s needs %llu", file, name,
                             (unsigned long long)e->begin, (unsigned long long)e->end,
                             (unsigned long long)(e->end - e->begin),
-                            shape_str(e->t.shape, e->t.rank, b, sizeof b), d->name,
+                            sl_shape_str(e->t.shape, e->t.rank, b, sizeof b), d->name,
                             (unsigned long long)bytes);
     return 0;
 }
@@ -275,7 +265,7 @@ static int json_failure(const char *file, const json_error_t *je, sl_error *err)
                 len--;
         }
         return sl_error_set(err, "%s: header: key %.*s appears twice (at byte %d of the header); "
-                            "names must be unique", file, len, near ? near : "?", je->position);
+                            "a tensor name, or a field of one tensor, may appear only once", file, len, near ? near : "?", je->position);
     }
     return sl_error_set(err, "%s: header is not valid JSON: %s (at byte %d of the header)", file,
                         je->text, je->position);
@@ -331,6 +321,9 @@ static int check_coverage(const char *file, const entry *es, size_t k, uint64_t 
                                 (unsigned long long)es[i - 1].end);
         at = es[i].end;
     }
+    if (at != data_len && k == 0)
+        return sl_error_set(err, "%s: the header lists no tensors, but %llu bytes of data follow "
+                            "it", file, (unsigned long long)data_len);
     if (at != data_len)
         return sl_error_set(err, "%s: %llu bytes after the last tensor's data: the data section "
                             "has %llu bytes, the tensors cover %llu", file,

@@ -124,6 +124,14 @@ void sl_ledger_print_summary(FILE *out, const sl_model_desc *d, const sl_summary
                              const char *isa)
 {
     char mean[32], dense[32];
+    if (s->inputs == 0) { /* no mean, no accuracy, no rate: nothing ran */
+        fprintf(out, "%s: 0 inputs, nothing run (%s dense per input)", d->name,
+                flops_str(s->dense_flops, dense, sizeof dense));
+        if (isa)
+            fprintf(out, " [%s kernels]", isa);
+        fputc('\n', out);
+        return;
+    }
     fprintf(out, "%s: %lld input%s, %s mean executed of %s dense (%.1f%%)", d->name,
             (long long)s->inputs, s->inputs == 1 ? "" : "s",
             flops_str(s->mean_flops, mean, sizeof mean),

@@ -19,11 +19,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "sluice/kernels.h"
 #include "sluice/ledger.h"
 #include "sluice/model.h"
 #include "sluice/npy.h"
+#include "sluice/text.h"
 
 #ifndef SLUICE_VERSION
 #define SLUICE_VERSION "unknown"
@@ -81,21 +84,11 @@ static int usage_fail(const char *fmt, ...)
     return 1;
 }
 
-static const char *shape_str(const int64_t *shape, int rank, char *buf, size_t cap)
-{
-    size_t n = (size_t)snprintf(buf, cap, "[");
-    for (int i = 0; i < rank && n < cap; i++)
-        n += (size_t)snprintf(buf + n, cap - n, "%s%lld", i ? ", " : "", (long long)shape[i]);
-    if (n < cap)
-        snprintf(buf + n, cap - n, "]");
-    return buf;
-}
-
 /* "[N, 4, 4]" for a batch of inputs of shape [4, 4]. */
 static const char *batch_str(const sl_model_desc *d, char *buf, size_t cap)
 {
     char one[256];
-    shape_str(d->in_shape, d->in_rank, one, sizeof one);
+    sl_shape_str(d->in_shape, d->in_rank, one, sizeof one);
     snprintf(buf, cap, "[N%s%s", d->in_rank ? ", " : "]", one + 1);
     return buf;
 }
@@ -128,8 +121,8 @@ static void usage(const sl_model_desc *d, FILE *out)
             "\n"
             "Exit status: 0 on success, 1 on any error.\n",
             prog, prog, d->name, batch_str(d, batch, sizeof batch),
-            shape_str(d->in_shape, d->in_rank, one, sizeof one),
-            shape_str(d->out_shape, d->out_rank, outs, sizeof outs),
+            sl_shape_str(d->in_shape, d->in_rank, one, sizeof one),
+            sl_shape_str(d->out_shape, d->out_rank, outs, sizeof outs),
             d->embedded_weights ? "the embedded weights"
             : d->default_weights ? d->default_weights : "none, --weights is needed");
 }
@@ -139,8 +132,8 @@ static void info(const sl_model_desc *d)
     static const char *const kinds[] = {"gate", "route", "blocks"};
     char a[256], b[256];
     printf("model %s (compiled from %s)\n", d->name, d->source ? d->source : "?");
-    printf("input:  f32%s\n", shape_str(d->in_shape, d->in_rank, a, sizeof a));
-    printf("output: f32%s\n", shape_str(d->out_shape, d->out_rank, b, sizeof b));
+    printf("input:  f32%s\n", sl_shape_str(d->in_shape, d->in_rank, a, sizeof a));
+    printf("output: f32%s\n", sl_shape_str(d->out_shape, d->out_rank, b, sizeof b));
     if (d->embedded_weights)
         printf("weights: embedded (%llu bytes), %d tensors\n",
                (unsigned long long)d->embedded_size, d->n_tensors);
@@ -150,7 +143,7 @@ static void info(const sl_model_desc *d)
         printf("weights: none by default (give --weights), %d tensors\n", d->n_tensors);
     for (int32_t i = 0; i < d->n_tensors; i++)
         printf("  %s %s\n", d->tensors[i].name,
-               shape_str(d->tensors[i].shape, d->tensors[i].rank, a, sizeof a));
+               sl_shape_str(d->tensors[i].shape, d->tensors[i].rank, a, sizeof a));
     printf("thresholds:%s\n", d->n_thresholds ? "" : " none");
     for (int32_t i = 0; i < d->n_thresholds; i++)
         printf("  %s = %g\n", d->threshold_names[i], (double)d->threshold_defaults[i]);
@@ -198,15 +191,21 @@ static const char *flag(int argc, char **argv, int *i, const char *name, bool *m
     return argv[++*i];
 }
 
-static bool parse_float(const char *s, float *out)
+/* A finite f32 into *out: 0, or why s is none: 1 not a number (NaN
+ * included), 2 out of f32's range, 3 infinite. */
+static int parse_float(const char *s, float *out)
 {
     char *end;
     errno = 0;
     double v = strtod(s, &end);
-    if (end == s || *end || errno == ERANGE || !isfinite(v) || fabs(v) > 3.4028234663852886e38)
-        return false;
-    *out = (float)v;
-    return true;
+    if (end == s || *end || isnan(v))
+        return 1;
+    if (isinf(v) && errno != ERANGE)
+        return 3;
+    if (fabs(v) > 3.4028234663852886e38)
+        return 2;
+    *out = (float)v; /* underflow (1e-99) rounds to 0, as in PyTorch */
+    return 0;
 }
 
 /* NAME=VALUE: the name's length, or 0 if there is no '=' or no name. */
@@ -222,8 +221,15 @@ static int parse_set(args *a, const char *v)
     float value;
     if (!n)
         return usage_fail("--set takes NAME=VALUE, found '%s'", v);
-    if (!parse_float(v + n + 1, &value))
+    switch (parse_float(v + n + 1, &value)) {
+    case 1:
         return usage_fail("--set %s: '%s' is not a number", v, v + n + 1);
+    case 2:
+        return usage_fail("--set %s: %s is out of the range of f32 (about 3.4e38)", v,
+                          v + n + 1);
+    case 3:
+        return usage_fail("--set %s: '%s' is not a finite number", v, v + n + 1);
+    }
     a->sets[a->n_sets++] = (setting){v, n, value};
     return 0;
 }
@@ -387,8 +393,8 @@ static int check_inputs(const sl_model_desc *d, const char *path, const sl_npy *
         char want[300], want1[256], got[256];
         return fail("%s: expected shape %s or %s, found %s", path,
                     batch_str(d, want, sizeof want),
-                    shape_str(d->in_shape, d->in_rank, want1, sizeof want1),
-                    shape_str(x->shape, x->rank, got, sizeof got));
+                    sl_shape_str(d->in_shape, d->in_rank, want1, sizeof want1),
+                    sl_shape_str(x->shape, x->rank, got, sizeof got));
     }
     *single = !batch;
     *n = batch ? x->shape[0] : 1;
@@ -401,8 +407,11 @@ static int check_labels(const sl_model_desc *d, const char *path, const sl_npy *
 {
     if (!(l->rank == 1 && l->shape[0] == n) && !(single && l->rank == 0)) {
         char got[256];
+        if (single)
+            return fail("%s: expected shape [] or [1] (the one input's label), found %s", path,
+                        sl_shape_str(l->shape, l->rank, got, sizeof got));
         return fail("%s: expected shape [%lld] (one label per input), found %s", path,
-                    (long long)n, shape_str(l->shape, l->rank, got, sizeof got));
+                    (long long)n, sl_shape_str(l->shape, l->rank, got, sizeof got));
     }
     for (int64_t i = 0; i < n; i++) {
         float v = l->data[i];
@@ -425,20 +434,44 @@ static double accuracy(const sl_model_desc *d, const float *y, const sl_npy *lab
                 best = j;
         right += best == (int64_t)labels->data[i];
     }
-    return n ? (double)right / (double)n : 0;
+    return n ? (double)right / (double)n : -1; /* -1: not measured */
 }
 
-/* The ledger into f, opened before the run; closes f. */
-static int write_stats(const sl_model_desc *d, const char *path, FILE *f, const sl_ledger *l)
+/* p and q are one file that a run would both read and write (or write
+ * twice): the same existing plain file, or the same path not yet there.
+ * Devices and pipes may repeat (-o /dev/null --stats /dev/null). */
+static bool same_file(const char *p, const char *q)
 {
-    int w = sl_ledger_write_jsonl(f, d, l, 0);
-    int e = errno;
-    if (fclose(f) != 0 && w == 0) {
-        w = -1;
-        e = errno;
-    }
-    if (w != 0)
-        return fail("%s: cannot write: %s", path, strerror(e));
+    struct stat sp, sq;
+    if (stat(p, &sp) != 0)
+        return strcmp(p, q) == 0;
+    return S_ISREG(sp.st_mode) && stat(q, &sq) == 0 && sp.st_dev == sq.st_dev &&
+           sp.st_ino == sq.st_ino;
+}
+
+/* The file names a run uses: none empty; nothing it writes is something it
+ * reads, and its two outputs are two files (as cc refuses "input file is
+ * the same as output file"). */
+static int check_paths(const args *a)
+{
+    const struct {
+        const char *flag, *path;
+        bool written;
+    } files[] = {
+        {"the input", a->input, false},   {"--labels", a->labels, false},
+        {"--weights", a->weights, false}, {"-o", a->output, true},
+        {"--stats", a->stats, true},
+    };
+    size_t n = sizeof files / sizeof *files;
+    for (size_t i = 0; i < n; i++)
+        if (files[i].path && !*files[i].path)
+            return usage_fail("%s file name is empty", files[i].flag);
+    for (size_t i = 0; i < n; i++)
+        for (size_t j = i + 1; j < n; j++)
+            if (files[i].path && files[j].path && (files[i].written || files[j].written) &&
+                same_file(files[i].path, files[j].path))
+                return usage_fail("%s and %s name the same file '%s'", files[i].flag,
+                                  files[j].flag, files[j].path);
     return 0;
 }
 
@@ -448,15 +481,19 @@ static int run(const sl_model_desc *d, const args *a)
         return usage_fail("no input file (expected INPUTS.npy)");
     if (!a->output)
         return usage_fail("no output file: give -o OUTPUTS.npy");
+    if (check_paths(a) != 0)
+        return 1;
 
     sl_error err;
-    /* The kernel level now, so a bad SLUICE_ISA is a clean error here rather
-     * than a fatal one in the first kernel call. */
-    if (sl_rt_init(&err) != 0)
-        return fail("%s", err.msg);
     sl_model *m = sl_model_open(d, a->weights, &err);
-    if (!m)
-        return fail("%s", err.msg);
+    if (!m) {
+        fail("%s", err.msg);
+        if (!a->weights && !d->embedded_weights && d->default_weights &&
+            access(d->default_weights, R_OK) != 0)
+            fprintf(stderr, "%s: note: that is the model's default weights file; give "
+                    "another with --weights FILE\n", prog);
+        return 1;
+    }
     int rc = configure(m, a);
     sl_npy x = {0}, labels = {0};
     sl_ledger ledger = {0};
@@ -485,11 +522,14 @@ static int run(const sl_model_desc *d, const args *a)
     }
     if (rc == 0 && sl_ledger_alloc(&ledger, d, n, &err) != 0)
         rc = fail("%s", err.msg);
-    /* --stats is created before the run, so that a path that cannot be
-     * written fails before any output is. */
-    FILE *stats = NULL;
-    if (rc == 0 && a->stats && !(stats = fopen(a->stats, "w")))
-        rc = fail("%s: cannot create: %s", a->stats, strerror(errno));
+    /* Both output files are created before the run, so that a path that
+     * cannot be written fails before the work is done, and appear only
+     * together at the end: a failed run leaves neither (outfile.h). */
+    sl_outfile out = {0}, stats = {0};
+    if (rc == 0 && sl_outfile_open(&out, a->output, &err) != 0)
+        rc = fail("%s", err.msg);
+    if (rc == 0 && a->stats && sl_outfile_open(&stats, a->stats, &err) != 0)
+        rc = fail("%s", err.msg);
 
     double seconds = 0;
     if (rc == 0) {
@@ -505,15 +545,16 @@ static int run(const sl_model_desc *d, const args *a)
             shape[rank++] = n;
         for (int i = 0; i < d->out_rank; i++)
             shape[rank++] = d->out_shape[i];
-        if (sl_npy_write(a->output, y, rank, shape, &err) != 0)
+        if (sl_npy_write_to(&out, y, rank, shape, &err) != 0)
             rc = fail("%s", err.msg);
     }
-    if (stats) {
-        if (rc == 0)
-            rc = write_stats(d, a->stats, stats, &ledger);
-        else
-            fclose(stats);
-    }
+    if (rc == 0 && a->stats &&
+        sl_outfile_finish(&stats, sl_ledger_write_jsonl(stats.f, d, &ledger, 0) == 0, &err) != 0)
+        rc = fail("%s", err.msg);
+    if (rc == 0 && (sl_outfile_commit(&out, &err) != 0 || sl_outfile_commit(&stats, &err) != 0))
+        rc = fail("%s", err.msg);
+    sl_outfile_discard(&out);
+    sl_outfile_discard(&stats);
     if (rc == 0 && !a->quiet) {
         sl_summary s = {.exit_counts = exit_counts};
         sl_ledger_summarize(d, &ledger, seconds, &s);

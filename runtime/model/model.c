@@ -1,14 +1,17 @@
 /* model.c - the model C API: open a compiled model with its weights (every
  * tensor of its manifest checked), set thresholds and force knobs, run
- * batches, close.  Kernel set-up is not done here: generated code
- * initializes the kernels on first use. */
+ * batches, close.  Opening also chooses the kernel level (sl_rt_init), so a
+ * bad SLUICE_ISA is an error the caller sees there, not a fatal one in the
+ * first kernel call. */
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "sluice/kernels.h"
 #include "sluice/model.h"
 #include "sluice/safetensors.h"
+#include "sluice/text.h"
 
 struct sl_model {
     const sl_model_desc *desc;
@@ -20,41 +23,6 @@ struct sl_model {
     sl_env env;              /* what generated code reads */
     sl_ledger own;           /* used when sl_model_run gets no ledger */
 };
-
-static const char *shape_str(const int64_t *shape, int rank, char *buf, size_t cap)
-{
-    size_t n = (size_t)snprintf(buf, cap, "[");
-    for (int i = 0; i < rank && n < cap; i++)
-        n += (size_t)snprintf(buf + n, cap - n, "%s%lld", i ? ", " : "", (long long)shape[i]);
-    if (n < cap)
-        snprintf(buf + n, cap - n, "]");
-    return buf;
-}
-
-/* Levenshtein distance, for "did you mean"; long names are not compared. */
-static size_t distance(const char *a, const char *b)
-{
-    size_t la = strlen(a), lb = strlen(b);
-    if (la > 128 || lb > 128)
-        return (size_t)-1;
-    size_t row[129];
-    for (size_t j = 0; j <= lb; j++)
-        row[j] = j;
-    for (size_t i = 1; i <= la; i++) {
-        size_t diag = row[0];
-        row[0] = i;
-        for (size_t j = 1; j <= lb; j++) {
-            size_t up = row[j], best = diag + (a[i - 1] != b[j - 1]);
-            if (up + 1 < best)
-                best = up + 1;
-            if (row[j - 1] + 1 < best)
-                best = row[j - 1] + 1;
-            row[j] = best;
-            diag = up;
-        }
-    }
-    return row[lb];
-}
 
 /* a and b equal once digits are dropped: "fc1.weight" and "fc2.weight" are
  * different layers, not a typo. */
@@ -92,8 +60,8 @@ static const char *close_name(const sl_st_file *f, const char *want)
     size_t best_d = lw / 3 < 2 ? lw / 3 : 2;
     for (int64_t i = 0; i < sl_st_count(f); i++) {
         const char *s = sl_st_at(f, i)->name;
-        size_t d = distance(want, s);
-        if (d <= best_d && (!best || d < distance(want, best)) && !same_but_digits(want, s))
+        size_t d = sl_edit_distance(want, s);
+        if (d <= best_d && (!best || d < sl_edit_distance(want, best)) && !same_but_digits(want, s))
             best = s;
     }
     return best;
@@ -106,7 +74,7 @@ int sl_weights_check_tensor(const sl_st_file *f, const sl_tensor_desc *want,
     const sl_st_tensor *t = sl_st_find(f, want->name);
     if (!t) {
         const char *near = close_name(f, want->name);
-        shape_str(want->shape, want->rank, a, sizeof a);
+        sl_shape_str(want->shape, want->rank, a, sizeof a);
         if (near)
             return sl_error_set(err, "%s: tensor '%s' (expected shape %s) is missing; did you "
                                 "mean '%s'?", sl_st_name(f), want->name, a, near);
@@ -121,8 +89,8 @@ int sl_weights_check_tensor(const sl_st_file *f, const sl_tensor_desc *want,
         same = t->shape[i] == want->shape[i];
     if (!same)
         return sl_error_set(err, "%s: tensor '%s': expected shape %s, found %s", sl_st_name(f),
-                            want->name, shape_str(want->shape, want->rank, a, sizeof a),
-                            shape_str(t->shape, t->rank, b, sizeof b));
+                            want->name, sl_shape_str(want->shape, want->rank, a, sizeof a),
+                            sl_shape_str(t->shape, t->rank, b, sizeof b));
     if (found)
         *found = t;
     return 0;
@@ -178,6 +146,8 @@ sl_model *sl_model_open(const sl_model_desc *d, const char *weights_path, sl_err
         return NULL;
     }
     if (check_desc(d, err) != 0)
+        return NULL;
+    if (sl_rt_init(err) != 0)
         return NULL;
     sl_model *m = calloc(1, sizeof *m);
     if (!m) {

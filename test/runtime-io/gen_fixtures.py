@@ -266,13 +266,13 @@ def gen_safetensors():
     bad["trailing"] = (one_file(tensor(), b"\0" * 12),
                        f"{F}: 4 bytes after the last tensor's data: the data section has 12 bytes, the tensors cover 8")
     bad["trailing_no_tensors"] = (st_raw(b"{}      ", b"\0" * 4),
-                                  f"{F}: 4 bytes after the last tensor's data: the data section has 4 bytes, the tensors cover 0")
+                                  f"{F}: the header lists no tensors, but 4 bytes of data follow it")
     dup = b'{"a": {"dtype": "F32", "shape": [1], "data_offsets": [0, 4]}, "a": {"dtype": "F32", "shape": [1], "data_offsets": [4, 8]}}'
     bad["duplicate"] = (st_raw(dup, b"\0" * 8),
-                        f"{F}: header: key \"a\" appears twice (at byte {dup.index(DQ_A, 2) + 3} of the header); names must be unique")
+                        f"{F}: header: key \"a\" appears twice (at byte {dup.index(DQ_A, 2) + 3} of the header); a tensor name, or a field of one tensor, may appear only once")
     dup = b'{"a": {"dtype": "F32", "dtype": "F16", "shape": [2], "data_offsets": [0, 8]}}'
     bad["duplicate_field"] = (st_raw(dup, b"\0" * 8),
-                              f"{F}: header: key \"dtype\" appears twice (at byte {dup.index(DQ_DTYPE, 10) + 7} of the header); names must be unique")
+                              f"{F}: header: key \"dtype\" appears twice (at byte {dup.index(DQ_DTYPE, 10) + 7} of the header); a tensor name, or a field of one tensor, may appear only once")
     bad["metadata_non_string"] = (st_raw(st_header_bytes({"__metadata__": {"format": "pt", "epoch": 3}})),
                                   f"{F}: \"__metadata__\": the value of 'epoch' is an integer, expected a string")
     bad["metadata_not_object"] = (st_raw(st_header_bytes({"__metadata__": "pt"})),

@@ -46,7 +46,9 @@ void sl_ledger_summarize(const sl_model_desc *d, const sl_ledger *l, double seco
  * (accuracy only when measured, inputs/s only when timed, the kernel level
  * only when isa is not NULL) and, when the model has exits and
  * s->exit_counts is set, a second,
- *   digits_ee: exits: exit0 201, exit1 97, end 62 */
+ *   digits_ee: exits: exit0 201, exit1 97, end 62
+ * With no inputs, one line only: "digits_ee: 0 inputs, nothing run (45.7
+ * kFLOPs dense per input)". */
 void sl_ledger_print_summary(FILE *out, const sl_model_desc *d, const sl_summary *s,
                              const char *isa);
 

@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "sluice/error.h"
+#include "sluice/outfile.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -26,8 +27,13 @@ typedef struct sl_npy {
 
 int sl_npy_read(const char *path, sl_npy *out, sl_error *err);
 int sl_npy_read_mem(const void *buf, size_t len, const char *name, sl_npy *out, sl_error *err);
+/* Write to path; on failure no file is left (see outfile.h). */
 int sl_npy_write(const char *path, const float *data, int32_t rank,
                  const int64_t *shape, sl_error *err);
+/* Write into an open sl_outfile and finish it; the caller commits (or
+ * discards) it, so that several files can appear together. */
+int sl_npy_write_to(sl_outfile *o, const float *data, int32_t rank,
+                    const int64_t *shape, sl_error *err);
 void sl_npy_free(sl_npy *a); /* frees data, leaves a reusable */
 
 #ifdef __cplusplus
