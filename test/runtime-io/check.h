@@ -1,11 +1,13 @@
-/* check.h - the few assertions the runtime I/O tests need: failures are
+/* check.h - the few assertions the runtime I/O tests need (failures are
  * counted and reported with their line, and the program's status says
- * whether any check failed. */
+ * whether any check failed), and slurp, to load a file into memory for
+ * the loaders' memory entry points. */
 #ifndef SLUICE_TEST_CHECK_H
 #define SLUICE_TEST_CHECK_H
 
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static int check_failures, check_count;
@@ -30,6 +32,26 @@ static int check_failures, check_count;
                    __LINE__, #got, got_ ? got_ : "(null)", want_);                    \
         }                                                                             \
     } while (0)
+
+/* The whole file, malloc'd; NULL (and *len 0) if it cannot be read. */
+static inline unsigned char *slurp(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    *len = 0;
+    if (!f)
+        return NULL;
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    unsigned char *buf = malloc(n > 0 ? (size_t)n : 1);
+    if (buf && fread(buf, 1, (size_t)n, f) != (size_t)n) {
+        free(buf);
+        buf = NULL;
+    }
+    fclose(f);
+    *len = buf ? (size_t)n : 0;
+    return buf;
+}
 
 static inline int check_report(const char *name)
 {

@@ -19,25 +19,6 @@
 
 static sl_npy x; /* the 12 inputs */
 
-static unsigned char *slurp(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    *len = 0;
-    if (!f)
-        return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    unsigned char *buf = malloc(n > 0 ? (size_t)n : 1);
-    if (buf && fread(buf, 1, (size_t)n, f) != (size_t)n) {
-        free(buf);
-        buf = NULL;
-    }
-    fclose(f);
-    *len = buf ? (size_t)n : 0;
-    return buf;
-}
-
 /* The batch through m; outputs against y_NAME.npy (tolerance: the exps
  * may differ in the last bit), the ledger's JSON Lines against
  * ledger_NAME.jsonl, byte for byte. */
