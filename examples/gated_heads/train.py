@@ -19,6 +19,7 @@ import torch.nn as nn  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 
 import slutil  # noqa: E402
+from stdlib_torch import MLP  # noqa: E402
 import sluref  # noqa: E402
 
 NAME = "digits_gate"
@@ -34,16 +35,6 @@ OTHER_WEIGHT = 0.3
 # split (derive_groups() recomputes it).
 GROUPS = [[1, 5, 8, 9], [0, 2, 3], [4, 6, 7]]
 GROUP_OF = torch.tensor([next(g for g, c in enumerate(GROUPS) if d in c) for d in range(10)])
-
-
-class MLP(nn.Module):  # stdlib/nn.slu: layer mlp[i, h, o] = fc2(relu(fc1(x)))
-    def __init__(self, i, h, o):
-        super().__init__()
-        self.fc1 = nn.Linear(i, h)
-        self.fc2 = nn.Linear(h, o)
-
-    def forward(self, x):
-        return self.fc2(F.relu(self.fc1(x)))
 
 
 class GatedHeads(nn.Module):

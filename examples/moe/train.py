@@ -19,6 +19,7 @@ import torch.nn as nn  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 
 import slutil  # noqa: E402
+from stdlib_torch import MLP  # noqa: E402
 import sluref  # noqa: E402
 
 NAME = "digits_moe"
@@ -28,16 +29,6 @@ SEED = 0
 EPOCHS = 100
 D, HID, N_EXPERTS, TOP_K = 32, 64, 8, 2
 BALANCE = 0.05  # coefficient of the load-balancing loss
-
-
-class MLP(nn.Module):  # stdlib/nn.slu: layer mlp[i, h, o] = fc2(relu(fc1(x)))
-    def __init__(self, i, h, o):
-        super().__init__()
-        self.fc1 = nn.Linear(i, h)
-        self.fc2 = nn.Linear(h, o)
-
-    def forward(self, x):
-        return self.fc2(F.relu(self.fc1(x)))
 
 
 def top_k_route(scores, k):

@@ -48,6 +48,39 @@ typedef struct sl_k_table {
     sl_k_topk_fn *topk;                   /* 1 <= k <= n */
 } sl_k_table;
 
+/* A level's table, from the kernels its file defines under the common
+ * names (sl_k_dense, ...): one list for every level. */
+#define SL_K_TABLE_INIT(isa_)                                                \
+    {                                                                        \
+        .isa = (isa_),                                                       \
+        .dense = sl_k_dense,                                                 \
+        .dense_batch = sl_k_dense_batch,                                     \
+        .dense_blocks = sl_k_dense_blocks,                                   \
+        .dense_zskip = sl_k_dense_zskip,                                     \
+        .transpose = sl_k_transpose_blocked,                                 \
+        .relu = sl_k_relu,                                                   \
+        .gelu = sl_k_gelu,                                                   \
+        .gelu_tanh = sl_k_gelu_tanh,                                         \
+        .sigmoid = sl_k_sigmoid,                                             \
+        .tanh = sl_k_tanh,                                                   \
+        .exp = sl_k_exp,                                                     \
+        .log = sl_k_log,                                                     \
+        .add = sl_k_add,                                                     \
+        .mul = sl_k_mul,                                                     \
+        .add_scalar = sl_k_add_scalar,                                       \
+        .mul_scalar = sl_k_mul_scalar,                                       \
+        .softmax = sl_k_softmax,                                             \
+        .log_softmax = sl_k_log_softmax,                                     \
+        .layernorm = sl_k_layernorm,                                         \
+        .max = sl_k_max,                                                     \
+        .min = sl_k_min,                                                     \
+        .sum = sl_k_sum,                                                     \
+        .entropy = sl_k_entropy,                                             \
+        .margin = sl_k_margin,                                               \
+        .argmax = sl_k_argmax,                                               \
+        .topk = sl_k_topk,                                                   \
+    }
+
 extern const sl_k_table sl_k_table_scalar;
 #ifdef SLUICE_KERNELS_X86
 extern const sl_k_table sl_k_table_avx2;
