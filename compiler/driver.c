@@ -36,6 +36,9 @@ static void usage(FILE *out)
         "  --target=<triple>        Target triple (default: the host)\n"
         "  --target-cpu=<cpu>       Target CPU (default: the host CPU, like -march=native)\n"
         "  --target-features=<f>    Target features, e.g. +avx2,-avx512f (default: the host's)\n"
+        "  -fno-zero-skip           Never use the zero-skipping dense kernel (by default\n"
+        "                           a dense layer of 512+ inputs fed by a ReLU skips\n"
+        "                           the weights of zero inputs; -fzero-skip restores it)\n"
         "  --embed-weights=<file>   Bake a safetensors file into the output\n"
         "  --verify-weights=<file>  Check a safetensors file against the manifest\n"
         "\n"
@@ -147,6 +150,10 @@ static int parse_args(int argc, char **argv, sl_options *o)
             if (errno || *end || end == a + 14 || n < 0 || n > 1000000)
                 return usage_error("invalid value '%s' for -ferror-limit", a + 14);
             o->error_limit = (int)n;
+        } else if (strcmp(a, "-fzero-skip") == 0) {
+            o->zero_skip = true;
+        } else if (strcmp(a, "-fno-zero-skip") == 0) {
+            o->zero_skip = false;
         } else if (strcmp(a, "-fcolor-diagnostics") == 0) {
             o->color = 1;
         } else if (strcmp(a, "-fno-color-diagnostics") == 0) {
@@ -292,7 +299,8 @@ static int compile(sl_ctx *c, sl_options *o)
 
 int main(int argc, char **argv)
 {
-    sl_options o = {.emit = SL_EMIT_EXE, .opt_level = 2, .color = -1, .error_limit = 20};
+    sl_options o = {.emit = SL_EMIT_EXE, .opt_level = 2, .color = -1, .error_limit = 20,
+                    .zero_skip = true};
     sl_arena_init(&o.arena);
     int rc = parse_args(argc, argv, &o);
     if (rc == 0 && o.help) {

@@ -23,6 +23,7 @@ typedef struct sl_options {
     SL_VEC(const char *) import_dirs; /* -I, in order */
     bool cost, syntax_only, help, version;
     bool werror, no_warnings;
+    bool zero_skip;                 /* -f[no-]zero-skip: sl_rt_dense_zskip after a ReLU */
     int error_limit;
     int color;                      /* -1: on a terminal; 0: never; 1: always */
 } sl_options;

@@ -58,13 +58,14 @@ static LLVMValueRef rt(lower *l, rt_fn f)
         [RT_LOG_SOFTMAX] = "sl_rt_log_softmax", [RT_MAX] = "sl_rt_max", [RT_MIN] = "sl_rt_min",
         [RT_SUM] = "sl_rt_sum", [RT_ARGMAX] = "sl_rt_argmax", [RT_ENTROPY] = "sl_rt_entropy",
         [RT_MARGIN] = "sl_rt_margin", [RT_TOPK] = "sl_rt_topk",
+        [RT_DENSE_ZSKIP] = "sl_rt_dense_zskip",
     };
     if (l->rt[f])
         return l->rt[f];
     LLVMTypeRef p = l->t_ptr, i64 = l->t_i64;
     LLVMTypeRef ty;
     switch (f) {
-    case RT_DENSE: { /* (w, b, x, y, n_in, n_out) */
+    case RT_DENSE: case RT_DENSE_ZSKIP: { /* (w or wt, b, x, y, n_in, n_out) */
         LLVMTypeRef a[] = {p, p, p, p, i64, i64};
         ty = LLVMFunctionType(l->t_void, a, 6, 0);
         break;
@@ -271,6 +272,28 @@ static rt_fn unary_kernel(sl_op op)
     }
 }
 
+/* Zero-skipping (sl_rt_dense_zskip: weight rows of zero inputs are never
+ * read) pays for a dense layer fed by a ReLU, typically 40-90% zeros, of at
+ * least this many inputs.  Below it the weights sit in L2 and listing the
+ * non-zeros costs more than skipping saves unless sparsity is high
+ * (docs/performance.md, "Zero-skipping crossover"). */
+enum { ZSKIP_MIN_INPUTS = 512 };
+
+static bool zero_skips(const lower *l, const sl_node *n)
+{
+    return l->zero_skip && n->a->op == SL_OP_RELU && n->inst->n_in >= ZSKIP_MIN_INPUTS;
+}
+
+/* The env->tensors index of tensor w's transposed copy, [in, out]. */
+static int transposed_copy(lower *l, int w)
+{
+    if (l->transposed_slot[w] < 0) {
+        l->transposed_slot[w] = (int)l->transposed.len;
+        SL_VEC_PUSH(&l->c->arena, &l->transposed, w);
+    }
+    return (int)l->p->tensors.len + l->transposed_slot[w];
+}
+
 /* fc[mask](x): per block, a guarded call on that block's rows only. */
 static void lower_dense_blocks(lower *l, const sl_node *n)
 {
@@ -390,9 +413,12 @@ static void lower_node(lower *l, const sl_node *n)
     case SL_OP_ROUTE_ARG:
         break; /* bound by its route */
     case SL_OP_DENSE: {
-        LLVMValueRef args[] = {tensor(l, n->inst->w_tensor, "w"), tensor(l, n->inst->b_tensor, "b"),
-                               a, buffer(l, n), i64c(l, n->inst->n_in), i64c(l, n->inst->n_out)};
-        call(l, RT_DENSE, args, 6, "");
+        bool zs = zero_skips(l, n);
+        LLVMValueRef w = zs ? tensor(l, transposed_copy(l, n->inst->w_tensor), "wt")
+                            : tensor(l, n->inst->w_tensor, "w");
+        LLVMValueRef args[] = {w, tensor(l, n->inst->b_tensor, "b"), a, buffer(l, n),
+                               i64c(l, n->inst->n_in), i64c(l, n->inst->n_out)};
+        call(l, zs ? RT_DENSE_ZSKIP : RT_DENSE, args, 6, "");
         l->vals[n->id] = args[3];
         break;
     }
@@ -763,6 +789,9 @@ void sl_lower_model(lower *l)
     l->region_of = sl_arena_array(&l->c->arena, n, sizeof *l->region_of);
     for (size_t i = 0; i < n; i++)
         l->buf[i] = -1;
+    l->transposed_slot = sl_arena_array(&l->c->arena, p->tensors.len + 1, sizeof *l->transposed_slot);
+    for (size_t i = 0; i < p->tensors.len; i++)
+        l->transposed_slot[i] = -1;
     plan_region(l, p->body);
     place_region(l, p->body);
     build_run1(l);

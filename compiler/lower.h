@@ -10,12 +10,13 @@
 typedef enum rt_fn {
     RT_DENSE, RT_LAYERNORM, RT_GELU, RT_GELU_TANH, RT_SIGMOID, RT_TANH, RT_EXP, RT_LOG,
     RT_SOFTMAX, RT_LOG_SOFTMAX, RT_MAX, RT_MIN, RT_SUM, RT_ARGMAX, RT_ENTROPY, RT_MARGIN,
-    RT_TOPK, RT_COUNT
+    RT_TOPK, RT_DENSE_ZSKIP, RT_COUNT
 } rt_fn;
 
 typedef struct lower {
     sl_ctx *c;
     const sl_program *p;
+    bool zero_skip;             /* -fzero-skip: dense layers after a ReLU may skip zeros */
     LLVMContextRef ctx;
     LLVMModuleRef mod;
     LLVMBuilderRef b;           /* where code goes */
@@ -38,6 +39,11 @@ typedef struct lower {
     sl_node **user;             /* its only user, if it has one node user */
     const sl_region **region_of;
     int64_t scratch_bytes;
+
+    /* Weights the runtime transposes once at open, for zero-skipping: the
+     * copy of tensor t is env->tensors[n_tensors + transposed_slot[t]]. */
+    int *transposed_slot;       /* per tensor; -1: no copy */
+    SL_VEC(int) transposed;     /* the tensors copied, in slot order */
 
     LLVMValueRef run1, run;     /* the entry points */
 } lower;

@@ -4,9 +4,9 @@
 #include <string.h>
 
 #include "lower.h"
+#include "sluice/model.h" /* SL_ABI_VERSION, SL_MAX_RANK: one source of truth */
 
-#define SL_ABI_VERSION 1 /* = model.h's */
-#define MAX_RANK 4       /* = model.h's SL_MAX_RANK */
+#define MAX_RANK SL_MAX_RANK
 
 static LLVMValueRef str(lower *l, const char *s, const char *name)
 {
@@ -73,6 +73,12 @@ void sl_lower_desc(lower *l, const unsigned char *embedded, size_t embedded_size
         tensors[i] = LLVMConstNamedStruct(tensor_t, f, 3);
     }
 
+    /* the tensors the runtime also transposes, for zero-skipping */
+    LLVMValueRef *transposed = sl_arena_array(&l->c->arena, l->transposed.len + 1,
+                                              sizeof *transposed);
+    for (size_t i = 0; i < l->transposed.len; i++)
+        transposed[i] = i32v(l, l->transposed.items[i]);
+
     /* thresholds: names and defaults */
     size_t nth = p->thresholds.len;
     LLVMValueRef *th_names = sl_arena_array(&l->c->arena, nth + 1, sizeof *th_names);
@@ -127,6 +133,7 @@ void sl_lower_desc(lower *l, const unsigned char *embedded, size_t embedded_size
         i32, shape_t, i64,       /* in_rank, in_shape, in_size */
         i32, shape_t, i64,       /* out_rank, out_shape, out_size */
         i32, ptr,                /* n_tensors, tensors */
+        i32, ptr,                /* n_transposed, transposed */
         i32, ptr, ptr,           /* n_thresholds, threshold_names, threshold_defaults */
         i32, ptr,                /* n_exits, exits */
         i32, ptr,                /* n_decisions, decisions */
@@ -145,6 +152,8 @@ void sl_lower_desc(lower *l, const unsigned char *embedded, size_t embedded_size
         i32v(l, p->in_ty.rank), shape(l, p->in_ty.dims, p->in_ty.rank), i64v(l, sl_ty_numel(p->in_ty)),
         i32v(l, p->out_ty.rank), shape(l, p->out_ty.dims, p->out_ty.rank), i64v(l, sl_ty_numel(p->out_ty)),
         i32v(l, (int64_t)nt), table(l, tensor_t, tensors, nt, "model.tensors"),
+        i32v(l, (int64_t)l->transposed.len), table(l, i32, transposed, l->transposed.len,
+                                                    "model.transposed"),
         i32v(l, (int64_t)nth), table(l, ptr, th_names, nth, "model.threshold_names"),
         table(l, l->t_f32, th_vals, nth, "model.threshold_defaults"),
         i32v(l, (int64_t)ne), table(l, exit_t, exits, ne, "model.exits"),

@@ -16,7 +16,8 @@
 struct sl_model {
     const sl_model_desc *desc;
     sl_st_file *weights;     /* owns the mapping the tensors point into */
-    const float **tensors;   /* [n_tensors], manifest order */
+    const float **tensors;   /* [n_tensors + n_transposed], as sl_env has them */
+    float **transposed;      /* [n_transposed], owned */
     float *thresholds;       /* [n_thresholds] */
     int32_t *force;          /* [1 + n_decisions], SL_FORCE_* */
     float *scratch;          /* [scratch_floats], 64-byte aligned */
@@ -101,6 +102,9 @@ void sl_model_close(sl_model *m)
     if (!m)
         return;
     sl_st_close(m->weights);
+    for (int32_t j = 0; m->transposed && j < m->desc->n_transposed; j++)
+        free(m->transposed[j]);
+    free(m->transposed);
     free(m->tensors);
     free(m->thresholds);
     free(m->force);
@@ -114,8 +118,32 @@ static int check_desc(const sl_model_desc *d, sl_error *err)
 {
     if (d->n_tensors < 0 || d->n_thresholds < 0 || d->n_exits < 0 || d->n_decisions < 0 ||
         d->n_slots < 0 || d->scratch_floats < 0 || d->in_size < 0 || d->out_size < 0 ||
-        (!d->run && !d->run1))
+        (!d->run && !d->run1) || d->n_transposed < 0 || (d->n_transposed && !d->transposed))
         return sl_error_set(err, "model '%s': the descriptor is malformed", d->name);
+    for (int32_t j = 0; j < d->n_transposed; j++) {
+        int32_t t = d->transposed[j];
+        if (t < 0 || t >= d->n_tensors || d->tensors[t].rank != 2)
+            return sl_error_set(err, "model '%s': the descriptor is malformed", d->name);
+    }
+    return 0;
+}
+
+/* The transposed copies zero-skipping layers read ([in, out] of an [out,
+ * in] weight), made once here so a run never transposes. */
+static int make_transposed(sl_model *m, sl_error *err)
+{
+    const sl_model_desc *d = m->desc;
+    for (int32_t j = 0; j < d->n_transposed; j++) {
+        const sl_tensor_desc *t = &d->tensors[d->transposed[j]];
+        int64_t rows = t->shape[0], cols = t->shape[1];
+        size_t bytes = (size_t)(rows * cols) * sizeof(float);
+        m->transposed[j] = aligned_alloc(64, (bytes + 63) / 64 * 64); /* dims >= 1 */
+        if (!m->transposed[j])
+            return sl_error_set(err, "model '%s': out of memory for the transposed copy of "
+                                "'%s'", d->name, t->name);
+        sl_rt_transpose(m->tensors[d->transposed[j]], m->transposed[j], rows, cols);
+        m->tensors[d->n_tensors + j] = m->transposed[j];
+    }
     return 0;
 }
 
@@ -171,11 +199,13 @@ sl_model *sl_model_open(const sl_model_desc *d, const char *weights_path, sl_err
         return NULL;
     }
     scratch_bytes = (scratch_bytes + 63) / 64 * 64; /* aligned_alloc wants a multiple */
-    m->tensors = calloc(nt ? nt : 1, sizeof *m->tensors);
+    size_t ntr = (size_t)d->n_transposed;
+    m->tensors = calloc(nt + ntr + 1, sizeof *m->tensors);
+    m->transposed = calloc(ntr + 1, sizeof *m->transposed);
     m->thresholds = calloc(nth ? nth : 1, sizeof *m->thresholds);
     m->force = calloc(nforce, sizeof *m->force);
     m->scratch = aligned_alloc(64, scratch_bytes);
-    if (!m->tensors || !m->thresholds || !m->force || !m->scratch) {
+    if (!m->tensors || !m->transposed || !m->thresholds || !m->force || !m->scratch) {
         sl_error_set(err, "model '%s': out of memory", d->name);
         sl_model_close(m);
         return NULL;
@@ -187,6 +217,10 @@ sl_model *sl_model_open(const sl_model_desc *d, const char *weights_path, sl_err
             return NULL;
         }
         m->tensors[i] = t->data;
+    }
+    if (make_transposed(m, err) != 0) {
+        sl_model_close(m);
+        return NULL;
     }
     for (size_t i = 0; i < nth; i++)
         m->thresholds[i] = d->threshold_defaults[i];

@@ -27,7 +27,7 @@
 extern "C" {
 #endif
 
-#define SL_ABI_VERSION 1
+#define SL_ABI_VERSION 2
 #define SL_MAX_RANK 4
 
 /* A tensor the model expects in its weights file (PyTorch state_dict name). */
@@ -61,7 +61,8 @@ typedef struct sl_exit_desc {
 
 /* What a run reads besides its input. */
 typedef struct sl_env {
-    const float *const *tensors; /* [n_tensors], manifest order */
+    const float *const *tensors; /* [n_tensors] in manifest order, then
+                                    [n_transposed] transposed copies */
     const float *thresholds;     /* [n_thresholds] */
     const int32_t *force;        /* [1 + n_decisions]: see SL_FORCE_* */
     float *scratch;              /* [scratch_floats], 64-byte aligned, per thread */
@@ -91,6 +92,8 @@ typedef struct sl_model_desc {
     int64_t out_size;                   /* floats per output */
     int32_t n_tensors;
     const sl_tensor_desc *tensors;
+    int32_t n_transposed;               /* weights also needed transposed, for */
+    const int32_t *transposed;          /* zero-skipping: indices into tensors (rank 2) */
     int32_t n_thresholds;
     const char *const *threshold_names;
     const float *threshold_defaults;
