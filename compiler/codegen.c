@@ -27,6 +27,63 @@ const char *sl_llvm_version(void)
 }
 
 /* The target machine: the host CPU and its features unless overridden. */
+/* LLVM reports an unknown CPU or feature only as a warning on stderr, once
+ * per subtarget it makes, and goes on.  Creating the target machine with
+ * stderr captured turns that into one error of ours. */
+static LLVMTargetMachineRef create_checked(sl_ctx *c, LLVMTargetRef target, const char *triple,
+                                           const char *cpu, const char *features,
+                                           LLVMCodeGenOptLevel level)
+{
+    FILE *cap = tmpfile();
+    int saved = cap ? dup(STDERR_FILENO) : -1;
+    if (saved >= 0) {
+        fflush(stderr);
+        dup2(fileno(cap), STDERR_FILENO);
+    }
+    LLVMTargetMachineRef tm = LLVMCreateTargetMachine(target, triple, cpu, features, level,
+                                                      LLVMRelocPIC, LLVMCodeModelDefault);
+    if (saved >= 0) {
+        fflush(stderr);
+        dup2(saved, STDERR_FILENO);
+        close(saved);
+    }
+    char said[1024] = "";
+    if (cap) {
+        rewind(cap);
+        size_t n = fread(said, 1, sizeof said - 1, cap);
+        said[n] = '\0';
+        fclose(cap);
+    }
+    const char *bad = NULL;
+    if (strstr(said, "is not a recognized processor"))
+        bad = "CPU";
+    else if (strstr(said, "is not a recognized feature"))
+        bad = "feature";
+    if (bad && tm) {
+        /* LLVM's line: "'x' is not a recognized feature for this target ..." */
+        const char *q = strchr(said, '\''), *e = q ? strchr(q + 1, '\'') : NULL;
+        sl_error(c, SL_SPAN_NONE, "unknown target %s %.*s for '%s' (--target-%s)", bad,
+                 q && e ? (int)(e - q + 1) : 0, q ? q : "", triple,
+                 strcmp(bad, "CPU") == 0 ? "cpu" : "features");
+        LLVMDisposeTargetMachine(tm);
+        return NULL;
+    }
+    if (said[0] && !bad)
+        fputs(said, stderr); /* anything else LLVM said, as it said it */
+    return tm;
+}
+
+/* triple's architecture is the host's (x86_64-linux-gnu and
+ * x86_64-pc-linux-gnu are one). */
+static bool same_arch(const char *triple)
+{
+    char *host = LLVMGetDefaultTargetTriple();
+    size_t n = strcspn(host, "-");
+    bool same = strncmp(triple, host, n) == 0 && (triple[n] == '-' || triple[n] == '\0');
+    LLVMDisposeMessage(host);
+    return same;
+}
+
 static LLVMTargetMachineRef target_machine(sl_ctx *c, const sl_options *o, int opt,
                                            char **triple_out)
 {
@@ -46,20 +103,27 @@ static LLVMTargetMachineRef target_machine(sl_ctx *c, const sl_options *o, int o
         return NULL;
     }
     bool host = !o->target;
+    if (!host && (o->emit == SL_EMIT_EXE || o->emit == SL_EMIT_LIB) && !same_arch(triple)) {
+        sl_error(c, SL_SPAN_NONE, "cannot make %s for '%s': the runtime it links is built for "
+                 "this host only; use --emit=obj, asm, bc or llvm",
+                 o->emit == SL_EMIT_EXE ? "an executable" : "a library", o->target);
+        LLVMDisposeMessage(triple);
+        return NULL;
+    }
     char *host_cpu = host ? LLVMGetHostCPUName() : NULL;
     char *host_features = host ? LLVMGetHostCPUFeatures() : NULL;
     const char *cpu = o->target_cpu ? o->target_cpu : host ? host_cpu : "generic";
     const char *features = o->target_features ? o->target_features : host ? host_features : "";
     static const LLVMCodeGenOptLevel levels[] = {LLVMCodeGenLevelNone, LLVMCodeGenLevelLess,
                                                  LLVMCodeGenLevelDefault, LLVMCodeGenLevelAggressive};
-    LLVMTargetMachineRef tm = LLVMCreateTargetMachine(target, triple, cpu, features, levels[opt],
-                                                      LLVMRelocPIC, LLVMCodeModelDefault);
+    LLVMTargetMachineRef tm = create_checked(c, target, triple, cpu, features, levels[opt]);
     if (host_cpu)
         LLVMDisposeMessage(host_cpu);
     if (host_features)
         LLVMDisposeMessage(host_features);
-    if (!tm) {
+    if (!tm && !c->n_errors)
         sl_error(c, SL_SPAN_NONE, "cannot create a target machine for '%s'", triple);
+    if (!tm) {
         LLVMDisposeMessage(triple);
         return NULL;
     }

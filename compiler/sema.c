@@ -1507,12 +1507,29 @@ static void warn_unused(sema *s, sl_inst *inst)
             warn_unused(s, inst->children[i]);
 }
 
+/* The model's name starts its symbols (<name>_run1, <name>_model) and its
+ * header's file name: the runtime's prefixes would collide with the
+ * runtime's own symbols (a model named sluice_main would define the
+ * pointer main() reads), and a very long name is no file name. */
+enum { MAX_MODEL_NAME = 64 };
+
+static void check_model_name(sema *s, const sl_unit *u)
+{
+    if (strncmp(u->name, "sl_", 3) == 0 || strncmp(u->name, "sluice_", 7) == 0)
+        err(s, u->name_span, "model name '%s' is reserved: names beginning with 'sl_' or "
+            "'sluice_' belong to the runtime", u->name);
+    else if (strlen(u->name) > MAX_MODEL_NAME)
+        err(s, u->name_span, "model name is %zu characters long; the limit is %d",
+            strlen(u->name), MAX_MODEL_NAME);
+}
+
 static sl_program *check_model(sema *s, const sl_unit *u)
 {
     sl_program *p = s->p;
     p->model = u;
     p->name = u->name;
     p->source_path = s->c->sources.items[u->span.file].path;
+    check_model_name(s, u);
     check_decls(s, u);
     if (s->c->n_errors)
         return NULL;

@@ -143,7 +143,11 @@ def test_ledger_line():
 
 
 if __name__ == "__main__":
-    for name, fn in list(globals().items()):
-        if name.startswith("test_"):
-            fn()
-            print("ok", name)
+    import shutil
+    try:
+        for name, fn in list(globals().items()):
+            if name.startswith("test_"):
+                fn()
+                print("ok", name)
+    finally:
+        shutil.rmtree(TMP, ignore_errors=True)

@@ -3,6 +3,7 @@
  * batches, close.  Opening also chooses the kernel level (sl_rt_init), so a
  * bad SLUICE_ISA is an error the caller sees there, not a fatal one in the
  * first kernel call. */
+#include <math.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -128,6 +129,23 @@ static int check_desc(const sl_model_desc *d, sl_error *err)
     return 0;
 }
 
+/* Zero-skipping never reads a zero input's weights, so it would turn the
+ * NaN a dense layer gives for 0 * inf (or 0 * NaN) into a number: such
+ * weights are refused rather than answered differently. */
+static int check_finite(const sl_model *m, const sl_tensor_desc *t, const float *w,
+                        sl_error *err)
+{
+    int64_t rows = t->shape[0], cols = t->shape[1];
+    for (int64_t i = 0; i < rows * cols; i++)
+        if (!isfinite(w[i]))
+            return sl_error_set(err, "%s: tensor '%s' holds %g at [%lld, %lld]; the model was "
+                                "compiled to skip the weights of zero inputs, which would "
+                                "hide it: recompile it with -fno-zero-skip",
+                                sl_st_name(m->weights), t->name, (double)w[i],
+                                (long long)(i / cols), (long long)(i % cols));
+    return 0;
+}
+
 /* The transposed copies zero-skipping layers read ([in, out] of an [out,
  * in] weight), made once here so a run never transposes. */
 static int make_transposed(sl_model *m, sl_error *err)
@@ -136,6 +154,8 @@ static int make_transposed(sl_model *m, sl_error *err)
     for (int32_t j = 0; j < d->n_transposed; j++) {
         const sl_tensor_desc *t = &d->tensors[d->transposed[j]];
         int64_t rows = t->shape[0], cols = t->shape[1];
+        if (check_finite(m, t, m->tensors[d->transposed[j]], err) != 0)
+            return -1;
         size_t bytes = (size_t)(rows * cols) * sizeof(float);
         m->transposed[j] = aligned_alloc(64, (bytes + 63) / 64 * 64); /* dims >= 1 */
         if (!m->transposed[j])
@@ -183,8 +203,10 @@ sl_model *sl_model_open(const sl_model_desc *d, const char *weights_path, sl_err
         return NULL;
     }
     m->desc = d;
-    m->weights = open_weights(d, weights_path, err);
-    if (!m->weights) {
+    /* A model without parameters needs no weights, unless a file is named. */
+    m->weights = d->n_tensors == 0 && !weights_path ? NULL
+                                                     : open_weights(d, weights_path, err);
+    if (!m->weights && (d->n_tensors > 0 || weights_path)) {
         sl_model_close(m);
         return NULL;
     }

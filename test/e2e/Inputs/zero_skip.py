@@ -1,11 +1,12 @@
-"""zero_skip.py make DIR | check DIR OUTPUTS.npy
+"""zero_skip.py make DIR | check DIR OUTPUTS.npy | poison DIR
 
 make: random weights for test/e2e/zero-skip.slu (seeded) and 64 inputs,
 into DIR/zs.safetensors and DIR/x.npy, with the model's outputs computed in
 float64 NumPy into DIR/ref.npy; prints the share of exact zeros the
 ReLUs feed the zero-skipping layers.
 check: OUTPUTS.npy against DIR/ref.npy, rtol 1e-4 / atol 1e-5 (the
-examples' tolerance); prints one line, exits 1 on a mismatch."""
+examples' tolerance); prints one line, exits 1 on a mismatch.
+poison: DIR/zs_inf.safetensors, the same weights with fc2.weight[3, 7] = inf."""
 import os
 import sys
 
@@ -56,5 +57,16 @@ def check(folder, outputs):
     return 1 if bad.any() else 0
 
 
+def poison(folder):
+    w = slutil.load_safetensors(os.path.join(folder, "zs.safetensors"))[0]
+    w["fc2.weight"][3, 7] = np.inf
+    slutil.save_safetensors(os.path.join(folder, "zs_inf.safetensors"), w)
+    return 0
+
+
 if __name__ == "__main__":
-    sys.exit(make(sys.argv[2]) if sys.argv[1] == "make" else check(sys.argv[2], sys.argv[3]))
+    if sys.argv[1] == "make":
+        sys.exit(make(sys.argv[2]))
+    if sys.argv[1] == "poison":
+        sys.exit(poison(sys.argv[2]))
+    sys.exit(check(sys.argv[2], sys.argv[3]))
