@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "compiler.h"
+#include "names.h"
 #include "sluice/text.h"
 
 enum { MAX_INSTANCES = 100000, MAX_NODES = 2000000 };
@@ -27,7 +28,11 @@ typedef struct binding {
     sl_span gate;
 } binding;
 
-typedef SL_VEC(binding) env_t;
+/* The names bound at a point of the model, with an index for lookups. */
+typedef struct env_t {
+    SL_VEC(binding) b;   /* in binding order */
+    sl_names index;      /* name -> position in b */
+} env_t;
 
 /* The value of a name whose assignment failed (already reported): uses of it
  * stay silent instead of cascading into "undeclared" or "not assigned". */
@@ -41,6 +46,7 @@ typedef struct frame {
     sl_inst **params;       /* the unit's params, in declaration order */
     const sl_decl **param_decls;
     int n_params;
+    sl_names param_index;   /* name -> position in params (the first, if repeated) */
     const sl_decl *input, *output;
     sl_span applied_at;     /* where this layer instance was applied */
     struct frame *parent;
@@ -50,6 +56,9 @@ typedef struct sema {
     sl_ctx *c;
     sl_program *p;
     SL_VEC(const sl_unit *) layers;  /* every layer definition, imports included */
+    sl_names layer_index;            /* layer name -> position in layers */
+    sl_names decision_index;         /* decision name -> its index: names are unique */
+    sl_names decision_next;          /* a reused name -> the next "#n" to try */
     SL_VEC(int) loaded;              /* source files already imported */
     frame *fr;
     sl_region *region;               /* where new nodes go */
@@ -251,10 +260,8 @@ static sl_node *constant(sema *s, sl_elem e, double v, sl_span at)
 
 static binding *env_find(env_t *env, const char *name)
 {
-    for (size_t i = env->len; i-- > 0;)
-        if (strcmp(env->items[i].name, name) == 0)
-            return &env->items[i];
-    return NULL;
+    int i = sl_names_get(&env->index, name);
+    return i < 0 ? NULL : &env->b.items[i];
 }
 
 static void env_bind(sema *s, env_t *env, const char *name, sl_node *n, sl_span gate)
@@ -266,14 +273,15 @@ static void env_bind(sema *s, env_t *env, const char *name, sl_node *n, sl_span 
         return;
     }
     binding nb = {name, n, gate};
-    SL_VEC_PUSH(&s->c->arena, env, nb);
+    sl_names_put(&s->c->arena, &env->index, name, (int)env->b.len);
+    SL_VEC_PUSH(&s->c->arena, &env->b, nb);
 }
 
 static env_t env_copy(sema *s, const env_t *env)
 {
-    env_t copy = {0};
-    for (size_t i = 0; i < env->len; i++)
-        SL_VEC_PUSH(&s->c->arena, &copy, env->items[i]);
+    env_t copy = {{0}, sl_names_copy(&s->c->arena, &env->index)};
+    for (size_t i = 0; i < env->b.len; i++)
+        SL_VEC_PUSH(&s->c->arena, &copy.b, env->b.items[i]);
     return copy;
 }
 
@@ -359,10 +367,8 @@ static bool eval_type(sema *s, const sl_type_ast *t, const dim_scope *sc, sl_ty 
 
 static const sl_unit *find_layer(sema *s, const char *name)
 {
-    for (size_t i = 0; i < s->layers.len; i++)
-        if (strcmp(s->layers.items[i]->name, name) == 0)
-            return s->layers.items[i];
-    return NULL;
+    int i = sl_names_get(&s->layer_index, name);
+    return i < 0 ? NULL : s->layers.items[i];
 }
 
 static const char *kind_str(sema *s, const sl_kind_ast *k, const int64_t *vals, int n)
@@ -586,10 +592,16 @@ static sl_node *expr(sema *s, env_t *env, const sl_expr *e);
 
 static sl_inst *frame_param(frame *f, const char *name)
 {
-    for (int i = 0; i < f->n_params; i++)
-        if (f->param_decls[i] && strcmp(f->param_decls[i]->name, name) == 0)
-            return f->params[i];
-    return NULL;
+    int i = sl_names_get(&f->param_index, name);
+    return i < 0 ? NULL : f->params[i];
+}
+
+/* The frame's param_decls[i] is declaration d: index it by name. */
+static void frame_add_param(sema *s, frame *f, int i, const sl_decl *d)
+{
+    f->param_decls[i] = d;
+    if (sl_names_get(&f->param_index, d->name) < 0)
+        sl_names_put(&s->c->arena, &f->param_index, d->name, i);
 }
 
 static int find_threshold(sema *s, const char *name)
@@ -605,17 +617,14 @@ static int find_threshold(sema *s, const char *name)
 /* Is `name` declared as a parameter in the frame (even if it failed)? */
 static bool frame_has_param_decl(frame *f, const char *name)
 {
-    for (int i = 0; i < f->n_params; i++)
-        if (f->param_decls[i] && strcmp(f->param_decls[i]->name, name) == 0)
-            return true;
-    return false;
+    return sl_names_get(&f->param_index, name) >= 0;
 }
 
 static void undeclared(sema *s, env_t *env, const char *name, sl_span at)
 {
     suggest g = {name, NULL, SIZE_MAX};
-    for (size_t i = 0; i < env->len; i++)
-        suggest_try(&g, env->items[i].name);
+    for (size_t i = 0; i < env->b.len; i++)
+        suggest_try(&g, env->b.items[i].name);
     for (int i = 0; i < s->fr->n_params; i++)
         if (s->fr->param_decls[i])
             suggest_try(&g, s->fr->param_decls[i]->name);
@@ -836,13 +845,13 @@ static sl_node *apply_layer(sema *s, sl_inst *inst, sl_node *x, sl_span at)
     int i = 0;
     for (const sl_decl *d = u->decls; d; d = d->next)
         if (d->kind == SL_DECL_PARAM)
-            f.param_decls[i++] = d;
+            frame_add_param(s, &f, i++, d);
     f.input = unit_decl(u, SL_DECL_INPUT);
     f.output = unit_decl(u, SL_DECL_OUTPUT);
 
     frame *saved = s->fr;
     s->fr = &f;
-    env_t env = {0};
+    env_t env = {{0}, {0}};
     env_bind(s, &env, f.input->name, x, SL_SPAN_NONE);
     bool terminated = false;
     stmts(s, &env, u->body, &terminated);
@@ -899,14 +908,16 @@ static int add_decision(sema *s, sl_decision_kind_c kind, const char *name, sl_s
     /* Names are keys in the ledger: a second use of the same bank or layer
      * gets "#2", "#3", ... */
     const char *unique = name;
-    for (int n = 2;; n++) {
-        bool taken = false;
-        for (size_t i = 0; i < s->p->decisions.len; i++)
-            taken |= strcmp(s->p->decisions.items[i].name, unique) == 0;
-        if (!taken)
-            break;
-        unique = sl_arena_printf(&s->c->arena, "%s#%d", name, n);
+    if (sl_names_get(&s->decision_index, name) >= 0) {
+        int n = sl_names_get(&s->decision_next, name);
+        for (n = n < 2 ? 2 : n;; n++) {
+            unique = sl_arena_printf(&s->c->arena, "%s#%d", name, n);
+            if (sl_names_get(&s->decision_index, unique) < 0)
+                break;
+        }
+        sl_names_put(&s->c->arena, &s->decision_next, name, n + 1);
     }
+    sl_names_put(&s->c->arena, &s->decision_index, unique, (int)s->p->decisions.len);
     sl_decision d = {kind, unique, at, s->p->n_slots, count, choices};
     s->p->n_slots += count;
     SL_VEC_PUSH(&s->c->arena, &s->p->decisions, d);
@@ -1265,11 +1276,11 @@ static void gate_stmt(sema *s, env_t *env, const sl_stmt *st, bool *terminated)
     }
     /* Both arms fall through: names bound in both merge through a phi;
      * names bound in one arm only have no value after the gate. */
-    env_t merged = {0};
+    env_t merged = {{0}, {0}};
     for (int side = 0; side < 2; side++) {
         env_t *from = side ? &else_env : &then_env, *other = side ? &then_env : &else_env;
-        for (size_t i = 0; i < from->len; i++) {
-            binding *b = &from->items[i];
+        for (size_t i = 0; i < from->b.len; i++) {
+            binding *b = &from->b.items[i];
             if (env_find(&merged, b->name))
                 continue;
             binding *o = env_find(other, b->name);
@@ -1345,7 +1356,19 @@ static void check_decls(sema *s, const sl_unit *u)
     bool is_model = u->kind == SL_UNIT_MODEL;
     const char *what = is_model ? "model" : "layer";
     const sl_decl *input = NULL, *output = NULL, *weights = NULL;
+    sl_names seen = {0};             /* name -> position in `named` */
+    SL_VEC(const sl_decl *) named = {0};
     for (const sl_decl *d = u->decls; d; d = d->next) {
+        const sl_decl *prev = NULL;  /* an earlier declaration of d's name */
+        if (d->name) {
+            int i = sl_names_get(&seen, d->name);
+            if (i >= 0) {
+                prev = named.items[i];
+            } else {
+                sl_names_put(&s->c->arena, &seen, d->name, (int)named.len);
+                SL_VEC_PUSH(&s->c->arena, &named, d);
+            }
+        }
         if (d->kind == SL_DECL_WEIGHTS) {
             if (!is_model)
                 err(s, d->span, "'weights' belongs in the model, not in layer '%s'", u->name);
@@ -1364,12 +1387,10 @@ static void check_decls(sema *s, const sl_unit *u)
             err(s, d->name_span, "'%s' names a builtin; choose another name", d->name);
             continue;
         }
-        for (const sl_decl *e = u->decls; e != d; e = e->next)
-            if (e->name && strcmp(e->name, d->name) == 0) {
-                err(s, d->name_span, "redefinition of '%s'", d->name);
-                sl_note(s->c, e->name_span, "previous definition is here");
-                break;
-            }
+        if (prev) {
+            err(s, d->name_span, "redefinition of '%s'", d->name);
+            sl_note(s->c, prev->name_span, "previous definition is here");
+        }
         for (const sl_dim *p = u->dim_params; p; p = p->next)
             if (strcmp(p->name, d->name) == 0) {
                 err(s, d->name_span, "'%s' is already a shape parameter of layer '%s'",
@@ -1457,6 +1478,7 @@ static void load_module(sema *s, sl_module *m, bool is_main)
                 break;
             }
             check_decls(s, u);
+            sl_names_put(&s->c->arena, &s->layer_index, u->name, (int)s->layers.len);
             SL_VEC_PUSH(&s->c->arena, &s->layers, u);
             break;
         }
@@ -1573,7 +1595,7 @@ static sl_program *check_model(sema *s, const sl_unit *u)
     for (const sl_decl *d = u->decls; d; d = d->next) {
         if (d->kind != SL_DECL_PARAM)
             continue;
-        f.param_decls[i] = d;
+        frame_add_param(s, &f, i, d);
         f.params[i++] = instantiate(s, d->pkind, d->name, d->name, d->span, &sc);
     }
     p->params = f.params;
@@ -1583,7 +1605,7 @@ static sl_program *check_model(sema *s, const sl_unit *u)
 
     s->fr = &f;
     s->region = p->body = region_new(s);
-    env_t env = {0};
+    env_t env = {{0}, {0}};
     sl_node *x = emit(s, node(s, SL_OP_INPUT, p->in_ty, in->name_span, NULL, NULL));
     env_bind(s, &env, in->name, x, SL_SPAN_NONE);
     bool terminated = false;

@@ -32,6 +32,7 @@ struct parser {
     sl_span prev;          /* the last real (not end-of-line) token handed out */
     bool after_nl;         /* the token handed out before the lookahead ended a line */
     sl_module *module;     /* the result */
+    sl_unit **units_tail;  /* where the next unit is linked */
 };
 int slp_parse(parser *p);
 }
@@ -60,13 +61,17 @@ static void slp_error(sl_span *loc, parser *p, const char *msg);
 #define NEW(T) ((T *)sl_arena_alloc(&p->c->arena, sizeof(T)))
 #define TEXT(span) sl_span_text(p->c, (span))
 
-/* Every node records its nesting depth; crossing the limit is reported once,
- * at the node that crosses it. */
+/* Every node records its nesting depth; crossing the limit is a fatal
+ * error at the node that crosses it (as clang's bracket limit is): lexing
+ * stops, so a 64 MiB chain `x + x + ...` is not read, let alone built. */
 static int nest(parser *p, sl_span at, int child_depth)
 {
     int d = child_depth + 1;
-    if (d == SL_MAX_NESTING + 1)
-        sl_error(p->c, at, "nested too deeply (the limit is %d levels)", SL_MAX_NESTING);
+    if (d == SL_MAX_NESTING + 1 && !p->lx.fatal) {
+        sl_diag(p->c, SL_FATAL, at, "nested too deeply (the limit is %d levels)",
+                SL_MAX_NESTING);
+        p->lx.fatal = true;
+    }
     return d;
 }
 
@@ -101,8 +106,13 @@ static sl_expr *number(parser *p, sl_span at, bool is_int)
     return e;
 }
 
+/* Past the nesting limit (reported once) an operator adds no node: the
+ * tree stops growing, so a 64 MiB chain `x + x + ...` costs the memory of
+ * its leaves, not gigabytes of nodes nobody will check. */
 static sl_expr *unary(parser *p, int op, sl_expr *x, sl_span at)
 {
+    if (x->depth > SL_MAX_NESTING)
+        return x;
     sl_expr *e = expr_new(p, SL_EX_UNARY, at);
     e->op = op;
     e->lhs = x;
@@ -112,6 +122,8 @@ static sl_expr *unary(parser *p, int op, sl_expr *x, sl_span at)
 
 static sl_expr *binary(parser *p, int op, sl_expr *a, sl_expr *b, sl_span at)
 {
+    if (a->depth > SL_MAX_NESTING || b->depth > SL_MAX_NESTING)
+        return a->depth >= b->depth ? a : b;
     sl_expr *e = expr_new(p, SL_EX_BINARY, at);
     e->op = op;
     e->lhs = a;
@@ -284,9 +296,10 @@ file
     : %empty
     | file NL
     | file unit NL {
-        sl_unit **tail = &p->module->units;
-        while (*tail) tail = &(*tail)->next;
-        *tail = $2;
+        if ($2) {
+            *p->units_tail = $2;
+            p->units_tail = &$2->next;
+        }
       }
     | file error NL
     ;
@@ -713,6 +726,7 @@ sl_module *sl_parse(sl_ctx *c, int file)
     sl_lexer_init(&p.lx, c, file);
     p.module = sl_arena_alloc(&c->arena, sizeof *p.module);
     p.module->file = file;
+    p.units_tail = &p.module->units;
     slp_parse(&p);
     return p.module;
 }
