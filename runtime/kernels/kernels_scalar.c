@@ -220,7 +220,7 @@ static float sl_k_entropy(const float *p, int64_t n)
         if (p[i] != 0.0f)
             s += (double)p[i] * log((double)p[i]);
     }
-    return (float)-s;
+    return (float)(0.0 - s); /* a one-hot vector: +0, not -0 */
 }
 
 static float sl_k_margin(const float *x, int64_t n)

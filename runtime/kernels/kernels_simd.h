@@ -205,7 +205,7 @@ static float sl_k_entropy(const float *p, int64_t n)
         s0 = sl_v_add(s0, sl_v_select(sl_v_eq(v, sl_v_zero()), sl_v_zero(),
                                       sl_v_mul(v, sl_v_log(v))));
     }
-    return -sl_v_hsum(sl_v_add(s0, s1));
+    return 0.0f - sl_v_hsum(sl_v_add(s0, s1)); /* 0 - 0 is +0, not -0 */
 }
 
 /* Per lane the two largest seen (hi >= lo), then the top two of the lanes.
@@ -364,6 +364,12 @@ static void sl_k_layernorm(const float *x, const float *gamma, const float *beta
         s0 = sl_v_fmadd(d, d, s0);
     }
     float var = sl_v_hsum(sl_v_add(s0, s1)) / (float)n;
+    if (!isfinite(mean) || !isfinite(var)) {
+        /* A sum overflowed f32 (|x| beyond ~1e19) or an input is not
+         * finite: the scalar kernel sums in double and says what is right. */
+        sl_k_table_scalar.layernorm(x, gamma, beta, y, n, eps);
+        return;
+    }
     sl_v rstd = sl_v_set1(1.0f / sqrtf(var + eps));
     for (i = 0; i <= n - 1; i += SL_VW) {
         int64_t r = n - i >= SL_VW ? SL_VW : n - i;

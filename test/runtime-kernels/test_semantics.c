@@ -158,6 +158,9 @@ static void test_reduction_rules(void)
     expect_near("entropy", sl_rt_entropy(p, 4), log(2.0), 1);
     const float one[] = {0.0f, 1.0f, 0.0f};
     expect_f("entropy of a certainty", sl_rt_entropy(one, 3), 0.0f);
+    check_count++;
+    if (signbit(sl_rt_entropy(one, 3)))
+        check_fail("%s entropy of a certainty: got -0, want +0", isa);
 }
 
 static void test_whole_vector_rules(void)

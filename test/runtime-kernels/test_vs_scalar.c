@@ -368,6 +368,24 @@ static void test_softmax_layernorm(void)
         buf_free(ref);
         buf_free(got);
     }
+    /* Magnitudes whose squared deviations overflow f32 (1e18 .. 1.7e19):
+     * every level gives the scalar kernel's double-precision answer. */
+    for (int s = 0; s < N_SIZES; s++) {
+        int64_t n = sizes[s];
+        float *x = buf_alloc(n), *ref = buf_alloc(n), *got = buf_alloc(n);
+        for (int64_t i = 0; i < n; i++)
+            x[i] = (float)(i % 17 + 1) * 1e18f;
+        use_isa(SL_ISA_SCALAR);
+        sl_rt_layernorm(x, NULL, NULL, ref, n, 1e-5f);
+        for (int l = 0; l < n_levels; l++) {
+            use_isa(levels[l]);
+            sl_rt_layernorm(x, NULL, NULL, got, n, 1e-5f);
+            compare_vec("layernorm (huge)", sl_rt_isa_name(levels[l]), n, got, ref, 0);
+        }
+        buf_free(x);
+        buf_free(ref);
+        buf_free(got);
+    }
 }
 
 /* ---- dense -------------------------------------------------------------- */
