@@ -441,9 +441,10 @@ void sl_npy_free(sl_npy *a)
 
 /* The header NumPy (1.24 and later) writes for the same array, byte for byte:
  * the dict, spare spaces so the first dimension can grow in place, then
- * spaces so the data starts at a multiple of 64, then '\n'.  Returns the
- * header's length (without the 10-byte preamble), or 0 if it does not fit. */
-static size_t npy_header(char *buf, size_t cap, int32_t rank, const int64_t *shape)
+ * spaces so the data starts at a multiple of 64 after the `pre`-byte
+ * preamble (10 for version 1.0, 12 for 2.0 and 3.0), then '\n'.  Returns
+ * the header's length (without the preamble), or 0 if it does not fit. */
+static size_t npy_header(char *buf, size_t cap, int32_t rank, const int64_t *shape, size_t pre)
 {
     size_t n = (size_t)snprintf(buf, cap, "{'descr': '<f4', 'fortran_order': False, 'shape': (");
     for (int i = 0; i < rank && n < cap; i++)
@@ -455,7 +456,7 @@ static size_t npy_header(char *buf, size_t cap, int32_t rank, const int64_t *sha
         for (int i = digits; i < GROWTH_AXIS_DIGITS && n < cap; i++)
             buf[n++] = ' ';
     }
-    size_t pad = ARRAY_ALIGN - (10 + n + 1) % ARRAY_ALIGN; /* 1..64, as NumPy does */
+    size_t pad = ARRAY_ALIGN - (pre + n + 1) % ARRAY_ALIGN; /* 1..64, as NumPy does */
     if (n + pad + 1 >= cap)
         return 0;
     memset(buf + n, ' ', pad);
@@ -464,10 +465,13 @@ static size_t npy_header(char *buf, size_t cap, int32_t rank, const int64_t *sha
     return n;
 }
 
-int sl_npy_write_to(sl_outfile *o, const float *data, int32_t rank, const int64_t *shape,
-                    sl_error *err)
+int sl_npy_write_version(sl_outfile *o, int major, const float *data, int32_t rank,
+                         const int64_t *shape, sl_error *err)
 {
     const char *path = o->path;
+    if (major < 0 || major > 3)
+        return sl_error_set(err, "%s: no .npy format version %d.0 (1.0, 2.0 or 3.0)", path,
+                            major);
     if (rank < 0 || rank > SL_NPY_MAX_RANK)
         return sl_error_set(err, "%s: cannot write an array of %d dimensions (at most %d)", path,
                             rank, SL_NPY_MAX_RANK);
@@ -480,16 +484,33 @@ int sl_npy_write_to(sl_outfile *o, const float *data, int32_t rank, const int64_
     if (numel > 0 && !data)
         return sl_error_set(err, "%s: no data to write", path);
     char hdr[512];
-    size_t hlen = npy_header(hdr, sizeof hdr, rank, shape);
-    if (hlen == 0 || hlen > 0xffff)
+    size_t hlen = 0;
+    /* As numpy.lib.format does with version=None: 1.0 if the header's
+     * length fits its 2-byte field, else 2.0 (3.0 only adds UTF-8 field
+     * names, which '<f4' headers never need). */
+    if (major == 0 || major == 1)
+        hlen = npy_header(hdr, sizeof hdr, rank, shape, 10);
+    if (major == 0)
+        major = hlen > 0 && hlen <= 0xffff ? 1 : 2;
+    if (major >= 2)
+        hlen = npy_header(hdr, sizeof hdr, rank, shape, 12);
+    if (hlen == 0 || (major == 1 && hlen > 0xffff))
         return sl_error_set(err, "%s: the .npy header does not fit", path);
 
-    unsigned char pre[10] = {0x93, 'N', 'U', 'M', 'P', 'Y', 1, 0,
-                             (unsigned char)(hlen & 0xff), (unsigned char)(hlen >> 8)};
-    bool ok = fwrite(pre, 1, sizeof pre, o->f) == sizeof pre && fwrite(hdr, 1, hlen, o->f) == hlen;
+    unsigned char pre[12] = {0x93, 'N', 'U', 'M', 'P', 'Y', (unsigned char)major, 0};
+    size_t npre = major == 1 ? 10 : 12;
+    for (size_t b = 0; b < npre - 8; b++)
+        pre[8 + b] = (unsigned char)(hlen >> (8 * b));
+    bool ok = fwrite(pre, 1, npre, o->f) == npre && fwrite(hdr, 1, hlen, o->f) == hlen;
     if (ok && numel > 0)
         ok = fwrite(data, sizeof *data, (size_t)numel, o->f) == (size_t)numel;
     return sl_outfile_finish(o, ok, err);
+}
+
+int sl_npy_write_to(sl_outfile *o, const float *data, int32_t rank, const int64_t *shape,
+                    sl_error *err)
+{
+    return sl_npy_write_version(o, 0, data, rank, shape, err);
 }
 
 int sl_npy_write(const char *path, const float *data, int32_t rank, const int64_t *shape,

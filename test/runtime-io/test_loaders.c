@@ -111,14 +111,20 @@ static void lookups(void)
     free(buf);
 }
 
-/* The writer against NumPy's own files (corpus/npy/writer, np.save). */
-static void writer_matches_numpy(const char *name, const float *data, int32_t rank,
-                                 const int64_t *shape)
+/* The writer in format version `major` (0: its own choice) against
+ * NumPy's file `name` in corpus/npy (np.save, or write_array with that
+ * version). */
+static void writer_matches_numpy_v(const char *name, int major, const float *data,
+                                   int32_t rank, const int64_t *shape)
 {
     sl_error err;
-    char *out = path_in(scratch, name), golden[4200];
-    snprintf(golden, sizeof golden, "%s/npy/writer/%s", corpus, name);
-    CHECK(sl_npy_write(out, data, rank, shape, &err) == 0);
+    char *out = path_in(scratch, "written.npy"), golden[4200];
+    snprintf(golden, sizeof golden, "%s/npy/%s", corpus, name);
+    sl_outfile o;
+    CHECK(sl_outfile_open(&o, out, &err) == 0);
+    CHECK(sl_npy_write_version(&o, major, data, rank, shape, &err) == 0);
+    CHECK(sl_outfile_commit(&o, &err) == 0);
+    sl_outfile_discard(&o);
     size_t la, lb;
     unsigned char *a = slurp(out, &la), *b = slurp(golden, &lb);
     CHECK(a && b && la == lb && memcmp(a, b, la) == 0);
@@ -137,6 +143,15 @@ static void writer_matches_numpy(const char *name, const float *data, int32_t ra
     unlink(out);
 }
 
+/* sl_npy_write (NumPy's choice of version) against corpus/npy/writer. */
+static void writer_matches_numpy(const char *name, const float *data, int32_t rank,
+                                 const int64_t *shape)
+{
+    char golden[256];
+    snprintf(golden, sizeof golden, "writer/%s", name);
+    writer_matches_numpy_v(golden, 0, data, rank, shape);
+}
+
 static void writer(void)
 {
     float v[24];
@@ -149,6 +164,10 @@ static void writer(void)
     writer_matches_numpy("write_empty.npy", NULL, 2, (int64_t[]){0, 4});
     writer_matches_numpy("write_rank4.npy", v, 4, (int64_t[]){1, 2, 3, 4});
     writer_matches_numpy("write_wide.npy", NULL, 2, (int64_t[]){1234567, 0});
+    /* Each format version, against NumPy's write_array(version=...). */
+    writer_matches_numpy_v("v1.npy", 1, r2, 2, (int64_t[]){2, 3});
+    writer_matches_numpy_v("v2.npy", 2, r2, 2, (int64_t[]){2, 3});
+    writer_matches_numpy_v("v3.npy", 3, r2, 2, (int64_t[]){2, 3});
 
     /* NaN, infinities and -0 survive a round trip bit for bit. */
     float special[4] = {NAN, INFINITY, -INFINITY, -0.0f};

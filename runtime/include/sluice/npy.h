@@ -3,7 +3,8 @@
  * Reads format versions 1.0, 2.0 and 3.0; dtype '<f4' (and '<f8', converted
  * to f32); C order; a header of exactly the keys descr, fortran_order and
  * shape.  Everything else is refused with a message naming the file and what
- * was found.  Writes version 1.0 '<f4' C-order files. */
+ * was found.  Writes '<f4' C-order files byte for byte as NumPy's np.save
+ * does: version 1.0, or 2.0 / 3.0 on request. */
 #ifndef SLUICE_NPY_H
 #define SLUICE_NPY_H
 
@@ -34,6 +35,10 @@ int sl_npy_write(const char *path, const float *data, int32_t rank,
  * discards) it, so that several files can appear together. */
 int sl_npy_write_to(sl_outfile *o, const float *data, int32_t rank,
                     const int64_t *shape, sl_error *err);
+/* The same in format version major.0 (1, 2 or 3; 0: as NumPy chooses,
+ * which for these headers is always 1.0). */
+int sl_npy_write_version(sl_outfile *o, int major, const float *data, int32_t rank,
+                         const int64_t *shape, sl_error *err);
 void sl_npy_free(sl_npy *a); /* frees data, leaves a reusable */
 
 #ifdef __cplusplus
