@@ -346,7 +346,7 @@ names
       }
     ;
 
-/* unit_body = { item NL } [ item ] */
+/* unit_body = { [ item ] NL } [ item ] */
 unit_body
     : items { $$ = $1; }
     | items item { $$ = $1; body_add((body *)&$$, $2.decl, $2.stmt); }
@@ -476,7 +476,7 @@ gate
       }
     ;
 
-/* block = "{" { stmt NL } [ stmt ] "}" */
+/* block = "{" { [ stmt ] NL } [ stmt ] "}" */
 block
     : '{' stmts '}' { $$ = $2; }
     | '{' stmts stmt '}' {
