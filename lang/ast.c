@@ -211,6 +211,26 @@ static void dump_stmts(dumper *d, const sl_stmt *s, int indent)
         dump_stmt(d, s, indent);
 }
 
+/* s in double quotes, escaped as C would (", \, control bytes), so a
+ * dump line is one line whatever the path holds. */
+static void print_quoted(FILE *out, const char *s)
+{
+    fputc('"', out);
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        if (*p == '"' || *p == '\\')
+            fprintf(out, "\\%c", *p);
+        else if (*p == '\t')
+            fputs("\\t", out);
+        else if (*p == '\n')
+            fputs("\\n", out);
+        else if (*p < 0x20 || *p == 0x7f)
+            fprintf(out, "\\x%02x", *p);
+        else
+            fputc(*p, out);
+    }
+    fputc('"', out);
+}
+
 static void dump_decl(dumper *d, const sl_decl *x, int indent)
 {
     switch (x->kind) {
@@ -234,7 +254,9 @@ static void dump_decl(dumper *d, const sl_decl *x, int indent)
         return;
     case SL_DECL_WEIGHTS:
         line_start(d, indent, "Weights", x->span);
-        fprintf(d->out, " \"%s\"\n", x->path);
+        fputs(" ", d->out);
+        print_quoted(d->out, x->path);
+        fputc('\n', d->out);
         return;
     }
 }
