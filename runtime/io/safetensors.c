@@ -241,6 +241,10 @@ static int check_metadata(const char *file, json_t *meta, sl_error *err)
     if (!json_is_object(meta))
         return sl_error_set(err, "%s: \"__metadata__\" is %s, expected an object of strings",
                             file, json_kind(meta));
+    /* A tensor entry under the reserved name (dtype, shape, data_offsets). */
+    if (json_object_get(meta, "dtype") && json_object_get(meta, "data_offsets"))
+        return sl_error_set(err, "%s: a tensor is named \"__metadata__\"; that name is "
+                            "reserved for the file's metadata", file);
     const char *k;
     json_t *v;
     json_object_foreach(meta, k, v) {

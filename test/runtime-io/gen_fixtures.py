@@ -275,6 +275,8 @@ def gen_safetensors():
                               f"{F}: header: key \"dtype\" appears twice (at byte {dup.index(DQ_DTYPE, 10) + 7} of the header); a tensor name, or a field of one tensor, may appear only once")
     bad["metadata_non_string"] = (st_raw(st_header_bytes({"__metadata__": {"format": "pt", "epoch": 3}})),
                                   f"{F}: \"__metadata__\": the value of 'epoch' is an integer, expected a string")
+    bad["metadata_tensor"] = (st_raw(st_header_bytes({"__metadata__": tensor(shape=[1], offs=(0, 4))}), b"\0" * 4),
+                              f"{F}: a tensor is named \"__metadata__\"; that name is reserved for the file's metadata")
     bad["metadata_not_object"] = (st_raw(st_header_bytes({"__metadata__": "pt"})),
                                   f"{F}: \"__metadata__\" is a string, expected an object of strings")
     bad["nul_in_name"] = (st_raw(b'{"a\\u0000b": {}}'),
