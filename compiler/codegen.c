@@ -26,7 +26,6 @@ const char *sl_llvm_version(void)
     return buf;
 }
 
-/* The target machine: the host CPU and its features unless overridden. */
 /* LLVM reports an unknown CPU or feature only as a warning on stderr, once
  * per subtarget it makes, and goes on.  Creating the target machine with
  * stderr captured turns that into one error of ours. */
@@ -84,6 +83,7 @@ static bool same_arch(const char *triple)
     return same;
 }
 
+/* The target machine: the host CPU and its features unless overridden. */
 static LLVMTargetMachineRef target_machine(sl_ctx *c, const sl_options *o, int opt,
                                            char **triple_out)
 {

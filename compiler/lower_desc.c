@@ -6,8 +6,6 @@
 #include "lower.h"
 #include "sluice/model.h" /* SL_ABI_VERSION, SL_MAX_RANK: one source of truth */
 
-#define MAX_RANK SL_MAX_RANK
-
 static LLVMValueRef str(lower *l, const char *s, const char *name)
 {
     if (!s)
@@ -26,10 +24,10 @@ static LLVMValueRef i64v(lower *l, int64_t v) { return LLVMConstInt(l->t_i64, (u
 
 static LLVMValueRef shape(lower *l, const int64_t *dims, int rank)
 {
-    LLVMValueRef v[MAX_RANK];
-    for (int i = 0; i < MAX_RANK; i++)
+    LLVMValueRef v[SL_MAX_RANK];
+    for (int i = 0; i < SL_MAX_RANK; i++)
         v[i] = i64v(l, i < rank ? dims[i] : 0);
-    return LLVMConstArray2(l->t_i64, v, MAX_RANK);
+    return LLVMConstArray2(l->t_i64, v, SL_MAX_RANK);
 }
 
 /* A private constant array of structs; a null pointer when empty. */
@@ -59,7 +57,7 @@ void sl_lower_desc(lower *l, const unsigned char *embedded, size_t embedded_size
 {
     const sl_program *p = l->p;
     LLVMTypeRef ptr = l->t_ptr, i32 = l->t_i32, i64 = l->t_i64;
-    LLVMTypeRef shape_t = LLVMArrayType(i64, MAX_RANK);
+    LLVMTypeRef shape_t = LLVMArrayType(i64, SL_MAX_RANK);
 
     /* sl_tensor_desc { name; rank; shape[4] } */
     LLVMTypeRef tensor_f[] = {ptr, i32, shape_t};

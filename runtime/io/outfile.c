@@ -50,8 +50,8 @@ int sl_outfile_open(sl_outfile *o, const char *path, sl_error *err)
     if (!*path)
         return sl_error_set(err, "an output file name is empty");
     struct stat st;
-    bool in_place = lstat(path, &st) == 0 && !S_ISREG(st.st_mode);
-    if (!in_place && access(path, F_OK) == 0 && access(path, W_OK) != 0)
+    bool exists = lstat(path, &st) == 0, in_place = exists && !S_ISREG(st.st_mode);
+    if (exists && !in_place && access(path, W_OK) != 0)
         return sl_error_set(err, "%s: cannot create: %s", path, strerror(errno));
     o->f = in_place ? fopen(path, "wb") : open_temp(path, &o->tmp);
     if (!o->f)

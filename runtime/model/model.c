@@ -204,9 +204,8 @@ sl_model *sl_model_open(const sl_model_desc *d, const char *weights_path, sl_err
     }
     m->desc = d;
     /* A model without parameters needs no weights, unless a file is named. */
-    m->weights = d->n_tensors == 0 && !weights_path ? NULL
-                                                     : open_weights(d, weights_path, err);
-    if (!m->weights && (d->n_tensors > 0 || weights_path)) {
+    bool needs_weights = d->n_tensors > 0 || weights_path;
+    if (needs_weights && !(m->weights = open_weights(d, weights_path, err))) {
         sl_model_close(m);
         return NULL;
     }
