@@ -174,6 +174,27 @@ typedef struct sl_program {
     int n_nodes;
 } sl_program;
 
+/* ---- region.c: the one walk over the region tree ---------------------- */
+
+/* An item's sub-regions: a gate's arms (0 then, 1 else), an exit's value
+ * region (0), a route's experts (one per expert of the bank); none for
+ * other nodes. */
+int sl_item_subregions(const sl_item *it);
+const sl_region *sl_item_subregion(const sl_item *it, int k);
+
+/* sl_walk_region visits a region's items in execution order: enter(item),
+ * then for each sub-region k: sub_enter, its items (recursively), sub_leave;
+ * then leave(item).  Any hook may be NULL; `data` is the pass's own. */
+typedef struct sl_walker sl_walker;
+struct sl_walker {
+    void *data;
+    void (*enter)(sl_walker *w, const sl_item *it);
+    void (*sub_enter)(sl_walker *w, const sl_item *it, int k, const sl_region *r);
+    void (*sub_leave)(sl_walker *w, const sl_item *it, int k, const sl_region *r);
+    void (*leave)(sl_walker *w, const sl_item *it);
+};
+void sl_walk_region(sl_walker *w, const sl_region *r);
+
 /* Print the program (--emit=hir). */
 void sl_hir_dump(sl_ctx *c, const sl_program *p, FILE *out);
 
