@@ -1,11 +1,11 @@
 /* compiler.h - the checker, the checked program (HIR), costs, lowering and
  * the driver's pieces.  One section per owning file.
  *
- * The checker (sema.c) turns a model's AST into a program: layers are
- * instantiated with their shapes and inlined, every value is a typed node,
- * and control flow is a tree of regions: a gate's arms, an exit's value,
- * each expert of a route are regions of their own, so lowering can put each
- * behind a real branch. */
+ * The checker (sema.c and the other files of sema.h) turns a model's AST
+ * into a program: layers are instantiated with their shapes and inlined,
+ * every value is a typed node, and control flow is a tree of regions: a
+ * gate's arms, an exit's value, each expert of a route are regions of their
+ * own, so lowering can put each behind a real branch. */
 #ifndef SLUICE_COMPILER_H
 #define SLUICE_COMPILER_H
 
@@ -32,7 +32,7 @@ sl_ty sl_ty_vector(sl_elem e, int64_t n);
 /* "f32[10]", "bool", "i32" (arena string) */
 const char *sl_ty_str(sl_ctx *c, sl_ty t);
 
-/* ---- instances: the parameters a model holds (sema.c) ---------------- */
+/* ---- instances: the parameters a model holds (instances.c) ----------- */
 
 typedef enum sl_pkind {
     SL_P_DENSE,       /* dense[in -> out] [blocks K] */

@@ -1,10 +1,10 @@
 /* cost.c - static FLOP counts: the dense count (every conditional region
  * run) and the cheapest and dearest way to each exit (--cost).
  *
- * A node's own FLOPs come from sema.c (node_flops); this file adds them up
- * over regions.  Gate arms are free choices, so the cheapest path to a
- * point is the sum of the cheapest choices before it: one pass of interval
- * arithmetic gives exact best and worst cases. */
+ * A node's own FLOPs come from hir_build.c (node_flops); this file adds
+ * them up over regions.  Gate arms are free choices, so the cheapest path
+ * to a point is the sum of the cheapest choices before it: one pass of
+ * interval arithmetic gives exact best and worst cases. */
 #include <math.h>
 #include <stdio.h>
 

@@ -1,0 +1,99 @@
+/* hir_build.c - building the checked program: new regions, items and
+ * nodes, each node with its static FLOPs (the cost model), and operand
+ * use counts for fusion. */
+#include "sema.h"
+
+enum { MAX_NODES = 2000000 };
+
+/* ---- nodes and regions ------------------------------------------------- */
+
+sl_region *sema_region_new(sema *s)
+{
+    return sl_arena_alloc(&s->c->arena, sizeof(sl_region));
+}
+
+sl_item *sema_item_add(sema *s, sl_item_kind kind, sl_span at)
+{
+    sl_item it = {0};
+    it.kind = kind;
+    it.span = at;
+    SL_VEC_PUSH(&s->c->arena, &s->region->items, it);
+    return &s->region->items.items[s->region->items.len - 1];
+}
+
+/* FLOPs of a node itself (docs/language.md, "Cost"): 2*in*out + out for a
+ * dense layer, one per element of the largest operand for everything else,
+ * nothing for leaves, indexing, conversions and merges. */
+static double node_flops(const sl_node *n)
+{
+    switch (n->op) {
+    case SL_OP_INPUT: case SL_OP_CONST: case SL_OP_THRESHOLD: case SL_OP_ROUTE_ARG:
+    case SL_OP_TO_F32: case SL_OP_INDEX: case SL_OP_PHI:
+        return 0;
+    case SL_OP_DENSE:
+        return 2.0 * (double)n->inst->n_in * (double)n->inst->n_out + (double)n->inst->n_out;
+    case SL_OP_DENSE_BLOCKS: {
+        double rows = (double)(n->inst->n_out / n->inst->blocks);
+        return 2.0 * (double)n->inst->n_in * rows + rows;
+    }
+    case SL_OP_ROUTE: {
+        /* top-k over N scores, softmax over the k chosen, 2*d per chosen
+         * expert to combine; the experts' own work is in their regions. */
+        double bank = (double)n->inst->n_children, k = (double)n->index;
+        return bank + k + 2.0 * (double)sl_ty_numel(n->ty) * k;
+    }
+    default: {
+        int64_t e = sl_ty_numel(n->ty);
+        if (n->a && sl_ty_numel(n->a->ty) > e)
+            e = sl_ty_numel(n->a->ty);
+        if (n->b && sl_ty_numel(n->b->ty) > e)
+            e = sl_ty_numel(n->b->ty);
+        return (double)e;
+    }
+    }
+}
+
+void sema_use(sl_node *n)
+{
+    if (n)
+        n->uses++;
+}
+
+/* A new node computed in the current region. */
+sl_node *sema_node(sema *s, sl_op op, sl_ty ty, sl_span at, sl_node *a, sl_node *b)
+{
+    if (s->p->n_nodes >= MAX_NODES) {
+        if (!s->node_limit_hit)
+            sema_err(s, at, "model too large (more than %d operations after inlining)", MAX_NODES);
+        s->node_limit_hit = true;
+        return NULL;
+    }
+    sl_node *n = sl_arena_alloc(&s->c->arena, sizeof *n);
+    n->op = op;
+    n->ty = ty;
+    n->span = at;
+    n->id = s->p->n_nodes++;
+    n->a = a;
+    n->b = b;
+    sema_use(a);
+    sema_use(b);
+    return n;
+}
+
+sl_node *sema_emit(sema *s, sl_node *n)
+{
+    if (!n)
+        return NULL;
+    n->flops = node_flops(n);
+    sl_item *it = sema_item_add(s, SL_IT_NODE, n->span);
+    it->node = n;
+    return n;
+}
+
+sl_node *sema_constant(sema *s, sl_elem e, double v, sl_span at)
+{
+    sl_node *n = sema_node(s, SL_OP_CONST, sl_ty_scalar(e), at, NULL, NULL);
+    if (n)
+        n->value = v;
+    return sema_emit(s, n);
+}
