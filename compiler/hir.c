@@ -1,5 +1,7 @@
 /* hir.c - printing the checked program (--emit=hir): every node with its
- * type and FLOPs, every region indented under its gate, exit or expert. */
+ * type and FLOPs, every region indented under its gate, exit or expert.
+ * The tree is walked by sl_walk_region (region.c); this file only prints
+ * what the walk enters and leaves. */
 #include <stdio.h>
 
 #include "compiler.h"
@@ -29,14 +31,13 @@ typedef struct dumper {
     sl_ctx *c;
     const sl_program *p;
     FILE *out;
+    int indent;             /* of the items being printed, in steps of two spaces */
 } dumper;
 
-static void dump_region(dumper *d, const sl_region *r, int indent);
-
-static void dump_node(dumper *d, const sl_node *n, int indent)
+static void dump_node(dumper *d, const sl_node *n)
 {
     FILE *out = d->out;
-    fprintf(out, "%*s%%%d = %s", indent * 2, "", n->id, sl_op_str(n->op));
+    fprintf(out, "%*s%%%d = %s", d->indent * 2, "", n->id, sl_op_str(n->op));
     switch (n->op) {
     case SL_OP_CONST:
         if (n->ty.elem == SL_I32)
@@ -79,57 +80,89 @@ static void dump_node(dumper *d, const sl_node *n, int indent)
         fprintf(out, "  ; %.0f flops%s", n->flops,
                 n->op == SL_OP_DENSE_BLOCKS ? " per active block" : "");
     fputc('\n', out);
-    if (n->op == SL_OP_ROUTE) {
-        for (int i = 0; i < n->inst->n_children; i++) {
-            fprintf(out, "%*sexpert %d (%%%d = route_arg) {\n", indent * 2 + 2, "", i,
-                    n->route_arg->id);
-            dump_region(d, n->experts[i], indent + 2);
-            fprintf(out, "%*s} -> %%%d\n", indent * 2 + 2, "", n->expert_out[i]->id);
-        }
+}
+
+/* An item's head: a node, a gate's condition, an exit up to its value. */
+static void dump_enter(sl_walker *w, const sl_item *it)
+{
+    dumper *d = w->data;
+    FILE *out = d->out;
+    switch (it->kind) {
+    case SL_IT_NODE:
+        dump_node(d, it->node);
+        break;
+    case SL_IT_GATE:
+        fprintf(out, "%*s%s %%%d {\n", d->indent * 2, "",
+                d->p->decisions.items[it->decision].name, it->cond->id);
+        break;
+    case SL_IT_EXIT:
+        if (it->exit_index < 0)
+            fprintf(out, "%*send", d->indent * 2, "");
+        else
+            fprintf(out, "%*s%s", d->indent * 2, "", d->p->exits.items[it->exit_index].name);
+        if (it->cond)
+            fprintf(out, " when %%%d", it->cond->id);
+        if (sl_item_subregion(it, 0)->items.len) /* the value's own nodes */
+            fputs(" {\n", out);
+        break;
     }
 }
 
-static void dump_region(dumper *d, const sl_region *r, int indent)
+/* A sub-region is indented under its item: a route's expert k two steps,
+ * with a line of its own; a gate's arms and an exit's value one step. */
+static void dump_sub_enter(sl_walker *w, const sl_item *it, int k, const sl_region *r)
 {
+    dumper *d = w->data;
+    (void)r;
+    if (it->kind == SL_IT_NODE) {
+        fprintf(d->out, "%*sexpert %d (%%%d = route_arg) {\n", d->indent * 2 + 2, "", k,
+                it->node->route_arg->id);
+        d->indent += 2;
+        return;
+    }
+    if (it->kind == SL_IT_GATE && k == 1)
+        fprintf(d->out, "%*s} else {\n", d->indent * 2, "");
+    d->indent++;
+}
+
+static void dump_sub_leave(sl_walker *w, const sl_item *it, int k, const sl_region *r)
+{
+    dumper *d = w->data;
+    (void)r;
+    if (it->kind == SL_IT_NODE) {
+        d->indent -= 2;
+        fprintf(d->out, "%*s} -> %%%d\n", d->indent * 2 + 2, "", it->node->expert_out[k]->id);
+        return;
+    }
+    d->indent--;
+}
+
+/* An item's tail: a gate's close and its phis, an exit's value. */
+static void dump_leave(sl_walker *w, const sl_item *it)
+{
+    dumper *d = w->data;
     FILE *out = d->out;
-    for (size_t i = 0; i < r->items.len; i++) {
-        const sl_item *it = &r->items.items[i];
-        switch (it->kind) {
-        case SL_IT_NODE:
-            dump_node(d, it->node, indent);
-            break;
-        case SL_IT_GATE:
-            fprintf(out, "%*s%s %%%d {\n", indent * 2, "",
-                    d->p->decisions.items[it->decision].name, it->cond->id);
-            dump_region(d, it->then_r, indent + 1);
-            fprintf(out, "%*s} else {\n", indent * 2, "");
-            dump_region(d, it->else_r, indent + 1);
-            fprintf(out, "%*s}\n", indent * 2, "");
-            for (size_t j = 0; j < it->phis.len; j++)
-                dump_node(d, it->phis.items[j], indent);
-            break;
-        case SL_IT_EXIT:
-            if (it->exit_index < 0)
-                fprintf(out, "%*send", indent * 2, "");
-            else
-                fprintf(out, "%*s%s", indent * 2, "", d->p->exits.items[it->exit_index].name);
-            if (it->cond)
-                fprintf(out, " when %%%d", it->cond->id);
-            if (it->value_r->items.len) {
-                fputs(" {\n", out);
-                dump_region(d, it->value_r, indent + 1);
-                fprintf(out, "%*s}", indent * 2, "");
-            }
-            fprintf(out, " -> %%%d\n", it->value->id);
-            break;
-        }
+    switch (it->kind) {
+    case SL_IT_NODE:
+        break;
+    case SL_IT_GATE:
+        fprintf(out, "%*s}\n", d->indent * 2, "");
+        for (size_t j = 0; j < it->phis.len; j++)
+            dump_node(d, it->phis.items[j]);
+        break;
+    case SL_IT_EXIT:
+        if (sl_item_subregion(it, 0)->items.len)
+            fprintf(out, "%*s}", d->indent * 2, "");
+        fprintf(out, " -> %%%d\n", it->value->id);
+        break;
     }
 }
 
 void sl_hir_dump(sl_ctx *c, const sl_program *p, FILE *out)
 {
-    dumper d = {c, p, out};
+    dumper d = {c, p, out, 1};
+    sl_walker w = {&d, dump_enter, dump_sub_enter, dump_sub_leave, dump_leave};
     fprintf(out, "model %s(%s: %s) -> %s: %s\n", p->name, p->in_name, sl_ty_str(c, p->in_ty),
             p->out_name, sl_ty_str(c, p->out_ty));
-    dump_region(&d, p->body, 1);
+    sl_walk_region(&w, p->body);
 }
