@@ -4,12 +4,35 @@
  * A node's own FLOPs come from hir_build.c (node_flops); this file adds
  * them up over regions.  Gate arms are free choices, so the cheapest path
  * to a point is the sum of the cheapest choices before it: one pass of
- * interval arithmetic gives exact best and worst cases. */
+ * interval arithmetic gives exact best and worst cases.  Both passes are
+ * hooks on sl_walk_region (region.c), each with a stack holding what the
+ * regions open on the way down have added up so far. */
 #include <math.h>
 #include <stdio.h>
 
 #include "compiler.h"
 
+/* ---- the dense count ---------------------------------------------------- */
+
+/* An open region's dense FLOPs so far, and those of its item being walked:
+ * the item's own, then each of its sub-regions' as it ends.  An item is
+ * summed whole before it joins its region, in the order a recursive sum
+ * adds, so counts past 2^53 round the same whichever way they are walked. */
+typedef struct dense_level {
+    double region;
+    double item;
+} dense_level;
+
+typedef struct dense_pass {
+    sl_arena arena;             /* the stack's own: sl_cost_dense has no sl_ctx */
+    SL_VEC(dense_level) stack;  /* the walked region, then one per open sub-region */
+    double (*info)[2];          /* NULL, or per decision what it weighs (dense_sub_leave) */
+} dense_pass;
+
+static dense_level *dense_top(dense_pass *d) { return &d->stack.items[d->stack.len - 1]; }
+
+/* A node's own dense FLOPs: all blocks of a block-gated layer; for a route,
+ * choosing and combining all N experts (their regions add their work). */
 static double node_dense(const sl_node *n)
 {
     switch (n->op) {
@@ -18,34 +41,77 @@ static double node_dense(const sl_node *n)
     case SL_OP_ROUTE: {
         double bank = (double)n->inst->n_children, k = (double)n->index;
         double d = (double)sl_ty_numel(n->ty);
-        double total = bank + k + 2.0 * d * bank;
-        for (int i = 0; i < n->inst->n_children; i++)
-            total += sl_cost_region_dense(n->experts[i]);
-        return total;
+        return bank + k + 2.0 * d * bank;
     }
     default:
         return n->flops;
     }
 }
 
+static void dense_enter(sl_walker *w, const sl_item *it)
+{
+    dense_pass *d = w->data;
+    const sl_node *n = it->kind == SL_IT_NODE ? it->node : NULL;
+    dense_top(d)->item = n ? node_dense(n) : 0;
+    if (d->info && n && n->op == SL_OP_DENSE_BLOCKS) {
+        d->info[n->decision][0] = n->flops;
+    } else if (d->info && n && n->op == SL_OP_ROUTE) {
+        d->info[n->decision][0] = INFINITY;
+        d->info[n->decision][1] = 0;
+    }
+}
+
+static void dense_sub_enter(sl_walker *w, const sl_item *it, int k, const sl_region *r)
+{
+    dense_pass *d = w->data;
+    (void)it, (void)k, (void)r;
+    dense_level sub = {0, 0};
+    SL_VEC_PUSH(&d->arena, &d->stack, sub);
+}
+
+/* What each decision weighs, from its sub-regions' dense counts: a gate's
+ * two arms; the cheapest and the dearest expert of a route.  (One block
+ * of a block-gated layer is set on entering it.) */
+static void dense_sub_leave(sl_walker *w, const sl_item *it, int k, const sl_region *r)
+{
+    dense_pass *d = w->data;
+    (void)r;
+    double x = dense_top(d)->region;
+    d->stack.len--;
+    dense_top(d)->item += x;
+    if (d->info && it->kind == SL_IT_GATE) {
+        d->info[it->decision][k] = x;
+    } else if (d->info && it->kind == SL_IT_NODE) { /* expert k of a route */
+        double *lo_hi = d->info[it->node->decision];
+        lo_hi[0] = fmin(lo_hi[0], x);
+        lo_hi[1] = fmax(lo_hi[1], x);
+    }
+}
+
+static void dense_leave(sl_walker *w, const sl_item *it)
+{
+    dense_pass *d = w->data;
+    (void)it;
+    dense_top(d)->region += dense_top(d)->item;
+}
+
+/* r's dense count; with info, also what each decision in r weighs. */
+static double dense_count(const sl_region *r, double (*info)[2])
+{
+    dense_pass d = {.info = info};
+    sl_arena_init(&d.arena);
+    dense_level top = {0, 0};
+    SL_VEC_PUSH(&d.arena, &d.stack, top);
+    sl_walker w = {&d, dense_enter, dense_sub_enter, dense_sub_leave, dense_leave};
+    sl_walk_region(&w, r);
+    double total = d.stack.items[0].region;
+    sl_arena_free(&d.arena);
+    return total;
+}
+
 double sl_cost_region_dense(const sl_region *r)
 {
-    double total = 0;
-    for (size_t i = 0; i < r->items.len; i++) {
-        const sl_item *it = &r->items.items[i];
-        switch (it->kind) {
-        case SL_IT_NODE:
-            total += node_dense(it->node);
-            break;
-        case SL_IT_GATE:
-            total += sl_cost_region_dense(it->then_r) + sl_cost_region_dense(it->else_r);
-            break;
-        case SL_IT_EXIT:
-            total += sl_cost_region_dense(it->value_r);
-            break;
-        }
-    }
-    return total;
+    return dense_count(r, NULL);
 }
 
 double sl_cost_dense(const sl_program *p)
@@ -60,11 +126,6 @@ typedef struct range {
     bool live; /* some path reaches this point */
 } range;
 
-typedef struct ranges {
-    range *exits; /* [n_exits + 1]: the last is "end" */
-    size_t n;
-} ranges;
-
 static range merge(range a, range b)
 {
     if (!a.live)
@@ -74,80 +135,104 @@ static range merge(range a, range b)
     return (range){fmin(a.lo, b.lo), fmax(a.hi, b.hi), true};
 }
 
-static range walk(ranges *out, const sl_region *r, range cur);
+/* An open region: the range of the point reached so far; for its item
+ * being walked, the range before it (where a gate's arms and an exit's
+ * value start) and its sub-regions' ranges, merged as each ends. */
+typedef struct range_level {
+    range cur;
+    range before;
+    range subs;
+} range_level;
 
-static range node_range(ranges *out, const sl_node *n)
+typedef struct range_pass {
+    sl_arena *arena;
+    SL_VEC(range_level) stack;  /* the model's body, then one per open sub-region */
+    range *exits;               /* [n]: the ways to each exit; the last is "end" */
+    size_t n;
+} range_pass;
+
+static range_level *range_top(range_pass *rp) { return &rp->stack.items[rp->stack.len - 1]; }
+
+/* A node's range: a block-gated layer runs 0 to all of its blocks; a route
+ * costs its own FLOPs and k experts, from the cheapest to the dearest. */
+static range node_range(const sl_node *n, range experts)
 {
     switch (n->op) {
     case SL_OP_DENSE_BLOCKS:
         return (range){0, n->flops * (double)n->inst->blocks, true};
     case SL_OP_ROUTE: {
-        range e = {0, 0, false};
-        for (int i = 0; i < n->inst->n_children; i++)
-            e = merge(e, walk(out, n->experts[i], (range){0, 0, true}));
         double k = (double)n->index;
-        return (range){n->flops + k * e.lo, n->flops + k * e.hi, true};
+        return (range){n->flops + k * experts.lo, n->flops + k * experts.hi, true};
     }
     default:
         return (range){n->flops, n->flops, true};
     }
 }
 
-static range walk(ranges *out, const sl_region *r, range cur)
+static void range_enter(sl_walker *w, const sl_item *it)
 {
-    for (size_t i = 0; i < r->items.len && cur.live; i++) {
-        const sl_item *it = &r->items.items[i];
-        switch (it->kind) {
-        case SL_IT_NODE: {
-            range x = node_range(out, it->node);
-            cur.lo += x.lo;
-            cur.hi += x.hi;
-            break;
-        }
-        case SL_IT_GATE:
-            cur = merge(walk(out, it->then_r, cur), walk(out, it->else_r, cur));
-            break;
-        case SL_IT_EXIT: {
-            range v = walk(out, it->value_r, cur);
-            size_t k = it->exit_index < 0 ? out->n - 1 : (size_t)it->exit_index;
-            out->exits[k] = merge(out->exits[k], v);
-            if (!it->cond)
-                cur.live = false;
-            break;
-        }
-        }
-    }
-    return cur;
+    range_level *top = range_top(w->data);
+    (void)it;
+    top->before = top->cur;
+    top->subs = (range){0, 0, false};
 }
 
-/* What each decision weighs: a gate's two arms, a route's experts, one
- * block of a block-gated layer (dense counts, as regions run whole). */
-static void weigh(const sl_region *r, double (*info)[2])
+/* A gate's arms and an exit's value go on from the range before their
+ * item; a route's experts start from nothing (the route counts them k
+ * times).  No path reaches the sub-regions of an item no path reaches. */
+static void range_sub_enter(sl_walker *w, const sl_item *it, int k, const sl_region *r)
 {
-    for (size_t i = 0; i < r->items.len; i++) {
-        const sl_item *it = &r->items.items[i];
-        if (it->kind == SL_IT_GATE) {
-            info[it->decision][0] = sl_cost_region_dense(it->then_r);
-            info[it->decision][1] = sl_cost_region_dense(it->else_r);
-            weigh(it->then_r, info);
-            weigh(it->else_r, info);
-        } else if (it->kind == SL_IT_EXIT) {
-            weigh(it->value_r, info);
-        } else if (it->node->op == SL_OP_DENSE_BLOCKS) {
-            info[it->node->decision][0] = it->node->flops;
-        } else if (it->node->op == SL_OP_ROUTE) {
-            const sl_node *n = it->node;
-            double lo = INFINITY, hi = 0;
-            for (int e = 0; e < n->inst->n_children; e++) {
-                double x = sl_cost_region_dense(n->experts[e]);
-                lo = fmin(lo, x);
-                hi = fmax(hi, x);
-                weigh(n->experts[e], info);
-            }
-            info[n->decision][0] = lo;
-            info[n->decision][1] = hi;
-        }
+    range_pass *rp = w->data;
+    range before = range_top(rp)->before;
+    (void)k, (void)r;
+    range_level sub = {0};
+    sub.cur = it->kind == SL_IT_NODE && before.live ? (range){0, 0, true} : before;
+    SL_VEC_PUSH(rp->arena, &rp->stack, sub);
+}
+
+static void range_sub_leave(sl_walker *w, const sl_item *it, int k, const sl_region *r)
+{
+    range_pass *rp = w->data;
+    (void)it, (void)k, (void)r;
+    range end = range_top(rp)->cur;
+    rp->stack.len--;
+    range_top(rp)->subs = merge(range_top(rp)->subs, end);
+}
+
+static void range_leave(sl_walker *w, const sl_item *it)
+{
+    range_pass *rp = w->data;
+    range_level *top = range_top(rp);
+    if (!top->before.live)
+        return; /* no path reaches the item */
+    switch (it->kind) {
+    case SL_IT_NODE: {
+        range x = node_range(it->node, top->subs);
+        top->cur.lo += x.lo;
+        top->cur.hi += x.hi;
+        break;
     }
+    case SL_IT_GATE:
+        top->cur = top->subs; /* either arm */
+        break;
+    case SL_IT_EXIT: {
+        size_t k = it->exit_index < 0 ? rp->n - 1 : (size_t)it->exit_index;
+        rp->exits[k] = merge(rp->exits[k], top->subs);
+        if (!it->cond)
+            top->cur.live = false;
+        break;
+    }
+    }
+}
+
+/* The cheapest and dearest way to each exit, into exits[n]. */
+static void exit_ranges(sl_ctx *c, const sl_program *p, range *exits, size_t n)
+{
+    range_pass rp = {.arena = &c->arena, .exits = exits, .n = n};
+    range_level body = {.cur = {0, 0, true}};
+    SL_VEC_PUSH(&c->arena, &rp.stack, body);
+    sl_walker w = {&rp, range_enter, range_sub_enter, range_sub_leave, range_leave};
+    sl_walk_region(&w, p->body);
 }
 
 static void print_pct(FILE *out, double v, double dense)
@@ -157,11 +242,11 @@ static void print_pct(FILE *out, double v, double dense)
 
 void sl_cost_print(sl_ctx *c, const sl_program *p, FILE *out)
 {
-    double dense = sl_cost_dense(p);
+    double (*info)[2] = sl_arena_array(&c->arena, p->decisions.len + 1, sizeof *info);
+    double dense = dense_count(p->body, info);
     size_t n = p->exits.len + 1;
     range *exits = sl_arena_array(&c->arena, n, sizeof *exits);
-    ranges rs = {exits, n};
-    walk(&rs, p->body, (range){0, 0, true});
+    exit_ranges(c, p, exits, n);
 
     fprintf(out, "model %s: %.0f FLOPs dense (every conditional region run)\n", p->name, dense);
     fprintf(out, "%-12s %14s %14s %9s\n", "path", "min FLOPs", "max FLOPs", "max/dense");
@@ -184,8 +269,6 @@ void sl_cost_print(sl_ctx *c, const sl_program *p, FILE *out)
         print_pct(out, all.hi, dense);
         fputc('\n', out);
     }
-    double (*info)[2] = sl_arena_array(&c->arena, p->decisions.len + 1, sizeof *info);
-    weigh(p->body, info);
     for (size_t i = 0; i < p->decisions.len; i++) {
         const sl_decision *d = &p->decisions.items[i];
         if (d->kind == SL_DEC_GATE)
