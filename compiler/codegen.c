@@ -205,7 +205,8 @@ int sl_codegen(sl_ctx *c, sl_program *p, const sl_options *o)
     LLVMDisposeTargetData(td);
     LLVMSetSourceFileName(mod, p->source_path, strlen(p->source_path));
 
-    lower l = {.c = c, .p = p, .ctx = ctx, .mod = mod, .zero_skip = o->zero_skip};
+    lower l = {.c = c, .p = p, .ctx = ctx, .mod = mod, .zero_skip = o->zero_skip,
+               .tile_rows = o->tile_rows};
     l.b = LLVMCreateBuilderInContext(ctx);
     l.t_void = LLVMVoidTypeInContext(ctx);
     l.t_i1 = LLVMInt1TypeInContext(ctx);

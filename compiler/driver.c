@@ -36,9 +36,11 @@ static void usage(FILE *out)
         "  --target=<triple>        Target triple (default: the host)\n"
         "  --target-cpu=<cpu>       Target CPU (default: the host CPU, like -march=native)\n"
         "  --target-features=<f>    Target features, e.g. +avx2,-avx512f (default: the host's)\n"
-        "  -fno-zero-skip           Never use the zero-skipping dense kernel (by default\n"
-        "                           a dense layer of 512+ inputs fed by a ReLU skips\n"
-        "                           the weights of zero inputs; -fzero-skip restores it)\n"
+        "  -fno-zero-skip           Never skip the weights of zero inputs (by default a\n"
+        "                           dense layer of 512+ inputs fed by a ReLU skips them\n"
+        "                           for a row alone in its tile; -fzero-skip restores it)\n"
+        "  -ftile-rows=<n>          Rows a tile of a batch holds (default: 256, fewer if\n"
+        "                           a tile's scratch would pass 8 MiB)\n"
         "  --embed-weights=<file>   Bake a safetensors file into the output\n"
         "  --verify-weights=<file>  Check a safetensors file against the manifest\n"
         "\n"
@@ -150,6 +152,13 @@ static int parse_args(int argc, char **argv, sl_options *o)
             if (errno || *end || end == a + 14 || n < 0 || n > 1000000)
                 return usage_error("invalid value '%s' for -ferror-limit", a + 14);
             o->error_limit = (int)n;
+        } else if (strncmp(a, "-ftile-rows=", 12) == 0) {
+            char *end;
+            errno = 0;
+            long n = strtol(a + 12, &end, 10);
+            if (errno || *end || end == a + 12 || n < 1 || n > 65536)
+                return usage_error("invalid value '%s' for -ftile-rows (1 to 65536)", a + 12);
+            o->tile_rows = n;
         } else if (strcmp(a, "-fzero-skip") == 0) {
             o->zero_skip = true;
         } else if (strcmp(a, "-fno-zero-skip") == 0) {

@@ -23,7 +23,8 @@ typedef struct sl_options {
     SL_VEC(const char *) import_dirs; /* -I, in order */
     bool cost, syntax_only, help, version;
     bool werror, no_warnings;
-    bool zero_skip;                 /* -f[no-]zero-skip: sl_rt_dense_zskip after a ReLU */
+    bool zero_skip;                 /* -f[no-]zero-skip: dense after a ReLU skips zero inputs */
+    int64_t tile_rows;              /* -ftile-rows=N; 0: chosen by the plan */
     int error_limit;
     int color;                      /* -1: on a terminal; 0: never; 1: always */
 } sl_options;

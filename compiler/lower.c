@@ -1,18 +1,28 @@
-/* lower.c - the checked program to LLVM IR.
+/* lower.c - the checked program to LLVM IR, over row sets.
  *
- * Each model becomes `i32 <name>_run1(env, x, y, slots, flops)` for one
- * input and `void <name>_run(env, n, x, y, exits, slots, flops)` over a
- * batch (runtime/include/sluice/model.h).  Every conditional region gets
- * basic blocks of its own behind a `br i1`: a gate's arms, an exit's value
- * and return, each expert of a route (a `switch` on the chosen index), each
- * block of a block-gated layer.  Heavy kernels are calls into the runtime;
- * chains of cheap elementwise operations become one loop each, which LLVM
- * vectorizes.  Vectors live in one scratch arena whose size is known here,
- * so a run allocates nothing. */
+ * A model becomes `void <name>_tile(env, scratch, n, x, y, exits, slots,
+ * flops)` (runtime/include/sluice/model.h): one tile of a batch, n rows.
+ * Every region runs once over the rows that reach it, as a list of the
+ * tile's row numbers (a frame): a gate splits its frame's rows between its
+ * arms, an exit takes its leaving rows out of the frame and computes their
+ * value for them alone, a route groups rows by chosen expert and runs each
+ * expert over its group, a block-gated layer computes each block for the
+ * rows that turn it on.  A region no row reaches is skipped by a real
+ * branch.  Values live in "tile coordinates" (plan.c): row r of a value is
+ * at the same place whichever region computes it, so a region reads what
+ * its enclosing regions computed, in place.
+ *
+ * Dense layers call the runtime's row-set kernel (sl_rt_dense_rows) on
+ * weights packed at open; other heavy work calls a kernel per row; chains
+ * of cheap elementwise operations become one loop over rows and elements,
+ * which LLVM vectorizes.  Each row's FLOPs are counted in the tile's
+ * counters: what every row of a frame runs is added once per frame (flush),
+ * per-row amounts (active blocks) as they happen. */
 #include <stdio.h>
 #include <string.h>
 
 #include "lower.h"
+#include "sluice/model.h" /* SL_FORCE_NONE */
 
 /* ---- helpers ------------------------------------------------------------ */
 
@@ -20,19 +30,36 @@ static LLVMValueRef i64c(lower *l, int64_t v) { return LLVMConstInt(l->t_i64, (u
 static LLVMValueRef i32c(lower *l, int32_t v) { return LLVMConstInt(l->t_i32, (unsigned long long)(int64_t)v, 1); }
 static LLVMValueRef f32c(lower *l, double v) { return LLVMConstReal(l->t_f32, v); }
 
-static LLVMBasicBlockRef block(lower *l, const char *name)
+typedef struct frame frame;
+
+/* The function being built. */
+typedef struct emit {
+    lower *l;
+    LLVMValueRef fn;
+    LLVMValueRef scratch, x, y, exits, slots, flops_out; /* the tile's arguments */
+    LLVMValueRef tensors, dense, thresholds, force;      /* from the env */
+    LLVMValueRef *vals;         /* per node: a uniform value's SSA scalar */
+    const sl_node **alias;      /* per node: ROUTE_ARG -> the route's input */
+    frame *fr;                  /* the frame being run */
+    int item_no;                /* items entered so far (plan.items) */
+    SL_VEC(struct open_item *) open; /* items entered and not yet left */
+} emit;
+
+/* A region's rows: the list of tile rows it runs over, and their count. */
+struct frame {
+    LLVMValueRef rows;          /* i32 *: ascending tile row numbers */
+    LLVMValueRef count;         /* i64 alloca */
+    LLVMBasicBlockRef skip;     /* where the region's code is jumped over to */
+    double pending;             /* FLOPs each of its rows ran since the last flush */
+    frame *parent;
+};
+
+static LLVMBasicBlockRef block(emit *e, const char *name)
 {
-    return LLVMAppendBasicBlockInContext(l->ctx, l->fn, name);
+    return LLVMAppendBasicBlockInContext(e->l->ctx, e->fn, name);
 }
 
-static void at(lower *l, LLVMBasicBlockRef bb) { LLVMPositionBuilderAtEnd(l->b, bb); }
-
-/* Move a block made early to the end, so the IR reads in source order (an
- * else-arm after all of the then-arm's blocks). */
-static void place_last(lower *l, LLVMBasicBlockRef bb)
-{
-    LLVMMoveBasicBlockAfter(bb, LLVMGetLastBasicBlock(l->fn));
-}
+static void at(emit *e, LLVMBasicBlockRef bb) { LLVMPositionBuilderAtEnd(e->l->b, bb); }
 
 static LLVMValueRef gep(lower *l, LLVMTypeRef elem, LLVMValueRef base, LLVMValueRef idx,
                         const char *name)
@@ -47,27 +74,32 @@ static LLVMValueRef entry_alloca(lower *l, LLVMTypeRef t, const char *name)
     return a;
 }
 
-/* A runtime kernel, declared the first time it is called. */
+static LLVMValueRef load(lower *l, LLVMTypeRef t, LLVMValueRef p, const char *name)
+{
+    return LLVMBuildLoad2(l->b, t, p, name);
+}
+
+/* A runtime function, declared the first time it is called. */
 static LLVMValueRef rt(lower *l, rt_fn f)
 {
     static const char *const names[RT_COUNT] = {
-        [RT_DENSE] = "sl_rt_dense", [RT_LAYERNORM] = "sl_rt_layernorm",
+        [RT_DENSE_ROWS] = "sl_rt_dense_rows", [RT_LAYERNORM] = "sl_rt_layernorm",
         [RT_GELU] = "sl_rt_gelu", [RT_GELU_TANH] = "sl_rt_gelu_tanh",
         [RT_SIGMOID] = "sl_rt_sigmoid", [RT_TANH] = "sl_rt_tanh", [RT_EXP] = "sl_rt_exp",
         [RT_LOG] = "sl_rt_log", [RT_SOFTMAX] = "sl_rt_softmax",
         [RT_LOG_SOFTMAX] = "sl_rt_log_softmax", [RT_MAX] = "sl_rt_max", [RT_MIN] = "sl_rt_min",
         [RT_SUM] = "sl_rt_sum", [RT_ARGMAX] = "sl_rt_argmax", [RT_ENTROPY] = "sl_rt_entropy",
         [RT_MARGIN] = "sl_rt_margin", [RT_TOPK] = "sl_rt_topk",
-        [RT_DENSE_ZSKIP] = "sl_rt_dense_zskip",
+        [RT_ROWS_MERGE] = "sl_rt_rows_merge", [RT_ROWS_BY_EXPERT] = "sl_rt_rows_by_expert",
     };
     if (l->rt[f])
         return l->rt[f];
-    LLVMTypeRef p = l->t_ptr, i64 = l->t_i64;
+    LLVMTypeRef p = l->t_ptr, i64 = l->t_i64, i32 = l->t_i32;
     LLVMTypeRef ty;
     switch (f) {
-    case RT_DENSE: case RT_DENSE_ZSKIP: { /* (w or wt, b, x, y, n_in, n_out) */
-        LLVMTypeRef a[] = {p, p, p, p, i64, i64};
-        ty = LLVMFunctionType(l->t_void, a, 6, 0);
+    case RT_DENSE_ROWS: { /* (pack, x, ldx, y, ldy, rows, n, zero_skip) */
+        LLVMTypeRef a[] = {p, p, i64, p, i64, p, i64, i32};
+        ty = LLVMFunctionType(l->t_void, a, 8, 0);
         break;
     }
     case RT_LAYERNORM: { /* (x, gamma, beta, y, n, eps) */
@@ -90,6 +122,16 @@ static LLVMValueRef rt(lower *l, rt_fn f)
         ty = LLVMFunctionType(l->t_void, a, 5, 0);
         break;
     }
+    case RT_ROWS_MERGE: { /* (a, na, b, nb, out) -> n */
+        LLVMTypeRef a[] = {p, i64, p, i64, p};
+        ty = LLVMFunctionType(i64, a, 5, 0);
+        break;
+    }
+    case RT_ROWS_BY_EXPERT: { /* (rows, n, idx, k, n_experts, start, bucket_rows, bucket_pos) */
+        LLVMTypeRef a[] = {p, i64, p, i64, i64, p, p, p};
+        ty = LLVMFunctionType(l->t_void, a, 8, 0);
+        break;
+    }
     default: { /* elementwise and softmax: (x, y, n) */
         LLVMTypeRef a[] = {p, p, i64};
         ty = LLVMFunctionType(l->t_void, a, 3, 0);
@@ -99,7 +141,7 @@ static LLVMValueRef rt(lower *l, rt_fn f)
     l->rt_ty[f] = ty;
     l->rt[f] = LLVMAddFunction(l->mod, names[f], ty);
     LLVMAddAttributeAtIndex(l->rt[f], LLVMAttributeFunctionIndex,
-                               LLVMCreateEnumAttribute(l->ctx, LLVMGetEnumAttributeKindForName("nounwind", 8), 0));
+                            LLVMCreateEnumAttribute(l->ctx, LLVMGetEnumAttributeKindForName("nounwind", 8), 0));
     return l->rt[f];
 }
 
@@ -109,80 +151,155 @@ static LLVMValueRef call(lower *l, rt_fn f, LLVMValueRef *args, unsigned n, cons
     return LLVMBuildCall2(l->b, l->rt_ty[f], fn, args, n, name);
 }
 
-static void add_flops(lower *l, double f)
+/* Scratch bytes at a plan offset (bytes per tile row). */
+static LLVMValueRef scratch_at(emit *e, int64_t off, const char *name)
 {
-    if (f <= 0)
-        return;
-    LLVMValueRef v = LLVMBuildLoad2(l->b, l->t_i64, l->flops, "fl");
-    LLVMBuildStore(l->b, LLVMBuildAdd(l->b, v, i64c(l, (int64_t)f), "fl"), l->flops);
+    return gep(e->l, e->l->t_i8, e->scratch, i64c(e->l, off * e->l->tile_rows), name);
 }
 
-static LLVMValueRef tensor(lower *l, int index, const char *name)
-{
-    LLVMValueRef p = gep(l, l->t_ptr, l->tensors, i64c(l, index), "");
-    return LLVMBuildLoad2(l->b, l->t_ptr, p, name);
-}
-
-static LLVMValueRef buffer(lower *l, const sl_node *n)
-{
-    return gep(l, l->t_i8, l->scratch, i64c(l, l->buf[n->id]), "buf");
-}
-
-static void store_slot(lower *l, int slot, LLVMValueRef v)
-{
-    LLVMBuildStore(l->b, v, gep(l, l->t_i32, l->slots, i64c(l, slot), "slot"));
-}
-
-/* A counted loop over [0, n), n >= 1: returns the index; close with loop_end. */
+/* A counted loop over [0, n): returns the index; close with loop_end.  The
+ * count is checked first, so n may be 0. */
 typedef struct loop {
     LLVMValueRef i, phi, n;
-    LLVMBasicBlockRef head;
+    LLVMBasicBlockRef head, done;
 } loop;
 
-static LLVMValueRef loop_begin(lower *l, loop *lp, LLVMValueRef n, const char *name)
+static LLVMValueRef loop_begin(emit *e, loop *lp, LLVMValueRef n, const char *name)
 {
+    lower *l = e->l;
     LLVMBasicBlockRef pre = LLVMGetInsertBlock(l->b);
-    lp->head = block(l, name);
+    char buf[64];
+    snprintf(buf, sizeof buf, "%s.done", name);
+    lp->head = block(e, name);
+    lp->done = block(e, buf);
     lp->n = n;
-    LLVMBuildBr(l->b, lp->head);
-    at(l, lp->head);
+    if (LLVMIsConstant(n))
+        LLVMBuildBr(l->b, lp->head); /* constant counts are >= 1 */
+    else
+        LLVMBuildCondBr(l->b, LLVMBuildICmp(l->b, LLVMIntSGT, n, i64c(l, 0), ""), lp->head,
+                        lp->done);
+    at(e, lp->head);
     lp->phi = LLVMBuildPhi(l->b, l->t_i64, "i");
     LLVMValueRef zero = i64c(l, 0);
     LLVMAddIncoming(lp->phi, &zero, &pre, 1);
     return lp->i = lp->phi;
 }
 
-static void loop_end(lower *l, loop *lp, const char *name)
+static void loop_end(emit *e, loop *lp)
 {
+    lower *l = e->l;
     LLVMBasicBlockRef last = LLVMGetInsertBlock(l->b);
     LLVMValueRef next = LLVMBuildAdd(l->b, lp->i, i64c(l, 1), "i.next");
-    LLVMValueRef more = LLVMBuildICmp(l->b, LLVMIntULT, next, lp->n, "more");
-    LLVMBasicBlockRef done = block(l, name);
-    LLVMBuildCondBr(l->b, more, lp->head, done);
+    LLVMValueRef more = LLVMBuildICmp(l->b, LLVMIntSLT, next, lp->n, "more");
+    LLVMBuildCondBr(l->b, more, lp->head, lp->done);
     LLVMAddIncoming(lp->phi, &next, &last, 1);
-    at(l, done);
+    LLVMMoveBasicBlockAfter(lp->done, last);
+    at(e, lp->done);
 }
 
-/* ---- elementwise ---------------------------------------------------------- */
+/* A loop over a row list: returns the row (i64); rows_end closes it. */
+typedef struct rows_loop {
+    loop lp;
+    LLVMValueRef row;
+} rows_loop;
 
-static bool is_cheap(sl_op op)
+static LLVMValueRef rows_begin(emit *e, rows_loop *r, LLVMValueRef list, LLVMValueRef count,
+                               const char *name)
 {
-    switch (op) {
-    case SL_OP_NEG: case SL_OP_NOT: case SL_OP_TO_F32: case SL_OP_RELU:
-    case SL_OP_ADD: case SL_OP_SUB: case SL_OP_MUL: case SL_OP_DIV:
-    case SL_OP_LT: case SL_OP_LE: case SL_OP_GT: case SL_OP_GE: case SL_OP_EQ: case SL_OP_NE:
-    case SL_OP_AND: case SL_OP_OR:
-        return true;
-    default:
-        return false;
-    }
+    lower *l = e->l;
+    LLVMValueRef i = loop_begin(e, &r->lp, count, name);
+    LLVMValueRef v = load(l, l->t_i32, gep(l, l->t_i32, list, i, ""), "row");
+    return r->row = LLVMBuildSExt(l->b, v, l->t_i64, "r");
 }
+
+static void rows_end(emit *e, rows_loop *r) { loop_end(e, &r->lp); }
+
+static LLVMValueRef frame_count(emit *e) { return load(e->l, e->l->t_i64, e->fr->count, "n"); }
+
+/* ---- FLOPs ------------------------------------------------------------------ */
+
+/* Add what every row of the frame ran since the last flush to its rows'
+ * counters: once per frame and control point, not once per node. */
+static void flush_flops(emit *e)
+{
+    lower *l = e->l;
+    frame *f = e->fr;
+    if (f->pending <= 0)
+        return;
+    LLVMValueRef acc = scratch_at(e, l->pl.flops0, "flops");
+    rows_loop r;
+    LLVMValueRef j = rows_begin(e, &r, f->rows, frame_count(e), "flops.add");
+    LLVMValueRef p = gep(l, l->t_i64, acc, j, "");
+    LLVMBuildStore(l->b, LLVMBuildAdd(l->b, load(l, l->t_i64, p, ""), i64c(l, (int64_t)f->pending), ""), p);
+    rows_end(e, &r);
+    f->pending = 0;
+}
+
+/* ---- values ------------------------------------------------------------------ */
+
+/* A per-row value's storage: row r, element i at base[r * numel + i]. */
+static LLVMValueRef base_of(emit *e, const sl_node *n)
+{
+    while (e->alias[n->id])
+        n = e->alias[n->id];
+    if (n->op == SL_OP_INPUT)
+        return e->x;
+    return scratch_at(e, e->l->pl.off[n->id], "buf");
+}
+
+static LLVMTypeRef elem_ty(lower *l, const sl_node *n)
+{
+    return n->ty.elem == SL_F32 ? l->t_f32 : n->ty.elem == SL_I32 ? l->t_i32 : l->t_i8;
+}
+
+static LLVMValueRef scalar_op(lower *l, const sl_node *n, LLVMValueRef a, LLVMValueRef b);
+
+/* Element i of row r of n (i ignored for scalars).  Bools come back as i1. */
+static LLVMValueRef element(emit *e, const sl_node *n, LLVMValueRef r, LLVMValueRef i)
+{
+    lower *l = e->l;
+    if (l->pl.uniform[n->id])
+        return e->vals[n->id];
+    if (l->pl.fused[n->id]) {
+        if (n->op == SL_OP_INDEX)
+            return element(e, n->a, r, i64c(l, n->index));
+        LLVMValueRef a = n->a ? element(e, n->a, r, i) : NULL;
+        LLVMValueRef b = n->b ? element(e, n->b, r, i) : NULL;
+        return scalar_op(l, n, a, b);
+    }
+    int64_t numel = sl_ty_numel(n->ty);
+    LLVMValueRef at_ = numel == 1 ? r : LLVMBuildAdd(l->b, LLVMBuildMul(l->b, r, i64c(l, numel), ""), i, "");
+    LLVMValueRef v = load(l, elem_ty(l, n), gep(l, elem_ty(l, n), base_of(e, n), at_, ""), "v");
+    if (n->ty.elem == SL_BOOL)
+        v = LLVMBuildICmp(l->b, LLVMIntNE, v, LLVMConstInt(l->t_i8, 0, 0), "b");
+    return v;
+}
+
+static void store_element(emit *e, const sl_node *n, LLVMValueRef r, LLVMValueRef i,
+                          LLVMValueRef v)
+{
+    lower *l = e->l;
+    int64_t numel = sl_ty_numel(n->ty);
+    LLVMValueRef at_ = numel == 1 ? r : LLVMBuildAdd(l->b, LLVMBuildMul(l->b, r, i64c(l, numel), ""), i, "");
+    if (n->ty.elem == SL_BOOL)
+        v = LLVMBuildZExt(l->b, v, l->t_i8, "");
+    LLVMBuildStore(l->b, v, gep(l, elem_ty(l, n), base_of(e, n), at_, ""));
+}
+
+/* Row r of a per-row value, as a pointer to its first element. */
+static LLVMValueRef row_ptr(emit *e, const sl_node *n, LLVMValueRef r)
+{
+    lower *l = e->l;
+    LLVMValueRef off = LLVMBuildMul(l->b, r, i64c(l, sl_ty_numel(n->ty)), "");
+    return gep(l, elem_ty(l, n), base_of(e, n), off, "row.p");
+}
+
+/* ---- cheap elementwise work ---------------------------------------------- */
 
 /* One element of a cheap operation on scalar values (i1, i32 or float). */
 static LLVMValueRef scalar_op(lower *l, const sl_node *n, LLVMValueRef a, LLVMValueRef b)
 {
     bool f = n->a && n->a->ty.elem == SL_F32;
-    bool boolean = n->a && n->a->ty.elem == SL_BOOL;
     switch (n->op) {
     case SL_OP_NEG: return f ? LLVMBuildFNeg(l->b, a, "neg") : LLVMBuildNeg(l->b, a, "neg");
     case SL_OP_NOT: return LLVMBuildNot(l->b, a, "not");
@@ -208,49 +325,34 @@ static LLVMValueRef scalar_op(lower *l, const sl_node *n, LLVMValueRef a, LLVMVa
     int k = n->op - SL_OP_LT;
     if (f)
         return LLVMBuildFCmp(l->b, fp[k], a, b, "cmp");
-    if (boolean)
-        return LLVMBuildICmp(l->b, ip[k], a, b, "cmp");
     return LLVMBuildICmp(l->b, ip[k], a, b, "cmp");
 }
 
-/* Element i of node n inside a fused loop. */
-static LLVMValueRef element(lower *l, const sl_node *n, LLVMValueRef i)
+/* A per-row value computed element by element over the frame's rows: its
+ * fused operands inline.  `value` gives element i of row r. */
+static void elementwise(emit *e, const sl_node *n)
 {
-    if (n->ty.rank == 0)
-        return l->vals[n->id]; /* a scalar broadcasts */
-    if (!l->fused[n->id]) {
-        if (n->ty.elem == SL_BOOL) {
-            LLVMValueRef v = LLVMBuildLoad2(l->b, l->t_i8, gep(l, l->t_i8, l->vals[n->id], i, ""), "m");
-            return LLVMBuildICmp(l->b, LLVMIntNE, v, LLVMConstInt(l->t_i8, 0, 0), "mb");
-        }
-        return LLVMBuildLoad2(l->b, l->t_f32, gep(l, l->t_f32, l->vals[n->id], i, ""), "v");
+    lower *l = e->l;
+    int64_t numel = sl_ty_numel(n->ty);
+    rows_loop r;
+    LLVMValueRef row = rows_begin(e, &r, e->fr->rows, frame_count(e), "ew.row");
+    loop inner;
+    LLVMValueRef i = numel > 1 ? loop_begin(e, &inner, i64c(l, numel), "ew") : i64c(l, 0);
+    LLVMValueRef v;
+    if (n->op == SL_OP_INDEX) {
+        v = element(e, n->a, row, i64c(l, n->index));
+    } else {
+        LLVMValueRef a = n->a ? element(e, n->a, row, i) : NULL;
+        LLVMValueRef b = n->b ? element(e, n->b, row, i) : NULL;
+        v = scalar_op(l, n, a, b);
     }
-    LLVMValueRef a = n->a ? element(l, n->a, i) : NULL;
-    LLVMValueRef b = n->b ? element(l, n->b, i) : NULL;
-    return scalar_op(l, n, a, b);
+    store_element(e, n, row, i, v);
+    if (numel > 1)
+        loop_end(e, &inner);
+    rows_end(e, &r);
 }
 
-/* A materialized cheap vector node: one loop over its elements, its fused
- * operands computed inline. */
-static void elementwise_loop(lower *l, const sl_node *n)
-{
-    LLVMValueRef out = buffer(l, n);
-    loop lp;
-    LLVMValueRef i = loop_begin(l, &lp, i64c(l, sl_ty_numel(n->ty)), "ew");
-    LLVMValueRef a = n->a ? element(l, n->a, i) : NULL;
-    LLVMValueRef b = n->b ? element(l, n->b, i) : NULL;
-    LLVMValueRef v = scalar_op(l, n, a, b);
-    if (n->ty.elem == SL_BOOL)
-        LLVMBuildStore(l->b, LLVMBuildZExt(l->b, v, l->t_i8, ""), gep(l, l->t_i8, out, i, ""));
-    else
-        LLVMBuildStore(l->b, v, gep(l, l->t_f32, out, i, ""));
-    loop_end(l, &lp, "ew.done");
-    l->vals[n->id] = out;
-}
-
-/* ---- nodes ---------------------------------------------------------------- */
-
-static void lower_region(lower *l, const sl_region *r);
+/* ---- nodes ------------------------------------------------------------------- */
 
 static rt_fn unary_kernel(sl_op op)
 {
@@ -272,528 +374,635 @@ static rt_fn unary_kernel(sl_op op)
     }
 }
 
-/* Zero-skipping (sl_rt_dense_zskip: weight rows of zero inputs are never
- * read) pays for a dense layer fed by a ReLU, typically 40-90% zeros, of at
- * least this many inputs.  Below it the weights sit in L2 and listing the
- * non-zeros costs more than skipping saves unless sparsity is high
- * (docs/performance.md, "Zero-skipping crossover"). */
-enum { ZSKIP_MIN_INPUTS = 512 };
-
-static bool zero_skips(const lower *l, const sl_node *n)
+static LLVMValueRef tensor(emit *e, int index, const char *name)
 {
-    return l->zero_skip && n->a->op == SL_OP_RELU && n->inst->n_in >= ZSKIP_MIN_INPUTS;
+    lower *l = e->l;
+    return load(l, l->t_ptr, gep(l, l->t_ptr, e->tensors, i64c(l, index), ""), name);
 }
 
-/* The env->tensors index of tensor w's transposed copy, [in, out]. */
-static int transposed_copy(lower *l, int w)
+static LLVMValueRef dense_pack(emit *e, LLVMValueRef index)
 {
-    if (l->transposed_slot[w] < 0) {
-        l->transposed_slot[w] = (int)l->transposed.len;
-        SL_VEC_PUSH(&l->c->arena, &l->transposed, w);
-    }
-    return (int)l->p->tensors.len + l->transposed_slot[w];
+    lower *l = e->l;
+    return load(l, l->t_ptr, gep(l, l->t_ptr, e->dense, index, ""), "pack");
 }
 
-/* fc[mask](x): per block, a guarded call on that block's rows only. */
-static void lower_dense_blocks(lower *l, const sl_node *n)
+/* One call of the row-set kernel: outputs [col0, col0 + cols) of the rows
+ * listed, from pack `index`. */
+static void dense_call(emit *e, const sl_node *n, LLVMValueRef pack_index, int64_t col0,
+                       LLVMValueRef rows, LLVMValueRef count)
 {
+    lower *l = e->l;
+    LLVMValueRef y = gep(l, l->t_f32, base_of(e, n), i64c(l, col0), "y");
+    LLVMValueRef args[] = {dense_pack(e, pack_index), base_of(e, n->a), i64c(l, n->inst->n_in),
+                           y, i64c(l, n->inst->n_out), rows, count,
+                           i32c(l, sl_plan_zero_skips(l, n))};
+    call(l, RT_DENSE_ROWS, args, 8, "");
+}
+
+/* fc(x) over the frame's rows (a layer declared with blocks: block by block). */
+static void lower_dense(emit *e, const sl_node *n)
+{
+    lower *l = e->l;
+    int first = l->pl.dense[n->inst->w_tensor];
+    int64_t k = n->inst->blocks ? n->inst->blocks : 1, rows = n->inst->n_out / k;
+    LLVMValueRef count = frame_count(e);
+    for (int64_t b = 0; b < k; b++)
+        dense_call(e, n, i64c(l, first + b), b * rows, e->fr->rows, count);
+}
+
+/* fc[mask](x): per block, the rows whose mask turns it on; the block's
+ * units are 0 for the others.  Each row's FLOPs grow per active block. */
+static void lower_dense_blocks(emit *e, const sl_node *n, const plan_item *pi)
+{
+    lower *l = e->l;
     const sl_inst *inst = n->inst;
     int64_t rows = inst->n_out / inst->blocks;
     const sl_decision *d = &l->p->decisions.items[n->decision];
-    LLVMValueRef w = tensor(l, inst->w_tensor, "w"), bias = tensor(l, inst->b_tensor, "b");
-    LLVMValueRef out = buffer(l, n), mask = l->vals[n->b->id], x = l->vals[n->a->id];
+    LLVMValueRef list = scratch_at(e, pi->list0, "block.rows");
+    LLVMValueRef nact = entry_alloca(l, l->t_i64, "block.n");
+    LLVMValueRef acc = scratch_at(e, l->pl.flops0, "flops");
 
-    loop lp;
-    LLVMValueRef k = loop_begin(l, &lp, i64c(l, inst->blocks), "block");
-    LLVMValueRef m = LLVMBuildLoad2(l->b, l->t_i8, gep(l, l->t_i8, mask, k, ""), "m");
+    loop bl;
+    LLVMValueRef b = loop_begin(e, &bl, i64c(l, inst->blocks), "block");
+    LLVMBuildStore(l->b, i64c(l, 0), nact);
+    rows_loop r;
+    LLVMValueRef row = rows_begin(e, &r, e->fr->rows, frame_count(e), "block.part");
+    LLVMValueRef m = load(l, l->t_i8, gep(l, l->t_i8, base_of(e, n->b),
+                          LLVMBuildAdd(l->b, LLVMBuildMul(l->b, row, i64c(l, inst->blocks), ""), b, ""), ""), "m");
     LLVMValueRef on = LLVMBuildICmp(l->b, LLVMIntNE, m, LLVMConstInt(l->t_i8, 0, 0), "active");
-    LLVMValueRef slot = LLVMBuildAdd(l->b, k, i64c(l, d->slot), "");
-    LLVMBuildStore(l->b, LLVMBuildZExt(l->b, on, l->t_i32, ""), gep(l, l->t_i32, l->slots, slot, ""));
-    LLVMValueRef row0 = LLVMBuildMul(l->b, k, i64c(l, rows), "row0");
-    LLVMValueRef y = gep(l, l->t_f32, out, row0, "y.block");
-    LLVMBasicBlockRef run = block(l, "block.run"), skip = block(l, "block.skip"),
-                      next = block(l, "block.next");
-    LLVMBuildCondBr(l->b, on, run, skip);
-
-    at(l, run);
-    LLVMValueRef wk = gep(l, l->t_f32, w, LLVMBuildMul(l->b, row0, i64c(l, inst->n_in), ""), "w.block");
-    LLVMValueRef bk = gep(l, l->t_f32, bias, row0, "b.block");
-    LLVMValueRef args[] = {wk, bk, x, y, i64c(l, inst->n_in), i64c(l, rows)};
-    call(l, RT_DENSE, args, 6, "");
-    add_flops(l, n->flops);
+    LLVMValueRef slot = LLVMBuildAdd(l->b, LLVMBuildMul(l->b, row, i64c(l, l->p->n_slots), ""),
+                                     LLVMBuildAdd(l->b, b, i64c(l, d->slot), ""), "");
+    LLVMBuildStore(l->b, LLVMBuildZExt(l->b, on, l->t_i32, ""), gep(l, l->t_i32, e->slots, slot, ""));
+    LLVMBasicBlockRef yes = block(e, "block.on"), no = block(e, "block.off"), next = block(e, "block.next");
+    LLVMBuildCondBr(l->b, on, yes, no);
+    at(e, yes);
+    LLVMValueRef k = load(l, l->t_i64, nact, "k");
+    LLVMBuildStore(l->b, LLVMBuildTrunc(l->b, row, l->t_i32, ""), gep(l, l->t_i32, list, k, ""));
+    LLVMBuildStore(l->b, LLVMBuildAdd(l->b, k, i64c(l, 1), ""), nact);
+    LLVMValueRef fp = gep(l, l->t_i64, acc, row, "");
+    LLVMBuildStore(l->b, LLVMBuildAdd(l->b, load(l, l->t_i64, fp, ""), i64c(l, (int64_t)n->flops), ""), fp);
     LLVMBuildBr(l->b, next);
-
-    at(l, skip);
+    at(e, no);
+    LLVMValueRef y = gep(l, l->t_f32, row_ptr(e, n, row), LLVMBuildMul(l->b, b, i64c(l, rows), ""), "");
     LLVMBuildMemSet(l->b, y, LLVMConstInt(l->t_i8, 0, 0), i64c(l, rows * 4), 4);
     LLVMBuildBr(l->b, next);
+    at(e, next);
+    rows_end(e, &r);
 
-    at(l, next);
-    loop_end(l, &lp, "block.done");
-    l->vals[n->id] = out;
+    /* The block's weights are read only when some row turns it on. */
+    LLVMValueRef cnt = load(l, l->t_i64, nact, "block.n");
+    LLVMBasicBlockRef run = block(e, "block.run"), done = block(e, "block.skip");
+    LLVMBuildCondBr(l->b, LLVMBuildICmp(l->b, LLVMIntSGT, cnt, i64c(l, 0), "any"), run, done);
+    at(e, run);
+    LLVMValueRef pack = LLVMBuildAdd(l->b, i64c(l, l->pl.dense[inst->w_tensor]), b, "");
+    LLVMValueRef yb = gep(l, l->t_f32, base_of(e, n), LLVMBuildMul(l->b, b, i64c(l, rows), ""), "y");
+    LLVMValueRef args[] = {dense_pack(e, pack), base_of(e, n->a), i64c(l, inst->n_in), yb,
+                           i64c(l, inst->n_out), list, cnt, i32c(l, 0)};
+    call(l, RT_DENSE_ROWS, args, 8, "");
+    LLVMBuildBr(l->b, done);
+    at(e, done);
+    loop_end(e, &bl);
 }
 
-/* route bank(x) top k by scores: top-k, softmax over the k chosen scores,
- * then for each chosen expert a switch to its code, and y += w_j * out_j. */
-static void lower_route(lower *l, const sl_node *n)
+/* A kernel over each row's vector: y_r = f(x_r), or out[r] = f(x_r). */
+static void per_row_kernel(emit *e, const sl_node *n)
 {
-    const sl_inst *bank = n->inst;
-    int64_t k = n->index, d = sl_ty_numel(n->ty);
-    const sl_decision *dec = &l->p->decisions.items[n->decision];
-    LLVMValueRef idx = entry_alloca(l, LLVMArrayType(l->t_i32, (unsigned)k), "topk.idx");
-    LLVMValueRef val = entry_alloca(l, LLVMArrayType(l->t_f32, (unsigned)k), "topk.val");
-    LLVMValueRef wts = entry_alloca(l, LLVMArrayType(l->t_f32, (unsigned)k), "topk.w");
-    LLVMValueRef out = buffer(l, n);
-
-    LLVMValueRef targs[] = {l->vals[n->b->id], i64c(l, bank->n_children), i64c(l, k), idx, val};
-    call(l, RT_TOPK, targs, 5, "");
-    LLVMValueRef sargs[] = {val, wts, i64c(l, k)};
-    call(l, RT_SOFTMAX, sargs, 3, "");
-    add_flops(l, n->flops);
-    LLVMBuildMemSet(l->b, out, LLVMConstInt(l->t_i8, 0, 0), i64c(l, d * 4), 4);
-    l->vals[n->route_arg->id] = l->vals[n->a->id];
-
-    loop lp;
-    LLVMValueRef j = loop_begin(l, &lp, i64c(l, k), "expert");
-    LLVMValueRef e = LLVMBuildLoad2(l->b, l->t_i32, gep(l, l->t_i32, idx, j, ""), "e");
-    LLVMValueRef slotp = gep(l, l->t_i32, l->slots, LLVMBuildAdd(l->b, j, i64c(l, dec->slot), ""), "");
-    LLVMBuildStore(l->b, e, slotp);
-    LLVMBasicBlockRef join = block(l, "expert.join"), bad = block(l, "expert.none");
-    LLVMValueRef sw = LLVMBuildSwitch(l->b, e, bad, (unsigned)bank->n_children);
-    LLVMBasicBlockRef *from = sl_arena_array(&l->c->arena, (size_t)bank->n_children, sizeof *from);
-    LLVMValueRef *res = sl_arena_array(&l->c->arena, (size_t)bank->n_children, sizeof *res);
-    for (int i = 0; i < bank->n_children; i++) {
-        char name[32];
-        snprintf(name, sizeof name, "expert%d", i);
-        LLVMBasicBlockRef bb = block(l, name);
-        LLVMAddCase(sw, i32c(l, i), bb);
-        at(l, bb);
-        lower_region(l, n->experts[i]);
-        res[i] = l->vals[n->expert_out[i]->id];
-        from[i] = LLVMGetInsertBlock(l->b);
-        LLVMBuildBr(l->b, join);
-    }
-    place_last(l, bad);
-    at(l, bad);
-    LLVMBuildUnreachable(l->b);
-
-    place_last(l, join);
-    at(l, join);
-    LLVMValueRef eo = LLVMBuildPhi(l->b, l->t_ptr, "expert.out");
-    LLVMAddIncoming(eo, res, from, (unsigned)bank->n_children);
-    LLVMValueRef wj = LLVMBuildLoad2(l->b, l->t_f32, gep(l, l->t_f32, wts, j, ""), "w");
-    loop acc;
-    LLVMValueRef i = loop_begin(l, &acc, i64c(l, d), "combine");
-    LLVMValueRef yp = gep(l, l->t_f32, out, i, "");
-    LLVMValueRef ev = LLVMBuildLoad2(l->b, l->t_f32, gep(l, l->t_f32, eo, i, ""), "");
-    LLVMValueRef yv = LLVMBuildLoad2(l->b, l->t_f32, yp, "");
-    LLVMBuildStore(l->b, LLVMBuildFAdd(l->b, yv, LLVMBuildFMul(l->b, wj, ev, ""), ""), yp);
-    loop_end(l, &acc, "combine.done");
-    loop_end(l, &lp, "route.done");
-    l->vals[n->id] = out;
-}
-
-static void lower_node(lower *l, const sl_node *n)
-{
-    LLVMValueRef a = n->a ? l->vals[n->a->id] : NULL;
-    int64_t len = n->a ? sl_ty_numel(n->a->ty) : 0;
+    lower *l = e->l;
+    int64_t len = sl_ty_numel(n->a->ty);
+    rows_loop r;
+    LLVMValueRef row = rows_begin(e, &r, e->fr->rows, frame_count(e), sl_op_str(n->op));
+    LLVMValueRef x = row_ptr(e, n->a, row);
     switch (n->op) {
-    case SL_OP_INPUT:
-        l->vals[n->id] = l->x;
-        break;
-    case SL_OP_CONST:
-        l->vals[n->id] = n->ty.elem == SL_F32 ? f32c(l, n->value)
-                         : n->ty.elem == SL_I32 ? i32c(l, (int32_t)n->value)
-                                                : LLVMConstInt(l->t_i1, n->value != 0, 0);
-        break;
-    case SL_OP_THRESHOLD: {
-        LLVMValueRef p = gep(l, l->t_f32, l->thresholds, i64c(l, n->index), "");
-        l->vals[n->id] = LLVMBuildLoad2(l->b, l->t_f32, p, l->p->thresholds.items[n->index].name);
-        break;
-    }
-    case SL_OP_ROUTE_ARG:
-        break; /* bound by its route */
-    case SL_OP_DENSE: {
-        bool zs = zero_skips(l, n);
-        LLVMValueRef w = zs ? tensor(l, transposed_copy(l, n->inst->w_tensor), "wt")
-                            : tensor(l, n->inst->w_tensor, "w");
-        LLVMValueRef args[] = {w, tensor(l, n->inst->b_tensor, "b"), a, buffer(l, n),
-                               i64c(l, n->inst->n_in), i64c(l, n->inst->n_out)};
-        call(l, zs ? RT_DENSE_ZSKIP : RT_DENSE, args, 6, "");
-        l->vals[n->id] = args[3];
-        break;
-    }
     case SL_OP_LAYERNORM: {
-        LLVMValueRef args[] = {a, tensor(l, n->inst->w_tensor, "gamma"),
-                               tensor(l, n->inst->b_tensor, "beta"), buffer(l, n),
-                               i64c(l, n->inst->n_in), f32c(l, 1e-5)};
+        LLVMValueRef args[] = {x, tensor(e, n->inst->w_tensor, "gamma"),
+                               tensor(e, n->inst->b_tensor, "beta"), row_ptr(e, n, row),
+                               i64c(l, len), f32c(l, 1e-5)};
         call(l, RT_LAYERNORM, args, 6, "");
-        l->vals[n->id] = args[3];
         break;
     }
-    case SL_OP_DENSE_BLOCKS:
-        lower_dense_blocks(l, n);
-        return; /* its FLOPs are counted per active block */
-    case SL_OP_ROUTE:
-        lower_route(l, n);
-        return;
     case SL_OP_GELU: case SL_OP_GELU_TANH: case SL_OP_SIGMOID: case SL_OP_TANH:
     case SL_OP_EXP: case SL_OP_LOG: case SL_OP_SOFTMAX: case SL_OP_LOG_SOFTMAX: {
-        if (n->ty.rank == 0) {
-            /* a scalar goes through the same kernel, one element long */
-            LLVMValueRef tmp = entry_alloca(l, l->t_f32, "s");
-            LLVMBuildStore(l->b, a, tmp);
-            LLVMValueRef args[] = {tmp, tmp, i64c(l, 1)};
-            call(l, unary_kernel(n->op), args, 3, "");
-            l->vals[n->id] = LLVMBuildLoad2(l->b, l->t_f32, tmp, sl_op_str(n->op));
-        } else {
-            LLVMValueRef args[] = {a, buffer(l, n), i64c(l, len)};
-            call(l, unary_kernel(n->op), args, 3, "");
-            l->vals[n->id] = args[1];
-        }
+        LLVMValueRef args[] = {x, row_ptr(e, n, row), i64c(l, len)};
+        call(l, unary_kernel(n->op), args, 3, "");
         break;
     }
-    case SL_OP_MAX: case SL_OP_MIN: case SL_OP_SUM: case SL_OP_MEAN: case SL_OP_ENTROPY:
-    case SL_OP_MARGIN: case SL_OP_ARGMAX: {
-        LLVMValueRef args[] = {a, i64c(l, len)};
+    default: { /* reductions */
+        LLVMValueRef args[] = {x, i64c(l, len)};
         LLVMValueRef v = call(l, unary_kernel(n->op), args, 2, sl_op_str(n->op));
         if (n->op == SL_OP_MEAN)
             v = LLVMBuildFDiv(l->b, v, f32c(l, (double)len), "mean");
         else if (n->op == SL_OP_ARGMAX)
             v = LLVMBuildTrunc(l->b, v, l->t_i32, "argmax");
-        l->vals[n->id] = v;
+        store_element(e, n, row, i64c(l, 0), v);
         break;
     }
-    case SL_OP_INDEX:
-        if (n->ty.elem == SL_BOOL) {
-            LLVMValueRef v = LLVMBuildLoad2(l->b, l->t_i8, gep(l, l->t_i8, a, i64c(l, n->index), ""), "");
-            l->vals[n->id] = LLVMBuildICmp(l->b, LLVMIntNE, v, LLVMConstInt(l->t_i8, 0, 0), "at");
-        } else {
-            l->vals[n->id] = LLVMBuildLoad2(l->b, l->t_f32, gep(l, l->t_f32, a, i64c(l, n->index), ""), "at");
-        }
-        break;
-    case SL_OP_PHI:
-    case SL_OP_COUNT:
-        break; /* made by the gate */
-    default:
-        if (!is_cheap(n->op))
-            break;
-        if (l->fused[n->id])
-            break; /* computed inside its user's loop */
-        if (n->ty.rank == 0)
-            l->vals[n->id] = scalar_op(l, n, a, n->b ? l->vals[n->b->id] : NULL);
-        else
-            elementwise_loop(l, n);
-        break;
     }
-    add_flops(l, n->flops);
+    rows_end(e, &r);
 }
 
-/* ---- control ---------------------------------------------------------------- */
-
-static void lower_gate(lower *l, const sl_item *it)
+/* A uniform value: one scalar for every row. */
+static void lower_uniform(emit *e, const sl_node *n)
 {
-    const sl_decision *d = &l->p->decisions.items[it->decision];
-    /* force[1 + d]: -1 decide, 0 else-arm, 1 then-arm */
-    LLVMValueRef fp = gep(l, l->t_i32, l->force, i64c(l, 1 + it->decision), "");
-    LLVMValueRef f = LLVMBuildLoad2(l->b, l->t_i32, fp, "force");
-    LLVMValueRef decide = LLVMBuildICmp(l->b, LLVMIntEQ, f, i32c(l, -1), "");
-    LLVMValueRef forced = LLVMBuildICmp(l->b, LLVMIntEQ, f, i32c(l, 1), "");
-    LLVMValueRef take = LLVMBuildSelect(l->b, decide, l->vals[it->cond->id], forced, d->name);
-    store_slot(l, d->slot, LLVMBuildZExt(l->b, take, l->t_i32, ""));
-
-    char name[64];
-    snprintf(name, sizeof name, "%s.then", d->name);
-    LLVMBasicBlockRef then_bb = block(l, name);
-    snprintf(name, sizeof name, "%s.else", d->name);
-    LLVMBasicBlockRef else_bb = block(l, name);
-    LLVMBuildCondBr(l->b, take, then_bb, else_bb);
-
-    at(l, then_bb);
-    lower_region(l, it->then_r);
-    bool then_live = !l->dead;
-    LLVMBasicBlockRef then_end = then_live ? LLVMGetInsertBlock(l->b) : NULL;
-
-    l->dead = false;
-    place_last(l, else_bb);
-    at(l, else_bb);
-    lower_region(l, it->else_r);
-    bool else_live = !l->dead;
-    LLVMBasicBlockRef else_end = else_live ? LLVMGetInsertBlock(l->b) : NULL;
-
-    if (!then_live && !else_live) {
-        l->dead = true;
+    lower *l = e->l;
+    switch (n->op) {
+    case SL_OP_CONST:
+        e->vals[n->id] = n->ty.elem == SL_F32 ? f32c(l, n->value)
+                         : n->ty.elem == SL_I32 ? i32c(l, (int32_t)n->value)
+                                                : LLVMConstInt(l->t_i1, n->value != 0, 0);
+        return;
+    case SL_OP_THRESHOLD: {
+        LLVMValueRef p = gep(l, l->t_f32, e->thresholds, i64c(l, n->index), "");
+        e->vals[n->id] = load(l, l->t_f32, p, l->p->thresholds.items[n->index].name);
         return;
     }
-    snprintf(name, sizeof name, "%s.merge", d->name);
-    LLVMBasicBlockRef merge = block(l, name);
-    if (then_live) {
-        at(l, then_end);
-        LLVMBuildBr(l->b, merge);
+    case SL_OP_GELU: case SL_OP_GELU_TANH: case SL_OP_SIGMOID: case SL_OP_TANH:
+    case SL_OP_EXP: case SL_OP_LOG: {
+        /* the same kernel as a vector's, one element long */
+        LLVMValueRef tmp = entry_alloca(l, l->t_f32, "s");
+        LLVMBuildStore(l->b, e->vals[n->a->id], tmp);
+        LLVMValueRef args[] = {tmp, tmp, i64c(l, 1)};
+        call(l, unary_kernel(n->op), args, 3, "");
+        e->vals[n->id] = load(l, l->t_f32, tmp, sl_op_str(n->op));
+        return;
     }
-    if (else_live) {
-        at(l, else_end);
-        LLVMBuildBr(l->b, merge);
+    default:
+        e->vals[n->id] = scalar_op(l, n, n->a ? e->vals[n->a->id] : NULL,
+                                   n->b ? e->vals[n->b->id] : NULL);
+        return;
     }
-    at(l, merge);
-    l->dead = false;
+}
+
+static void lower_node(emit *e, const sl_node *n, const plan_item *pi)
+{
+    lower *l = e->l;
+    if (l->pl.uniform[n->id])
+        lower_uniform(e, n);
+    else if (l->pl.fused[n->id])
+        ; /* computed inside its user's loop */
+    else
+        switch (n->op) {
+        case SL_OP_INPUT: case SL_OP_ROUTE_ARG: case SL_OP_PHI: case SL_OP_ROUTE:
+        case SL_OP_COUNT:
+            break; /* the input is in place; the rest are made by their items */
+        case SL_OP_DENSE:
+            lower_dense(e, n);
+            break;
+        case SL_OP_DENSE_BLOCKS:
+            lower_dense_blocks(e, n, pi);
+            return; /* FLOPs counted per active block */
+        case SL_OP_LAYERNORM: case SL_OP_GELU: case SL_OP_GELU_TANH: case SL_OP_SIGMOID:
+        case SL_OP_TANH: case SL_OP_EXP: case SL_OP_LOG: case SL_OP_SOFTMAX:
+        case SL_OP_LOG_SOFTMAX: case SL_OP_MAX: case SL_OP_MIN: case SL_OP_SUM: case SL_OP_MEAN:
+        case SL_OP_ARGMAX: case SL_OP_ENTROPY: case SL_OP_MARGIN:
+            per_row_kernel(e, n);
+            break;
+        default:
+            elementwise(e, n);
+            break;
+        }
+    if (n->op != SL_OP_ROUTE)
+        e->fr->pending += n->flops;
+}
+
+/* ---- frames ------------------------------------------------------------------- */
+
+/* Run a sub-region over `rows` [count]: jump over it when no row is there. */
+static void push_frame(emit *e, frame *f, LLVMValueRef rows, LLVMValueRef count,
+                       const char *name)
+{
+    lower *l = e->l;
+    char buf[64];
+    snprintf(buf, sizeof buf, "%s.skip", name);
+    LLVMBasicBlockRef run = block(e, name);
+    f->skip = block(e, buf);
+    LLVMValueRef n = load(l, l->t_i64, count, "n");
+    LLVMBuildCondBr(l->b, LLVMBuildICmp(l->b, LLVMIntSGT, n, i64c(l, 0), "any"), run, f->skip);
+    at(e, run);
+    f->rows = rows;
+    f->count = count;
+    f->pending = 0;
+    f->parent = e->fr;
+    e->fr = f;
+}
+
+static void pop_frame(emit *e)
+{
+    frame *f = e->fr;
+    flush_flops(e);
+    LLVMBuildBr(e->l->b, f->skip);
+    LLVMMoveBasicBlockAfter(f->skip, LLVMGetInsertBlock(e->l->b));
+    at(e, f->skip);
+    e->fr = f->parent;
+}
+
+/* A decision forced or taken: force < 0 (-1) decides by `cond`, else the
+ * forced value says whether to take it (`want` is the force that means
+ * yes). */
+static LLVMValueRef decide(emit *e, LLVMValueRef force, LLVMValueRef cond, int32_t want,
+                           const char *name)
+{
+    lower *l = e->l;
+    LLVMValueRef by_cond = LLVMBuildICmp(l->b, LLVMIntEQ, force, i32c(l, SL_FORCE_NONE), "");
+    LLVMValueRef forced = LLVMBuildICmp(l->b, LLVMIntEQ, force, i32c(l, want), "");
+    return LLVMBuildSelect(l->b, by_cond, cond, forced, name);
+}
+
+/* ---- gates ------------------------------------------------------------------- */
+
+/* gate c { ... } else { ... }: the frame's rows split into the arms' row
+ * lists (in order), each arm runs over its own; merged values are copied
+ * row by row by the arm each row took. */
+static void gate_enter(emit *e, const sl_item *it, const plan_item *pi, frame *arms)
+{
+    lower *l = e->l;
+    const sl_decision *d = &l->p->decisions.items[it->decision];
+    flush_flops(e);
+    LLVMValueRef then_rows = scratch_at(e, pi->list0, "then.rows");
+    LLVMValueRef else_rows = scratch_at(e, pi->list1, "else.rows");
+    LLVMValueRef nt = entry_alloca(l, l->t_i64, "then.n"), ne = entry_alloca(l, l->t_i64, "else.n");
+    LLVMBuildStore(l->b, i64c(l, 0), nt);
+    LLVMBuildStore(l->b, i64c(l, 0), ne);
+    /* force[1 + d]: -1 decide, 0 else-arm, 1 then-arm */
+    LLVMValueRef force = load(l, l->t_i32, gep(l, l->t_i32, e->force, i64c(l, 1 + it->decision), ""), "force");
+    rows_loop r;
+    LLVMValueRef row = rows_begin(e, &r, e->fr->rows, frame_count(e), d->name);
+    LLVMValueRef take = decide(e, force, element(e, it->cond, row, i64c(l, 0)), 1, "take");
+    LLVMValueRef slot = LLVMBuildAdd(l->b, LLVMBuildMul(l->b, row, i64c(l, l->p->n_slots), ""),
+                                     i64c(l, d->slot), "");
+    LLVMBuildStore(l->b, LLVMBuildZExt(l->b, take, l->t_i32, ""), gep(l, l->t_i32, e->slots, slot, ""));
+    LLVMValueRef list = LLVMBuildSelect(l->b, take, then_rows, else_rows, "list");
+    LLVMValueRef cnt = LLVMBuildSelect(l->b, take, nt, ne, "cnt");
+    LLVMValueRef k = load(l, l->t_i64, cnt, "k");
+    LLVMBuildStore(l->b, LLVMBuildTrunc(l->b, row, l->t_i32, ""), gep(l, l->t_i32, list, k, ""));
+    LLVMBuildStore(l->b, LLVMBuildAdd(l->b, k, i64c(l, 1), ""), cnt);
+    rows_end(e, &r);
+    arms[0].count = nt;
+    arms[1].count = ne;
+}
+
+/* At the end of an arm: its side of every merged value, for its rows. */
+static void gate_arm_leave(emit *e, const sl_item *it, int k)
+{
+    lower *l = e->l;
     for (size_t i = 0; i < it->phis.len; i++) {
-        const sl_node *phi = it->phis.items[i];
-        /* sema makes phis only where both arms fall through */
-        LLVMTypeRef t = phi->ty.rank ? l->t_ptr
-                        : phi->ty.elem == SL_F32 ? l->t_f32
-                        : phi->ty.elem == SL_I32 ? l->t_i32 : l->t_i1;
-        LLVMValueRef v = LLVMBuildPhi(l->b, t, "merge");
-        LLVMValueRef in[] = {l->vals[phi->a->id], l->vals[phi->b->id]};
-        LLVMBasicBlockRef from[] = {then_end, else_end};
-        LLVMAddIncoming(v, in, from, 2);
-        l->vals[phi->id] = v;
+        const sl_node *phi = it->phis.items[i], *v = k == 0 ? phi->a : phi->b;
+        int64_t numel = sl_ty_numel(phi->ty);
+        rows_loop r;
+        LLVMValueRef row = rows_begin(e, &r, e->fr->rows, frame_count(e), "merge");
+        if (numel == 1) {
+            store_element(e, phi, row, i64c(l, 0), element(e, v, row, i64c(l, 0)));
+        } else {
+            LLVMBuildMemCpy(l->b, row_ptr(e, phi, row), 4, row_ptr(e, v, row), 4,
+                            i64c(l, numel * (phi->ty.elem == SL_BOOL ? 1 : 4)));
+        }
+        rows_end(e, &r);
     }
 }
 
-/* Copy the value to y, record the FLOPs, return the exit's index. */
-static void leave(lower *l, const sl_item *it)
+/* After both arms: if an arm can exit, the rows that come back are the
+ * arms' remaining rows, merged in order. */
+static void gate_leave(emit *e, const sl_item *it, const plan_item *pi, frame *arms)
 {
-    int32_t index = it->exit_index < 0 ? (int32_t)l->p->exits.len : it->exit_index;
-    lower_region(l, it->value_r);
-    LLVMBuildMemCpy(l->b, l->y, 4, l->vals[it->value->id], 4, i64c(l, sl_ty_numel(l->p->out_ty) * 4));
-    LLVMValueRef fl = LLVMBuildLoad2(l->b, l->t_i64, l->flops, "fl");
-    LLVMBuildStore(l->b, LLVMBuildUIToFP(l->b, fl, l->t_f64, ""), l->flops_out);
-    LLVMBuildRet(l->b, i32c(l, index));
-    l->dead = true;
+    (void)it;
+    lower *l = e->l;
+    if (!pi->may_exit)
+        return;
+    LLVMValueRef args[] = {scratch_at(e, pi->list0, "then.rows"), load(l, l->t_i64, arms[0].count, ""),
+                           scratch_at(e, pi->list1, "else.rows"), load(l, l->t_i64, arms[1].count, ""),
+                           e->fr->rows};
+    LLVMBuildStore(l->b, call(l, RT_ROWS_MERGE, args, 5, "back"), e->fr->count);
 }
 
-static void lower_exit(lower *l, const sl_item *it)
+/* ---- exits ------------------------------------------------------------------- */
+
+/* exit v when c: the leaving rows leave the frame (which keeps the others,
+ * in order) and get their value computed, for them alone. */
+static void exit_enter(emit *e, const sl_item *it, const plan_item *pi, frame *value)
 {
-    if (!it->cond) {
-        leave(l, it);
+    lower *l = e->l;
+    flush_flops(e);
+    LLVMValueRef leaving = scratch_at(e, pi->list0, "leave.rows");
+    LLVMValueRef nl = entry_alloca(l, l->t_i64, "leave.n");
+    if (!it->cond) { /* every row leaves */
+        LLVMValueRef n = frame_count(e);
+        LLVMBuildMemCpy(l->b, leaving, 4, e->fr->rows, 4, LLVMBuildMul(l->b, n, i64c(l, 4), ""));
+        LLVMBuildStore(l->b, n, nl);
+        LLVMBuildStore(l->b, i64c(l, 0), e->fr->count);
+        value->count = nl;
         return;
     }
     /* force[0]: -1 decide, -2 never leave, k leave at exit k */
     const sl_exit *x = &l->p->exits.items[it->exit_index];
-    LLVMValueRef f = LLVMBuildLoad2(l->b, l->t_i32, l->force, "force.exit");
-    LLVMValueRef decide = LLVMBuildICmp(l->b, LLVMIntEQ, f, i32c(l, -1), "");
-    LLVMValueRef forced = LLVMBuildICmp(l->b, LLVMIntEQ, f, i32c(l, it->exit_index), "");
-    LLVMValueRef take = LLVMBuildSelect(l->b, decide, l->vals[it->cond->id], forced, x->name);
-    char name[64];
-    snprintf(name, sizeof name, "%s.take", x->name);
-    LLVMBasicBlockRef yes = block(l, name);
-    snprintf(name, sizeof name, "%s.stay", x->name);
-    LLVMBasicBlockRef no = block(l, name);
-    LLVMBuildCondBr(l->b, take, yes, no);
-    at(l, yes);
-    leave(l, it);
-    place_last(l, no);
-    at(l, no);
-    l->dead = false;
+    LLVMValueRef force = load(l, l->t_i32, e->force, "force.exit");
+    LLVMValueRef ns = entry_alloca(l, l->t_i64, "stay.n");
+    LLVMBuildStore(l->b, i64c(l, 0), nl);
+    LLVMBuildStore(l->b, i64c(l, 0), ns);
+    rows_loop r;
+    LLVMValueRef row = rows_begin(e, &r, e->fr->rows, frame_count(e), x->name);
+    LLVMValueRef take = decide(e, force, element(e, it->cond, row, i64c(l, 0)),
+                               it->exit_index, "take");
+    /* the staying rows are written back in place: never ahead of the read */
+    LLVMValueRef list = LLVMBuildSelect(l->b, take, leaving, e->fr->rows, "list");
+    LLVMValueRef cnt = LLVMBuildSelect(l->b, take, nl, ns, "cnt");
+    LLVMValueRef k = load(l, l->t_i64, cnt, "k");
+    LLVMBuildStore(l->b, LLVMBuildTrunc(l->b, row, l->t_i32, ""), gep(l, l->t_i32, list, k, ""));
+    LLVMBuildStore(l->b, LLVMBuildAdd(l->b, k, i64c(l, 1), ""), cnt);
+    rows_end(e, &r);
+    LLVMBuildStore(l->b, load(l, l->t_i64, ns, ""), e->fr->count);
+    value->count = nl;
 }
 
-static void lower_region(lower *l, const sl_region *r)
+/* The leaving rows' value to y, their exit and FLOPs to the ledger. */
+static void exit_value_leave(emit *e, const sl_item *it)
 {
-    for (size_t i = 0; i < r->items.len && !l->dead; i++) {
-        const sl_item *it = &r->items.items[i];
-        switch (it->kind) {
-        case SL_IT_NODE:
-            lower_node(l, it->node);
-            break;
-        case SL_IT_GATE:
-            lower_gate(l, it);
-            break;
-        case SL_IT_EXIT:
-            lower_exit(l, it);
-            break;
-        }
-    }
+    lower *l = e->l;
+    int32_t index = it->exit_index < 0 ? (int32_t)l->p->exits.len : it->exit_index;
+    int64_t out = sl_ty_numel(l->p->out_ty);
+    flush_flops(e);
+    LLVMValueRef acc = scratch_at(e, l->pl.flops0, "flops");
+    rows_loop r;
+    LLVMValueRef row = rows_begin(e, &r, e->fr->rows, frame_count(e), "leave");
+    LLVMValueRef y = gep(l, l->t_f32, e->y, LLVMBuildMul(l->b, row, i64c(l, out), ""), "y.row");
+    LLVMBuildMemCpy(l->b, y, 4, row_ptr(e, it->value, row), 4, i64c(l, out * 4));
+    LLVMBuildStore(l->b, i32c(l, index), gep(l, l->t_i32, e->exits, row, ""));
+    LLVMValueRef fl = load(l, l->t_i64, gep(l, l->t_i64, acc, row, ""), "fl");
+    LLVMBuildStore(l->b, LLVMBuildUIToFP(l->b, fl, l->t_f64, ""), gep(l, l->t_f64, e->flops_out, row, ""));
+    rows_end(e, &r);
 }
 
-/* ---- planning: fusion and buffers ---------------------------------------- */
+/* ---- routes ------------------------------------------------------------------- */
 
-static void plan_region(lower *l, const sl_region *r)
+/* route bank(x) top k by scores: per row the k best experts and softmax
+ * weights over them; the rows grouped by expert; each expert runs once
+ * over its group (its region, in sub-regions k); then each row's output is
+ * the weighted sum over its choices, best first. */
+typedef struct route_state {
+    LLVMValueRef start;         /* i32 [N + 1]: each expert's rows in the buckets */
+    LLVMValueRef count;         /* i64 alloca: the current expert's */
+} route_state;
+
+static void route_enter(emit *e, const sl_node *n, const plan_item *pi, route_state *rs)
 {
-    for (size_t i = 0; i < r->items.len; i++) {
-        const sl_item *it = &r->items.items[i];
-        switch (it->kind) {
-        case SL_IT_NODE: {
-            const sl_node *n = it->node;
-            l->region_of[n->id] = r;
-            if (n->a && n->a->uses == 1)
-                l->user[n->a->id] = (sl_node *)n;
-            if (n->b && n->b->uses == 1)
-                l->user[n->b->id] = (sl_node *)n;
-            if (n->op == SL_OP_ROUTE)
-                for (int e = 0; e < n->inst->n_children; e++)
-                    plan_region(l, n->experts[e]);
-            break;
-        }
-        case SL_IT_GATE:
-            plan_region(l, it->then_r);
-            plan_region(l, it->else_r);
-            break;
-        case SL_IT_EXIT:
-            plan_region(l, it->value_r);
-            break;
-        }
-    }
+    lower *l = e->l;
+    const sl_inst *bank = n->inst;
+    int64_t k = n->index, N = bank->n_children;
+    const sl_decision *d = &l->p->decisions.items[n->decision];
+    flush_flops(e);
+    e->fr->pending += n->flops; /* top-k, softmax, combine: every row */
+    LLVMValueRef idx = scratch_at(e, pi->idx, "topk.idx"), w = scratch_at(e, pi->w, "topk.w");
+    rows_loop r;
+    LLVMValueRef row = rows_begin(e, &r, e->fr->rows, frame_count(e), "topk");
+    LLVMValueRef at_ = LLVMBuildMul(l->b, row, i64c(l, k), "");
+    LLVMValueRef ir = gep(l, l->t_i32, idx, at_, "idx.row"), wr = gep(l, l->t_f32, w, at_, "w.row");
+    LLVMValueRef targs[] = {row_ptr(e, n->b, row), i64c(l, N), i64c(l, k), ir, wr};
+    call(l, RT_TOPK, targs, 5, "");
+    LLVMValueRef sargs[] = {wr, wr, i64c(l, k)};
+    call(l, RT_SOFTMAX, sargs, 3, "");
+    LLVMValueRef slots = gep(l, l->t_i32, e->slots,
+                             LLVMBuildAdd(l->b, LLVMBuildMul(l->b, row, i64c(l, l->p->n_slots), ""),
+                                          i64c(l, d->slot), ""), "slots.row");
+    LLVMBuildMemCpy(l->b, slots, 4, ir, 4, i64c(l, 4 * k));
+    rows_end(e, &r);
+
+    rs->start = entry_alloca(l, LLVMArrayType(l->t_i32, (unsigned)(N + 1)), "expert.start");
+    rs->count = entry_alloca(l, l->t_i64, "expert.n");
+    LLVMValueRef bargs[] = {e->fr->rows, frame_count(e), idx, i64c(l, k), i64c(l, N), rs->start,
+                            scratch_at(e, pi->list0, "expert.rows"),
+                            scratch_at(e, pi->pos, "expert.pos")};
+    call(l, RT_ROWS_BY_EXPERT, bargs, 8, "");
 }
 
-static bool needs_buffer(const lower *l, const sl_node *n)
+static LLVMValueRef bucket_start(emit *e, route_state *rs, int64_t x)
 {
-    if (n->ty.rank == 0 || l->fused[n->id])
-        return false;
-    switch (n->op) {
-    case SL_OP_INPUT: case SL_OP_PHI: case SL_OP_ROUTE_ARG:
-        return false;
-    default:
-        return true;
-    }
+    lower *l = e->l;
+    LLVMValueRef v = load(l, l->t_i32, gep(l, l->t_i32, rs->start, i64c(l, x), ""), "start");
+    return LLVMBuildSExt(l->b, v, l->t_i64, "");
 }
 
-static void place_region(lower *l, const sl_region *r)
+static void expert_enter(emit *e, const sl_node *n, const plan_item *pi, route_state *rs,
+                         int x, frame *f)
 {
-    for (size_t i = 0; i < r->items.len; i++) {
-        const sl_item *it = &r->items.items[i];
-        switch (it->kind) {
-        case SL_IT_NODE: {
-            const sl_node *n = it->node;
-            /* A cheap vector computed only by its one cheap user, in the
-             * same region, is fused into that user's loop. */
-            const sl_node *u = l->user[n->id];
-            l->fused[n->id] = n->ty.rank == 1 && is_cheap(n->op) && n->uses == 1 && u &&
-                              is_cheap(u->op) && u->ty.rank == 1 &&
-                              l->region_of[u->id] == r;
-            break;
-        }
-        default:
-            break;
-        }
+    lower *l = e->l;
+    LLVMValueRef s0 = bucket_start(e, rs, x), s1 = bucket_start(e, rs, x + 1);
+    LLVMBuildStore(l->b, LLVMBuildSub(l->b, s1, s0, ""), rs->count);
+    char name[32];
+    snprintf(name, sizeof name, "expert%d", x);
+    LLVMValueRef rows = gep(l, l->t_i32, scratch_at(e, pi->list0, "expert.rows"), s0, "");
+    push_frame(e, f, rows, rs->count, name);
+    e->alias[n->route_arg->id] = n->a;
+}
+
+/* An expert's output, row by row, to the slot of the choice it was. */
+static void expert_leave(emit *e, const sl_node *n, const plan_item *pi, route_state *rs, int x)
+{
+    lower *l = e->l;
+    int64_t d = sl_ty_numel(n->ty);
+    const sl_node *out = n->expert_out[x];
+    LLVMValueRef pos = gep(l, l->t_i32, scratch_at(e, pi->pos, "expert.pos"), bucket_start(e, rs, x), "");
+    LLVMValueRef comb = scratch_at(e, pi->comb, "chosen");
+    loop lp;
+    LLVMValueRef i = loop_begin(e, &lp, frame_count(e), "chosen");
+    LLVMValueRef row = LLVMBuildSExt(l->b, load(l, l->t_i32, gep(l, l->t_i32, e->fr->rows, i, ""), ""), l->t_i64, "r");
+    LLVMValueRef p = LLVMBuildSExt(l->b, load(l, l->t_i32, gep(l, l->t_i32, pos, i, ""), ""), l->t_i64, "p");
+    LLVMValueRef dst = gep(l, l->t_f32, comb, LLVMBuildMul(l->b, p, i64c(l, d), ""), "");
+    if (l->pl.uniform[out->id]) { /* a layer returning a constant */
+        for (int64_t j = 0; j < d; j++)
+            LLVMBuildStore(l->b, e->vals[out->id], gep(l, l->t_f32, dst, i64c(l, j), ""));
+    } else {
+        LLVMBuildMemCpy(l->b, dst, 4, row_ptr(e, out, row), 4, i64c(l, d * 4));
     }
-    for (size_t i = 0; i < r->items.len; i++) {
-        const sl_item *it = &r->items.items[i];
-        switch (it->kind) {
-        case SL_IT_NODE: {
-            const sl_node *n = it->node;
-            if (needs_buffer(l, n)) {
-                int64_t bytes = sl_ty_numel(n->ty) * (n->ty.elem == SL_BOOL ? 1 : 4);
-                l->buf[n->id] = l->scratch_bytes;
-                l->scratch_bytes += (bytes + 63) / 64 * 64;
-            }
-            if (n->op == SL_OP_ROUTE)
-                for (int e = 0; e < n->inst->n_children; e++)
-                    place_region(l, n->experts[e]);
-            break;
-        }
-        case SL_IT_GATE:
-            place_region(l, it->then_r);
-            place_region(l, it->else_r);
-            break;
-        case SL_IT_EXIT:
-            place_region(l, it->value_r);
-            break;
-        }
+    loop_end(e, &lp);
+}
+
+/* y_r = sum over the row's choices j, best first, of w_rj * out_rj. */
+static void route_leave(emit *e, const sl_node *n, const plan_item *pi)
+{
+    lower *l = e->l;
+    int64_t k = n->index, d = sl_ty_numel(n->ty);
+    LLVMValueRef w = scratch_at(e, pi->w, "topk.w"), comb = scratch_at(e, pi->comb, "chosen");
+    rows_loop r;
+    LLVMValueRef row = rows_begin(e, &r, e->fr->rows, frame_count(e), "combine.row");
+    LLVMValueRef y = row_ptr(e, n, row);
+    LLVMBuildMemSet(l->b, y, LLVMConstInt(l->t_i8, 0, 0), i64c(l, d * 4), 4);
+    loop jl;
+    LLVMValueRef j = loop_begin(e, &jl, i64c(l, k), "combine.choice");
+    LLVMValueRef p = LLVMBuildAdd(l->b, LLVMBuildMul(l->b, row, i64c(l, k), ""), j, "");
+    LLVMValueRef wj = load(l, l->t_f32, gep(l, l->t_f32, w, p, ""), "w");
+    LLVMValueRef src = gep(l, l->t_f32, comb, LLVMBuildMul(l->b, p, i64c(l, d), ""), "");
+    loop il;
+    LLVMValueRef i = loop_begin(e, &il, i64c(l, d), "combine");
+    LLVMValueRef yp = gep(l, l->t_f32, y, i, "");
+    LLVMValueRef v = LLVMBuildFMul(l->b, wj, load(l, l->t_f32, gep(l, l->t_f32, src, i, ""), ""), "");
+    LLVMBuildStore(l->b, LLVMBuildFAdd(l->b, load(l, l->t_f32, yp, ""), v, ""), yp);
+    loop_end(e, &il);
+    loop_end(e, &jl);
+    rows_end(e, &r);
+}
+
+/* ---- the walk ---------------------------------------------------------------- */
+
+/* What an open item keeps between its hooks (in the arena: frames point
+ * into it while its regions run). */
+typedef struct open_item {
+    const plan_item *pi;
+    frame sub[2];               /* GATE: the arms; EXIT: the value ([0]) */
+    route_state rs;             /* ROUTE */
+    frame expert;
+} open_item;
+
+static open_item *open_top(emit *e) { return e->open.items[e->open.len - 1]; }
+
+static void walk_enter(sl_walker *w, const sl_item *it)
+{
+    emit *e = w->data;
+    lower *l = e->l;
+    const plan_item *pi = &l->pl.items[e->item_no++];
+    open_item *o = sl_arena_alloc(&l->c->arena, sizeof *o);
+    o->pi = pi;
+    SL_VEC_PUSH(&l->c->arena, &e->open, o);
+    switch (it->kind) {
+    case SL_IT_NODE:
+        if (it->node->op == SL_OP_ROUTE)
+            route_enter(e, it->node, pi, &o->rs);
+        else
+            lower_node(e, it->node, pi);
+        break;
+    case SL_IT_GATE:
+        gate_enter(e, it, pi, o->sub);
+        break;
+    case SL_IT_EXIT:
+        exit_enter(e, it, pi, &o->sub[0]);
+        break;
     }
 }
 
-/* ---- the entry points ---------------------------------------------------------- */
+static void walk_sub_enter(sl_walker *w, const sl_item *it, int k, const sl_region *r)
+{
+    (void)r;
+    emit *e = w->data;
+    lower *l = e->l;
+    open_item *o = open_top(e);
+    char name[80];
+    switch (it->kind) {
+    case SL_IT_GATE: {
+        const char *g = l->p->decisions.items[it->decision].name;
+        snprintf(name, sizeof name, "%s.%s", g, k == 0 ? "then" : "else");
+        LLVMValueRef rows = scratch_at(e, k == 0 ? o->pi->list0 : o->pi->list1, "arm.rows");
+        push_frame(e, &o->sub[k], rows, o->sub[k].count, name);
+        break;
+    }
+    case SL_IT_EXIT:
+        snprintf(name, sizeof name, "%s.take",
+                 it->exit_index < 0 ? "end" : l->p->exits.items[it->exit_index].name);
+        push_frame(e, &o->sub[0], scratch_at(e, o->pi->list0, "leave.rows"), o->sub[0].count,
+                   name);
+        break;
+    case SL_IT_NODE:
+        expert_enter(e, it->node, o->pi, &o->rs, k, &o->expert);
+        break;
+    }
+}
 
-static void build_run1(lower *l)
+static void walk_sub_leave(sl_walker *w, const sl_item *it, int k, const sl_region *r)
+{
+    (void)r;
+    emit *e = w->data;
+    open_item *o = open_top(e);
+    switch (it->kind) {
+    case SL_IT_GATE:
+        gate_arm_leave(e, it, k);
+        break;
+    case SL_IT_EXIT:
+        exit_value_leave(e, it);
+        break;
+    case SL_IT_NODE:
+        expert_leave(e, it->node, o->pi, &o->rs, k);
+        break;
+    }
+    pop_frame(e);
+}
+
+static void walk_leave(sl_walker *w, const sl_item *it)
+{
+    emit *e = w->data;
+    open_item *o = open_top(e);
+    if (it->kind == SL_IT_GATE)
+        gate_leave(e, it, o->pi, o->sub);
+    else if (it->kind == SL_IT_NODE && it->node->op == SL_OP_ROUTE)
+        route_leave(e, it->node, o->pi);
+    e->open.len--;
+}
+
+/* ---- the entry point ------------------------------------------------------------ */
+
+static void build_tile(lower *l)
 {
     const sl_program *p = l->p;
-    LLVMTypeRef args[] = {l->t_ptr, l->t_ptr, l->t_ptr, l->t_ptr, l->t_ptr};
-    LLVMTypeRef ty = LLVMFunctionType(l->t_i32, args, 5, 0);
+    LLVMTypeRef ptr = l->t_ptr;
+    LLVMTypeRef args[] = {ptr, ptr, l->t_i64, ptr, ptr, ptr, ptr, ptr};
+    LLVMTypeRef ty = LLVMFunctionType(l->t_void, args, 8, 0);
     char name[256];
-    snprintf(name, sizeof name, "%s_run1", p->name);
-    l->fn = l->run1 = LLVMAddFunction(l->mod, name, ty);
-    const char *names[] = {"env", "x", "y", "slots", "flops"};
-    for (unsigned i = 0; i < 5; i++)
-        LLVMSetValueName2(LLVMGetParam(l->fn, i), names[i], strlen(names[i]));
+    snprintf(name, sizeof name, "%s_tile", p->name);
+    emit em = {.l = l};
+    emit *e = &em;
+    e->fn = l->tile = LLVMAddFunction(l->mod, name, ty);
+    const char *names[] = {"env", "scratch", "n", "x", "y", "exits", "slots", "flops"};
+    for (unsigned i = 0; i < 8; i++)
+        LLVMSetValueName2(LLVMGetParam(e->fn, i), names[i], strlen(names[i]));
     unsigned noalias = LLVMGetEnumAttributeKindForName("noalias", 7);
-    for (unsigned i = 2; i <= 4; i++) /* y, slots, flops: written only here */
-        LLVMAddAttributeAtIndex(l->fn, i + 1, LLVMCreateEnumAttribute(l->ctx, noalias, 0));
-    l->x = LLVMGetParam(l->fn, 1);
-    l->y = LLVMGetParam(l->fn, 2);
-    l->slots = LLVMGetParam(l->fn, 3);
-    l->flops_out = LLVMGetParam(l->fn, 4);
+    for (unsigned i = 4; i <= 7; i++) /* y, exits, slots, flops: written only here */
+        LLVMAddAttributeAtIndex(e->fn, i + 1, LLVMCreateEnumAttribute(l->ctx, noalias, 0));
+    e->scratch = LLVMGetParam(e->fn, 1);
+    e->x = LLVMGetParam(e->fn, 3);
+    e->y = LLVMGetParam(e->fn, 4);
+    e->exits = LLVMGetParam(e->fn, 5);
+    e->slots = LLVMGetParam(e->fn, 6);
+    e->flops_out = LLVMGetParam(e->fn, 7);
+    size_t nn = (size_t)p->n_nodes + 1;
+    e->vals = sl_arena_array(&l->c->arena, nn, sizeof *e->vals);
+    e->alias = sl_arena_array(&l->c->arena, nn, sizeof *e->alias);
 
-    LLVMBasicBlockRef entry = block(l, "entry"), body = block(l, "body");
-    at(l, entry);
+    LLVMBasicBlockRef entry = block(e, "entry"), body = block(e, "body");
+    at(e, entry);
     LLVMValueRef br = LLVMBuildBr(l->b, body);
     l->alloca_b = LLVMCreateBuilderInContext(l->ctx);
     LLVMPositionBuilderBefore(l->alloca_b, br);
-    l->flops = entry_alloca(l, l->t_i64, "flops.acc");
 
-    at(l, body);
-    LLVMValueRef env = LLVMGetParam(l->fn, 0);
-    /* sl_env: tensors, thresholds, force, scratch (four pointers) */
+    at(e, body);
+    LLVMValueRef env = LLVMGetParam(e->fn, 0);
+    /* sl_env: tensors, dense, thresholds, force (four pointers) */
     LLVMValueRef fields[4];
-    static const char *const fnames[] = {"tensors", "thresholds", "force", "scratch"};
+    static const char *const fnames[] = {"tensors", "dense", "thresholds", "force"};
     for (int i = 0; i < 4; i++)
-        fields[i] = LLVMBuildLoad2(l->b, l->t_ptr, gep(l, l->t_ptr, env, i64c(l, i), ""), fnames[i]);
-    l->tensors = fields[0];
-    l->thresholds = fields[1];
-    l->force = fields[2];
-    l->scratch = fields[3];
-    LLVMBuildStore(l->b, i64c(l, 0), l->flops);
-    if (p->n_slots)
-        LLVMBuildMemSet(l->b, l->slots, LLVMConstInt(l->t_i8, 0xff, 0), i64c(l, p->n_slots * 4), 4);
+        fields[i] = load(l, ptr, gep(l, ptr, env, i64c(l, i), ""), fnames[i]);
+    e->tensors = fields[0];
+    e->dense = fields[1];
+    e->thresholds = fields[2];
+    e->force = fields[3];
 
-    lower_region(l, p->body);
-    if (!l->dead) /* unreachable: the body always ends by leaving */
-        LLVMBuildUnreachable(l->b);
-    LLVMDisposeBuilder(l->alloca_b);
-}
-
-/* run(env, n, x, y, exits, slots, flops): run1 over each row. */
-static void build_run(lower *l)
-{
-    const sl_program *p = l->p;
-    LLVMTypeRef args[] = {l->t_ptr, l->t_i64, l->t_ptr, l->t_ptr, l->t_ptr, l->t_ptr, l->t_ptr};
-    LLVMTypeRef ty = LLVMFunctionType(l->t_void, args, 7, 0);
-    char name[256];
-    snprintf(name, sizeof name, "%s_run", p->name);
-    l->fn = l->run = LLVMAddFunction(l->mod, name, ty);
-    const char *names[] = {"env", "n", "x", "y", "exits", "slots", "flops"};
-    for (unsigned i = 0; i < 7; i++)
-        LLVMSetValueName2(LLVMGetParam(l->fn, i), names[i], strlen(names[i]));
-    LLVMValueRef n = LLVMGetParam(l->fn, 1);
-
-    LLVMBasicBlockRef entry = block(l, "entry"), done = block(l, "done");
-    at(l, entry);
-    LLVMBasicBlockRef start = block(l, "start");
-    LLVMBuildCondBr(l->b, LLVMBuildICmp(l->b, LLVMIntSGT, n, i64c(l, 0), ""), start, done);
-    at(l, start);
+    /* The tile's frame: rows 0 .. n-1, counters at 0, slots at -1. */
+    LLVMValueRef n = LLVMGetParam(e->fn, 2);
+    frame top = {.rows = scratch_at(e, l->pl.rows0, "rows"),
+                 .count = entry_alloca(l, l->t_i64, "rows.n")};
+    LLVMBuildStore(l->b, n, top.count);
+    e->fr = &top;
     loop lp;
-    LLVMValueRef i = loop_begin(l, &lp, n, "row");
-    LLVMValueRef x = gep(l, l->t_f32, LLVMGetParam(l->fn, 2),
-                         LLVMBuildMul(l->b, i, i64c(l, sl_ty_numel(p->in_ty)), ""), "x.row");
-    LLVMValueRef y = gep(l, l->t_f32, LLVMGetParam(l->fn, 3),
-                         LLVMBuildMul(l->b, i, i64c(l, sl_ty_numel(p->out_ty)), ""), "y.row");
-    LLVMValueRef s = gep(l, l->t_i32, LLVMGetParam(l->fn, 5),
-                         LLVMBuildMul(l->b, i, i64c(l, p->n_slots), ""), "slots.row");
-    LLVMValueRef f = gep(l, l->t_f64, LLVMGetParam(l->fn, 6), i, "flops.row");
-    LLVMValueRef cargs[] = {LLVMGetParam(l->fn, 0), x, y, s, f};
-    LLVMValueRef e = LLVMBuildCall2(l->b, LLVMGlobalGetValueType(l->run1), l->run1, cargs, 5, "exit");
-    LLVMBuildStore(l->b, e, gep(l, l->t_i32, LLVMGetParam(l->fn, 4), i, ""));
-    loop_end(l, &lp, "rows.done");
-    LLVMBuildBr(l->b, done);
-    at(l, done);
+    LLVMValueRef i = loop_begin(e, &lp, n, "init");
+    LLVMBuildStore(l->b, LLVMBuildTrunc(l->b, i, l->t_i32, ""), gep(l, l->t_i32, top.rows, i, ""));
+    LLVMBuildStore(l->b, i64c(l, 0), gep(l, l->t_i64, scratch_at(e, l->pl.flops0, "flops"), i, ""));
+    loop_end(e, &lp);
+    if (p->n_slots)
+        LLVMBuildMemSet(l->b, e->slots, LLVMConstInt(l->t_i8, 0xff, 0),
+                        LLVMBuildMul(l->b, n, i64c(l, p->n_slots * 4), ""), 4);
+
+    sl_walker w = {e, walk_enter, walk_sub_enter, walk_sub_leave, walk_leave};
+    sl_walk_region(&w, p->body);
     LLVMBuildRetVoid(l->b);
+    LLVMDisposeBuilder(l->alloca_b);
 }
 
 void sl_lower_model(lower *l)
 {
-    const sl_program *p = l->p;
-    size_t n = (size_t)p->n_nodes + 1;
-    l->vals = sl_arena_array(&l->c->arena, n, sizeof *l->vals);
-    l->buf = sl_arena_array(&l->c->arena, n, sizeof *l->buf);
-    l->fused = sl_arena_array(&l->c->arena, n, sizeof *l->fused);
-    l->user = sl_arena_array(&l->c->arena, n, sizeof *l->user);
-    l->region_of = sl_arena_array(&l->c->arena, n, sizeof *l->region_of);
-    for (size_t i = 0; i < n; i++)
-        l->buf[i] = -1;
-    l->transposed_slot = sl_arena_array(&l->c->arena, p->tensors.len + 1, sizeof *l->transposed_slot);
-    for (size_t i = 0; i < p->tensors.len; i++)
-        l->transposed_slot[i] = -1;
-    plan_region(l, p->body);
-    place_region(l, p->body);
-    build_run1(l);
-    build_run(l);
+    sl_plan(l, l->tile_rows);
+    build_tile(l);
 }

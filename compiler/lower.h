@@ -1,5 +1,6 @@
-/* lower.h - shared state of the lowering files (lower.c: the model's code;
- * lower_desc.c: its descriptor).  Internal to compiler/. */
+/* lower.h - shared state of the lowering files (plan.c: what lives where
+ * in a tile's scratch; lower.c: the model's code; lower_desc.c: its
+ * descriptor).  Internal to compiler/. */
 #ifndef SLUICE_LOWER_H
 #define SLUICE_LOWER_H
 
@@ -8,45 +9,65 @@
 #include "compiler.h"
 
 typedef enum rt_fn {
-    RT_DENSE, RT_LAYERNORM, RT_GELU, RT_GELU_TANH, RT_SIGMOID, RT_TANH, RT_EXP, RT_LOG,
+    RT_DENSE_ROWS, RT_LAYERNORM, RT_GELU, RT_GELU_TANH, RT_SIGMOID, RT_TANH, RT_EXP, RT_LOG,
     RT_SOFTMAX, RT_LOG_SOFTMAX, RT_MAX, RT_MIN, RT_SUM, RT_ARGMAX, RT_ENTROPY, RT_MARGIN,
-    RT_TOPK, RT_DENSE_ZSKIP, RT_COUNT
+    RT_TOPK, RT_ROWS_MERGE, RT_ROWS_BY_EXPERT, RT_COUNT
 } rt_fn;
+
+/* Where a tile's values live.  Every per-row value has a buffer of
+ * tile_rows rows in the scratch arena, at offset tile_rows * off (off in
+ * bytes per row), row r at r * its row size: "tile coordinates", so a
+ * region running over some of the rows reads and writes them in place. */
+typedef struct plan_item {
+    int64_t list0, list1;       /* GATE: then and else row lists; EXIT: the leaving rows;
+                                   ROUTE: the bucketed rows; DENSE_BLOCKS: a block's rows */
+    int64_t idx, w, pos, comb;  /* ROUTE: top-k indices, their weights, bucket positions,
+                                   the chosen experts' outputs [rows][k][d] */
+    bool may_exit;              /* GATE: an arm can exit, so rows may not come back */
+} plan_item;
+
+/* A dense layer the runtime packs at open (sl_dense_desc). */
+typedef struct plan_dense {
+    int weight, bias;           /* tensor indices */
+    int64_t row0, rows;         /* the output units packed */
+    bool zero_skip;             /* some call skips zero inputs */
+} plan_dense;
+
+typedef struct plan {
+    int64_t *off;               /* per node: its buffer's offset per row; -1: none */
+    bool *uniform;              /* per node: one value for every row (an SSA scalar) */
+    bool *fused;                /* per node: computed inside its user's loop, not stored */
+    plan_item *items;           /* per item, in walk order */
+    int n_items;
+    int64_t rows0, flops0;      /* the tile's row list and FLOP counters */
+    int64_t row_bytes;          /* scratch bytes per tile row, at the peak */
+    int *dense;                 /* per tensor: first sl_dense_desc of its weight; -1 */
+    SL_VEC(plan_dense) packs;   /* what the runtime packs, in order */
+} plan;
 
 typedef struct lower {
     sl_ctx *c;
     const sl_program *p;
     bool zero_skip;             /* -fzero-skip: dense layers after a ReLU may skip zeros */
+    int64_t tile_rows;          /* rows of a tile (a compile-time constant) */
+    plan pl;
     LLVMContextRef ctx;
     LLVMModuleRef mod;
     LLVMBuilderRef b;           /* where code goes */
     LLVMBuilderRef alloca_b;    /* the entry block, before its branch */
     LLVMTypeRef t_void, t_i1, t_i8, t_i32, t_i64, t_f32, t_f64, t_ptr;
     LLVMTypeRef rt_ty[RT_COUNT];
-    LLVMValueRef rt[RT_COUNT];  /* runtime kernels, declared on first use */
-
-    /* the function being built (run1) */
-    LLVMValueRef fn;
-    LLVMValueRef x, y, slots, flops_out;          /* its arguments */
-    LLVMValueRef tensors, thresholds, force, scratch; /* loaded from the env */
-    LLVMValueRef flops;         /* i64 alloca: FLOPs executed so far */
-    bool dead;                  /* the current block has returned */
-
-    /* per node, by id */
-    LLVMValueRef *vals;         /* scalar: its SSA value; vector: a pointer to it */
-    int64_t *buf;               /* byte offset of its scratch buffer, -1: none */
-    bool *fused;                /* computed inside its user's loop, not stored */
-    sl_node **user;             /* its only user, if it has one node user */
-    const sl_region **region_of;
-    int64_t scratch_bytes;
-
-    /* Weights the runtime transposes once at open, for zero-skipping: the
-     * copy of tensor t is env->tensors[n_tensors + transposed_slot[t]]. */
-    int *transposed_slot;       /* per tensor; -1: no copy */
-    SL_VEC(int) transposed;     /* the tensors copied, in slot order */
-
-    LLVMValueRef run1, run;     /* the entry points */
+    LLVMValueRef rt[RT_COUNT];  /* runtime functions, declared on first use */
+    LLVMValueRef tile;          /* the entry point */
 } lower;
+
+/* plan.c: the plan of a program: uniform and fused values, every buffer's
+ * place (liveness over the walk order, first fit), the dense packs, and
+ * the tile's row count, chosen so a tile's scratch stays near budget_bytes
+ * (tile_rows > 0 forces it). */
+void sl_plan(lower *l, int64_t tile_rows);
+bool sl_plan_is_cheap(sl_op op);
+bool sl_plan_zero_skips(const lower *l, const sl_node *n);
 
 /* lower.c */
 void sl_lower_model(lower *l);

@@ -71,11 +71,18 @@ void sl_lower_desc(lower *l, const unsigned char *embedded, size_t embedded_size
         tensors[i] = LLVMConstNamedStruct(tensor_t, f, 3);
     }
 
-    /* the tensors the runtime also transposes, for zero-skipping */
-    LLVMValueRef *transposed = sl_arena_array(&l->c->arena, l->transposed.len + 1,
-                                              sizeof *transposed);
-    for (size_t i = 0; i < l->transposed.len; i++)
-        transposed[i] = i32v(l, l->transposed.items[i]);
+    /* sl_dense_desc { weight; bias; row0; rows; zero_skip }: what the
+     * runtime packs at open */
+    LLVMTypeRef dense_f[] = {i32, i32, i64, i64, i32};
+    LLVMTypeRef dense_t = LLVMStructTypeInContext(l->ctx, dense_f, 5, 0);
+    size_t nd_ = l->pl.packs.len;
+    LLVMValueRef *dense = sl_arena_array(&l->c->arena, nd_ + 1, sizeof *dense);
+    for (size_t i = 0; i < nd_; i++) {
+        const plan_dense *d = &l->pl.packs.items[i];
+        LLVMValueRef f[] = {i32v(l, d->weight), i32v(l, d->bias), i64v(l, d->row0),
+                            i64v(l, d->rows), i32v(l, d->zero_skip)};
+        dense[i] = LLVMConstNamedStruct(dense_t, f, 5);
+    }
 
     /* thresholds: names and defaults */
     size_t nth = p->thresholds.len;
@@ -131,15 +138,15 @@ void sl_lower_desc(lower *l, const unsigned char *embedded, size_t embedded_size
         i32, shape_t, i64,       /* in_rank, in_shape, in_size */
         i32, shape_t, i64,       /* out_rank, out_shape, out_size */
         i32, ptr,                /* n_tensors, tensors */
-        i32, ptr,                /* n_transposed, transposed */
+        i32, ptr,                /* n_dense, dense */
         i32, ptr, ptr,           /* n_thresholds, threshold_names, threshold_defaults */
         i32, ptr,                /* n_exits, exits */
         i32, ptr,                /* n_decisions, decisions */
         i32,                     /* n_slots */
         l->t_f64,                /* dense_flops */
-        i64,                     /* scratch_floats */
+        i64, i64,                /* tile_rows, scratch_floats */
         ptr, i64,                /* embedded_weights, embedded_size */
-        ptr, ptr,                /* run1, run */
+        ptr,                     /* tile */
     };
     unsigned nf = sizeof desc_f / sizeof *desc_f;
     LLVMTypeRef desc_t = LLVMStructTypeInContext(l->ctx, desc_f, nf, 0);
@@ -150,17 +157,16 @@ void sl_lower_desc(lower *l, const unsigned char *embedded, size_t embedded_size
         i32v(l, p->in_ty.rank), shape(l, p->in_ty.dims, p->in_ty.rank), i64v(l, sl_ty_numel(p->in_ty)),
         i32v(l, p->out_ty.rank), shape(l, p->out_ty.dims, p->out_ty.rank), i64v(l, sl_ty_numel(p->out_ty)),
         i32v(l, (int64_t)nt), table(l, tensor_t, tensors, nt, "model.tensors"),
-        i32v(l, (int64_t)l->transposed.len), table(l, i32, transposed, l->transposed.len,
-                                                    "model.transposed"),
+        i32v(l, (int64_t)nd_), table(l, dense_t, dense, nd_, "model.dense"),
         i32v(l, (int64_t)nth), table(l, ptr, th_names, nth, "model.threshold_names"),
         table(l, l->t_f32, th_vals, nth, "model.threshold_defaults"),
         i32v(l, (int64_t)ne), table(l, exit_t, exits, ne, "model.exits"),
         i32v(l, (int64_t)nd), table(l, dec_t, decs, nd, "model.decisions"),
         i32v(l, p->n_slots),
         LLVMConstReal(l->t_f64, sl_cost_dense(p)),
-        i64v(l, (l->scratch_bytes + 3) / 4),
+        i64v(l, l->tile_rows), i64v(l, (l->tile_rows * l->pl.row_bytes + 3) / 4),
         weights, i64v(l, (int64_t)embedded_size),
-        l->run1, l->run,
+        l->tile,
     };
     char name[256];
     snprintf(name, sizeof name, "%s_model", p->name);

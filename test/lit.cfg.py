@@ -28,6 +28,7 @@ config.substitutions.append(("FileCheck", config.filecheck))
 # sanitizer build needs to report.
 config.environment["NO_COLOR"] = "1"
 config.environment.pop("SLUICE_ISA", None)
+config.environment.pop("SLUICE_THREADS", None)
 if config.sanitize:
     config.available_features.add("asan")
     config.environment["ASAN_OPTIONS"] = "detect_leaks=1:abort_on_error=0"

@@ -17,84 +17,23 @@ static inline const sl_k_table *sl_k_table_get(void)
     return t;
 }
 
-/* No inputs: every output is its bias (a sum over nothing is 0). */
-static void sl_k_dense_no_inputs(const float *b, float *y, int64_t batch, int64_t n_out)
+sl_dense_pack *sl_rt_dense_pack(const float *w, const float *b, int64_t n_in, int64_t n_out,
+                                sl_error *err)
 {
-    for (int64_t r = 0; r < batch; r++) {
-        if (b)
-            memcpy(y + r * n_out, b, (size_t)n_out * sizeof *y);
-        else
-            memset(y + r * n_out, 0, (size_t)n_out * sizeof *y);
-    }
+    return sl_dense_pack_make(sl_k_table_get(), w, b, n_in, n_out, err);
 }
 
-void sl_rt_dense(const float *w, const float *b, const float *x, float *y,
-                 int64_t n_in, int64_t n_out)
+void sl_rt_dense_pack_free(sl_dense_pack *p)
 {
-    if (n_out <= 0)
-        return;
-    if (n_in <= 0) {
-        sl_k_dense_no_inputs(b, y, 1, n_out);
-        return;
-    }
-    sl_k_table_get()->dense(w, b, x, y, n_in, n_out);
+    sl_dense_pack_release(p);
 }
 
-void sl_rt_dense_batch(const float *w, const float *b, const float *x, float *y,
-                       int64_t batch, int64_t n_in, int64_t n_out)
+/* The pack's own level runs it: its layout is that level's. */
+void sl_rt_dense_rows(const sl_dense_pack *p, const float *x, int64_t ldx, float *y,
+                      int64_t ldy, const int32_t *rows, int64_t n, int zero_skip)
 {
-    if (batch <= 0 || n_out <= 0)
-        return;
-    if (n_in <= 0) {
-        sl_k_dense_no_inputs(b, y, batch, n_out);
-        return;
-    }
-    sl_k_table_get()->dense_batch(w, b, x, y, batch, n_in, n_out);
-}
-
-void sl_rt_dense_blocks(const float *w, const float *b, const float *x, float *y,
-                        int64_t n_in, int64_t n_out, int64_t n_blocks,
-                        const uint8_t *active)
-{
-    if (n_out <= 0)
-        return;
-    /* A caller bug, not a data error: stop rather than compute rows wrongly. */
-    if (n_blocks <= 0 || n_out % n_blocks != 0) {
-        fprintf(stderr, "sluice: error: sl_rt_dense_blocks: n_out %lld is not split "
-                "into %lld equal blocks\n", (long long)n_out, (long long)n_blocks);
-        abort();
-    }
-    if (n_in <= 0) {
-        int64_t rows = n_out / n_blocks;
-        for (int64_t k = 0; k < n_blocks; k++) {
-            float *yk = y + k * rows;
-            if (active[k] && b)
-                memcpy(yk, b + k * rows, (size_t)rows * sizeof *y);
-            else
-                memset(yk, 0, (size_t)rows * sizeof *y);
-        }
-        return;
-    }
-    sl_k_table_get()->dense_blocks(w, b, x, y, n_in, n_out, n_blocks, active);
-}
-
-void sl_rt_dense_zskip(const float *wt, const float *b, const float *x, float *y,
-                       int64_t n_in, int64_t n_out)
-{
-    if (n_out <= 0)
-        return;
-    if (n_in <= 0) {
-        sl_k_dense_no_inputs(b, y, 1, n_out);
-        return;
-    }
-    sl_k_table_get()->dense_zskip(wt, b, x, y, n_in, n_out);
-}
-
-void sl_rt_transpose(const float *w, float *wt, int64_t rows, int64_t cols)
-{
-    if (rows <= 0 || cols <= 0)
-        return;
-    sl_k_table_get()->transpose(w, wt, rows, cols);
+    if (n > 0)
+        p->table->dense_rows(p, x, ldx, y, ldy, rows, n, zero_skip);
 }
 
 #define SL_K_WRAP_UNARY(name)                                   \
@@ -104,7 +43,6 @@ void sl_rt_transpose(const float *w, float *wt, int64_t rows, int64_t cols)
             sl_k_table_get()->name(x, y, n);                    \
     }
 
-SL_K_WRAP_UNARY(relu)
 SL_K_WRAP_UNARY(gelu)
 SL_K_WRAP_UNARY(gelu_tanh)
 SL_K_WRAP_UNARY(sigmoid)
@@ -113,30 +51,6 @@ SL_K_WRAP_UNARY(exp)
 SL_K_WRAP_UNARY(log)
 SL_K_WRAP_UNARY(softmax)
 SL_K_WRAP_UNARY(log_softmax)
-
-void sl_rt_add(const float *a, const float *b, float *y, int64_t n)
-{
-    if (n > 0)
-        sl_k_table_get()->add(a, b, y, n);
-}
-
-void sl_rt_mul(const float *a, const float *b, float *y, int64_t n)
-{
-    if (n > 0)
-        sl_k_table_get()->mul(a, b, y, n);
-}
-
-void sl_rt_add_scalar(const float *a, float s, float *y, int64_t n)
-{
-    if (n > 0)
-        sl_k_table_get()->add_scalar(a, s, y, n);
-}
-
-void sl_rt_mul_scalar(const float *a, float s, float *y, int64_t n)
-{
-    if (n > 0)
-        sl_k_table_get()->mul_scalar(a, s, y, n);
-}
 
 void sl_rt_layernorm(const float *x, const float *gamma, const float *beta,
                      float *y, int64_t n, float eps)

@@ -13,17 +13,26 @@
 
 #include "sluice/kernels.h"
 
-typedef void sl_k_dense_fn(const float *w, const float *b, const float *x, float *y,
-                           int64_t n_in, int64_t n_out);
-typedef void sl_k_dense_batch_fn(const float *w, const float *b, const float *x,
-                                 float *y, int64_t batch, int64_t n_in, int64_t n_out);
-typedef void sl_k_dense_blocks_fn(const float *w, const float *b, const float *x,
-                                  float *y, int64_t n_in, int64_t n_out,
-                                  int64_t n_blocks, const uint8_t *active);
-typedef void sl_k_transpose_fn(const float *w, float *wt, int64_t rows, int64_t cols);
+/* A dense layer's weights as a level's kernel reads them (dense_pack.c).
+ * SIMD levels: panels of nr = nv * SL_VW output columns, k-major (panel p
+ * holds w[p * nr + j][k] at k * nr + j), zero-padded to whole panels, and
+ * the bias padded likewise.  The scalar level reads the weights in place. */
+struct sl_k_table;
+struct sl_dense_pack {
+    const struct sl_k_table *table; /* the level that packed it, and runs it */
+    int64_t n_in, n_out;
+    int nv;                      /* vectors per panel (SIMD levels; 0: scalar) */
+    int64_t n_panels;
+    float *panels;               /* [n_panels][n_in][nv * SL_VW], 64-byte aligned, owned */
+    float *bias;                 /* [n_panels * nr]: b + 0.0f (never -0), then zeros; owned */
+    const float *w;              /* scalar level: [n_out][n_in], not owned */
+};
+
+typedef void sl_k_dense_rows_fn(const sl_dense_pack *p, const float *x, int64_t ldx,
+                                float *y, int64_t ldy, const int32_t *rows, int64_t n,
+                                int zero_skip);
+typedef int sl_k_dense_nv_fn(int64_t n_out);
 typedef void sl_k_unary_fn(const float *x, float *y, int64_t n);
-typedef void sl_k_binary_fn(const float *a, const float *b, float *y, int64_t n);
-typedef void sl_k_binary_scalar_fn(const float *a, float s, float *y, int64_t n);
 typedef void sl_k_layernorm_fn(const float *x, const float *gamma, const float *beta,
                                float *y, int64_t n, float eps);
 typedef float sl_k_reduce_fn(const float *x, int64_t n);
@@ -33,14 +42,10 @@ typedef void sl_k_topk_fn(const float *x, int64_t n, int64_t k, int32_t *idx,
 
 typedef struct sl_k_table {
     sl_isa isa;                           /* the level these entries need */
-    sl_k_dense_fn *dense;                 /* batch 1: a GEMV */
-    sl_k_dense_batch_fn *dense_batch;     /* batch >= 1: GEMM */
-    sl_k_dense_blocks_fn *dense_blocks;   /* n_blocks divides n_out (checked) */
-    sl_k_dense_fn *dense_zskip;           /* takes wt [n_in, n_out] */
-    sl_k_transpose_fn *transpose;
-    sl_k_unary_fn *relu, *gelu, *gelu_tanh, *sigmoid, *tanh, *exp, *log;
-    sl_k_binary_fn *add, *mul;
-    sl_k_binary_scalar_fn *add_scalar, *mul_scalar;
+    sl_k_dense_rows_fn *dense_rows;       /* n >= 1 rows, n_in, n_out >= 1 */
+    sl_k_dense_nv_fn *dense_nv;           /* panel width for n_out (NULL: unpacked) */
+    int vw;                               /* floats per vector (1: scalar) */
+    sl_k_unary_fn *gelu, *gelu_tanh, *sigmoid, *tanh, *exp, *log;
     sl_k_unary_fn *softmax, *log_softmax;
     sl_k_layernorm_fn *layernorm;
     sl_k_reduce_fn *max, *min, *sum, *entropy, *margin; /* margin: n >= 2 */
@@ -49,26 +54,20 @@ typedef struct sl_k_table {
 } sl_k_table;
 
 /* A level's table, from the kernels its file defines under the common
- * names (sl_k_dense, ...): one list for every level. */
+ * names (sl_k_dense_rows, ...): one list for every level.  The includer
+ * defines SL_K_DENSE_NV (its panel-width rule, or NULL) and SL_K_VW. */
 #define SL_K_TABLE_INIT(isa_)                                                \
     {                                                                        \
         .isa = (isa_),                                                       \
-        .dense = sl_k_dense,                                                 \
-        .dense_batch = sl_k_dense_batch,                                     \
-        .dense_blocks = sl_k_dense_blocks,                                   \
-        .dense_zskip = sl_k_dense_zskip,                                     \
-        .transpose = sl_k_transpose_blocked,                                 \
-        .relu = sl_k_relu,                                                   \
+        .dense_rows = sl_k_dense_rows,                                       \
+        .dense_nv = SL_K_DENSE_NV,                                           \
+        .vw = SL_K_VW,                                                       \
         .gelu = sl_k_gelu,                                                   \
         .gelu_tanh = sl_k_gelu_tanh,                                         \
         .sigmoid = sl_k_sigmoid,                                             \
         .tanh = sl_k_tanh,                                                   \
         .exp = sl_k_exp,                                                     \
         .log = sl_k_log,                                                     \
-        .add = sl_k_add,                                                     \
-        .mul = sl_k_mul,                                                     \
-        .add_scalar = sl_k_add_scalar,                                       \
-        .mul_scalar = sl_k_mul_scalar,                                       \
         .softmax = sl_k_softmax,                                             \
         .log_softmax = sl_k_log_softmax,                                     \
         .layernorm = sl_k_layernorm,                                         \
@@ -95,7 +94,10 @@ extern _Atomic(const sl_k_table *) sl_k_active;
  * print "sluice: error: <message>" to stderr and exit(2). */
 const sl_k_table *sl_k_init_or_exit(void);
 
-/* Shared by every level: transposition runs once, at weight-load time. */
-void sl_k_transpose_blocked(const float *w, float *wt, int64_t rows, int64_t cols);
+/* dense_pack.c: a pack for level t (sl_rt_dense_pack calls it with the
+ * level in use), and its release. */
+sl_dense_pack *sl_dense_pack_make(const sl_k_table *t, const float *w, const float *b,
+                                  int64_t n_in, int64_t n_out, sl_error *err);
+void sl_dense_pack_release(sl_dense_pack *p);
 
 #endif

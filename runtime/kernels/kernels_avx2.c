@@ -4,14 +4,12 @@
 #include "simd_avx2.h"
 #include "simd_math.h"
 
-/* 3 x 4 accumulators + 3 x vectors + 1 weight vector = all 16 ymm. */
-#define SL_K_DOT_MB 3
+/* A register tile of 6 rows by 2 vectors: 12 accumulators, 2 weight
+ * vectors and a broadcast, of 16 ymm. */
+#define SL_K_NV_MAX 2
 
 #include "kernels_simd.h"
 #include "dense_simd.h"
-
-/* No outer-product GEMM at this level: with 16 registers its tile (8 x 1
- * vector) loses to the dot-product kernel at every batch size measured. */
 
 #define SL_K_TABLE_NAME sl_k_table_avx2
 #define SL_K_TABLE_ISA SL_ISA_AVX2

@@ -16,86 +16,28 @@
 
 /* ---- dense ------------------------------------------------------------ */
 
-static void sl_k_dense(const float *w, const float *b, const float *x, float *y,
-                       int64_t n_in, int64_t n_out)
+/* Each output in double, rounded once: the same for a row wherever it is,
+ * so this level is batch invariant too.  The weights are read in place
+ * (the scalar pack keeps only a pointer); zero-skipping changes nothing
+ * here, a zero term adding exactly nothing to a double sum. */
+static void sl_k_dense_rows(const sl_dense_pack *p, const float *x, int64_t ldx, float *y,
+                            int64_t ldy, const int32_t *rows, int64_t n, int zero_skip)
 {
-    for (int64_t o = 0; o < n_out; o++) {
-        const float *row = w + o * n_in;
-        double s = b ? b[o] : 0.0;
-        for (int64_t i = 0; i < n_in; i++)
-            s += (double)row[i] * x[i];
-        y[o] = (float)s;
-    }
-}
-
-static void sl_k_dense_batch(const float *w, const float *b, const float *x, float *y,
-                             int64_t batch, int64_t n_in, int64_t n_out)
-{
-    for (int64_t r = 0; r < batch; r++)
-        sl_k_dense(w, b, x + r * n_in, y + r * n_out, n_in, n_out);
-}
-
-static void sl_k_dense_blocks(const float *w, const float *b, const float *x, float *y,
-                              int64_t n_in, int64_t n_out, int64_t n_blocks,
-                              const uint8_t *active)
-{
-    int64_t rows = n_out / n_blocks;
-    for (int64_t k = 0; k < n_blocks; k++) {
-        int64_t o = k * rows;
-        if (active[k])
-            sl_k_dense(w + o * n_in, b ? b + o : NULL, x, y + o, n_in, rows);
-        else
-            memset(y + o, 0, (size_t)rows * sizeof *y);
-    }
-}
-
-/* Outputs in chunks whose double accumulators fit on the stack; each chunk
- * reads only the rows of wt whose input is non-zero. */
-static void sl_k_dense_zskip(const float *wt, const float *b, const float *x, float *y,
-                             int64_t n_in, int64_t n_out)
-{
-    enum { CHUNK = 256 };
-    double acc[CHUNK];
-    for (int64_t o0 = 0; o0 < n_out; o0 += CHUNK) {
-        int64_t m = n_out - o0 < CHUNK ? n_out - o0 : CHUNK;
-        for (int64_t j = 0; j < m; j++)
-            acc[j] = b ? b[o0 + j] : 0.0;
-        for (int64_t i = 0; i < n_in; i++) {
-            if (x[i] == 0.0f)
-                continue;
-            const float *row = wt + i * n_out + o0;
-            double xi = x[i];
-            for (int64_t j = 0; j < m; j++)
-                acc[j] += xi * row[j];
-        }
-        for (int64_t j = 0; j < m; j++)
-            y[o0 + j] = (float)acc[j];
-    }
-}
-
-/* Square tiles, so both the rows read and the columns written stay in L1. */
-void sl_k_transpose_blocked(const float *w, float *wt, int64_t rows, int64_t cols)
-{
-    enum { T = 32 };
-    for (int64_t r0 = 0; r0 < rows; r0 += T) {
-        int64_t r1 = r0 + T < rows ? r0 + T : rows;
-        for (int64_t c0 = 0; c0 < cols; c0 += T) {
-            int64_t c1 = c0 + T < cols ? c0 + T : cols;
-            for (int64_t r = r0; r < r1; r++)
-                for (int64_t c = c0; c < c1; c++)
-                    wt[c * rows + r] = w[r * cols + c];
+    (void)zero_skip;
+    for (int64_t i = 0; i < n; i++) {
+        int64_t r = rows ? rows[i] : i;
+        const float *xr = x + r * ldx;
+        for (int64_t o = 0; o < p->n_out; o++) {
+            const float *wo = p->w + o * p->n_in;
+            double s = p->bias[o];
+            for (int64_t k = 0; k < p->n_in; k++)
+                s += (double)wo[k] * xr[k];
+            y[r * ldy + o] = (float)s;
         }
     }
 }
 
 /* ---- elementwise -------------------------------------------------------- */
-
-/* NaN stays NaN (x < 0 is false for it), as torch.relu. */
-static void sl_k_relu(const float *x, float *y, int64_t n)
-{
-    for (int64_t i = 0; i < n; i++)
-        y[i] = x[i] < 0.0f ? 0.0f : x[i];
-}
 
 /* x * Phi(x), Phi from erfc: 1 + erf(x/sqrt2) would cancel for x << 0. */
 static void sl_k_gelu(const float *x, float *y, int64_t n)
@@ -139,30 +81,6 @@ static void sl_k_log(const float *x, float *y, int64_t n)
 {
     for (int64_t i = 0; i < n; i++)
         y[i] = (float)log((double)x[i]);
-}
-
-static void sl_k_add(const float *a, const float *b, float *y, int64_t n)
-{
-    for (int64_t i = 0; i < n; i++)
-        y[i] = a[i] + b[i];
-}
-
-static void sl_k_mul(const float *a, const float *b, float *y, int64_t n)
-{
-    for (int64_t i = 0; i < n; i++)
-        y[i] = a[i] * b[i];
-}
-
-static void sl_k_add_scalar(const float *a, float s, float *y, int64_t n)
-{
-    for (int64_t i = 0; i < n; i++)
-        y[i] = a[i] + s;
-}
-
-static void sl_k_mul_scalar(const float *a, float s, float *y, int64_t n)
-{
-    for (int64_t i = 0; i < n; i++)
-        y[i] = a[i] * s;
 }
 
 /* ---- reductions --------------------------------------------------------- */
@@ -309,4 +227,6 @@ static void sl_k_layernorm(const float *x, const float *gamma, const float *beta
     }
 }
 
+#define SL_K_DENSE_NV NULL /* unpacked */
+#define SL_K_VW 1
 const sl_k_table sl_k_table_scalar = SL_K_TABLE_INIT(SL_ISA_SCALAR);

@@ -19,11 +19,6 @@
 
 /* ---- elementwise -------------------------------------------------------- */
 
-static inline sl_v sl_v_relu(sl_v x)
-{
-    return sl_v_max(sl_v_zero(), x); /* max(0, NaN) is NaN, like torch.relu */
-}
-
 #define SL_K_UNARY(name, vfn)                                                 \
     static void sl_k_##name(const float *x, float *y, int64_t n)              \
     {                                                                         \
@@ -39,60 +34,12 @@ static inline sl_v sl_v_relu(sl_v x)
             sl_v_store_n(y + i, vfn(sl_v_load_n(x + i, n - i)), n - i);       \
     }
 
-SL_K_UNARY(relu, sl_v_relu)
 SL_K_UNARY(gelu, sl_v_gelu)
 SL_K_UNARY(gelu_tanh, sl_v_gelu_tanh)
 SL_K_UNARY(sigmoid, sl_v_sigmoid)
 SL_K_UNARY(tanh, sl_v_tanh)
 SL_K_UNARY(exp, sl_v_exp)
 SL_K_UNARY(log, sl_v_log)
-
-#define SL_K_BINARY(name, vfn)                                                \
-    static void sl_k_##name(const float *a, const float *b, float *y,         \
-                            int64_t n)                                        \
-    {                                                                         \
-        int64_t i = 0;                                                        \
-        for (; i + 4 * SL_VW <= n; i += 4 * SL_VW) {                          \
-            sl_v r0 = vfn(sl_v_load(a + i), sl_v_load(b + i));                \
-            sl_v r1 = vfn(sl_v_load(a + i + SL_VW), sl_v_load(b + i + SL_VW)); \
-            sl_v r2 = vfn(sl_v_load(a + i + 2 * SL_VW),                       \
-                          sl_v_load(b + i + 2 * SL_VW));                      \
-            sl_v r3 = vfn(sl_v_load(a + i + 3 * SL_VW),                       \
-                          sl_v_load(b + i + 3 * SL_VW));                      \
-            sl_v_store(y + i, r0);                                            \
-            sl_v_store(y + i + SL_VW, r1);                                    \
-            sl_v_store(y + i + 2 * SL_VW, r2);                                \
-            sl_v_store(y + i + 3 * SL_VW, r3);                                \
-        }                                                                     \
-        for (; i + SL_VW <= n; i += SL_VW)                                    \
-            sl_v_store(y + i, vfn(sl_v_load(a + i), sl_v_load(b + i)));       \
-        if (i < n)                                                            \
-            sl_v_store_n(y + i, vfn(sl_v_load_n(a + i, n - i),                \
-                                    sl_v_load_n(b + i, n - i)), n - i);       \
-    }                                                                         \
-    static void sl_k_##name##_scalar(const float *a, float s, float *y,       \
-                                     int64_t n)                               \
-    {                                                                         \
-        sl_v vs = sl_v_set1(s);                                               \
-        int64_t i = 0;                                                        \
-        for (; i + 4 * SL_VW <= n; i += 4 * SL_VW) {                          \
-            sl_v r0 = vfn(sl_v_load(a + i), vs);                              \
-            sl_v r1 = vfn(sl_v_load(a + i + SL_VW), vs);                      \
-            sl_v r2 = vfn(sl_v_load(a + i + 2 * SL_VW), vs);                  \
-            sl_v r3 = vfn(sl_v_load(a + i + 3 * SL_VW), vs);                  \
-            sl_v_store(y + i, r0);                                            \
-            sl_v_store(y + i + SL_VW, r1);                                    \
-            sl_v_store(y + i + 2 * SL_VW, r2);                                \
-            sl_v_store(y + i + 3 * SL_VW, r3);                                \
-        }                                                                     \
-        for (; i + SL_VW <= n; i += SL_VW)                                    \
-            sl_v_store(y + i, vfn(sl_v_load(a + i), vs));                     \
-        if (i < n)                                                            \
-            sl_v_store_n(y + i, vfn(sl_v_load_n(a + i, n - i), vs), n - i);   \
-    }
-
-SL_K_BINARY(add, sl_v_add)
-SL_K_BINARY(mul, sl_v_mul)
 
 /* ---- reductions --------------------------------------------------------- */
 

@@ -121,14 +121,14 @@ static const char *flops_str(double f, char *buf, size_t cap)
 }
 
 void sl_ledger_print_summary(FILE *out, const sl_model_desc *d, const sl_summary *s,
-                             const char *isa)
+                             const char *how)
 {
     char mean[32], dense[32];
     if (s->inputs == 0) { /* no mean, no accuracy, no rate: nothing ran */
         fprintf(out, "%s: 0 inputs, nothing run (%s dense per input)", d->name,
                 flops_str(s->dense_flops, dense, sizeof dense));
-        if (isa)
-            fprintf(out, " [%s kernels]", isa);
+        if (how)
+            fprintf(out, " [%s]", how);
         fputc('\n', out);
         return;
     }
@@ -140,8 +140,8 @@ void sl_ledger_print_summary(FILE *out, const sl_model_desc *d, const sl_summary
         fprintf(out, ", accuracy %.4f", s->accuracy);
     if (s->inputs_per_s > 0)
         fprintf(out, ", %.3g inputs/s", s->inputs_per_s);
-    if (isa)
-        fprintf(out, " [%s kernels]", isa);
+    if (how)
+        fprintf(out, " [%s]", how);
     fputc('\n', out);
     if (d->n_exits > 0 && s->exit_counts) {
         fprintf(out, "%s: exits:", d->name);

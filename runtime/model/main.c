@@ -2,7 +2,8 @@
  *
  *   ./model INPUTS.npy -o OUTPUTS.npy [--weights F] [--set NAME=VALUE]...
  *           [--stats LEDGER.jsonl] [--labels LABELS.npy]
- *           [--force-exit K|NAME|never] [--force-gate NAME=then|else]... [-q]
+ *           [--force-exit K|NAME|never] [--force-gate NAME=then|else]...
+ *           [--threads N] [-q]
  *   ./model --info | --help | --version
  *
  * Reads a batch of inputs, runs the model, writes the outputs, the per-input
@@ -52,6 +53,7 @@ typedef struct args {
     gate_force *gates;       /* --force-gate, in order: [n_gates] */
     int n_gates;
     const char *force_exit;  /* --force-exit, as given */
+    const char *threads;     /* --threads, as given */
     bool quiet, info, help, version;
 } args;
 
@@ -116,6 +118,8 @@ static void usage(const sl_model_desc *d, FILE *out)
             "  --labels FILE                a .npy of class ids [N]: report accuracy\n"
             "  --force-exit K|NAME|never    leave at exit K whenever it is reached, or never\n"
             "  --force-gate NAME=then|else  always take that arm of gate NAME (repeatable)\n"
+            "  --threads N                  run on N threads (default: SLUICE_THREADS, else\n"
+            "                               every CPU); results are the same for any N\n"
             "  -q, --quiet                  no summary on stderr\n"
             "  --info                       describe the model: shapes, weights, thresholds,\n"
             "                               exits, decisions, dense FLOPs\n"
@@ -170,6 +174,8 @@ static void info(const sl_model_desc *d)
             printf(", slots %d-%d\n", x->slot, x->slot + x->count - 1);
     }
     printf("dense FLOPs: %.0f per input\n", d->dense_flops);
+    printf("tiles: up to %lld rows, %.1f KiB of scratch each (one per thread)\n",
+           (long long)d->tile_rows, (double)d->scratch_floats * 4 / 1024);
 }
 
 /* ---- the command line ------------------------------------------------------- */
@@ -254,6 +260,18 @@ static bool is_help(const char *arg)
     return strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0 || strcmp(arg, "-help") == 0;
 }
 
+/* --threads N: 1 to SL_MAX_THREADS. */
+static int check_threads(const char *v)
+{
+    char *end;
+    errno = 0;
+    long n = strtol(v, &end, 10);
+    if (end == v || *end || errno || n < 1 || n > SL_MAX_THREADS)
+        return usage_fail("--threads takes a number from 1 to %d, found '%s'", SL_MAX_THREADS,
+                          v);
+    return 0;
+}
+
 static int parse_args(int argc, char **argv, args *a)
 {
     /* --help wins over everything else on the line, mistakes included. */
@@ -276,6 +294,7 @@ static int parse_args(int argc, char **argv, args *a)
         {"--stats", &a->stats, "a file name"},
         {"--labels", &a->labels, "a .npy file"},
         {"--force-exit", &a->force_exit, "an exit's number or name, or 'never'"},
+        {"--threads", &a->threads, "a number of threads"},
         {"--set", NULL, "NAME=VALUE"},
         {"--force-gate", NULL, "NAME=then or NAME=else"},
     };
@@ -321,6 +340,8 @@ static int parse_args(int argc, char **argv, args *a)
             return usage_fail("more than one input file: '%s' and '%s'", a->input, arg);
         }
     }
+    if (a->threads && check_threads(a->threads) != 0)
+        return 1;
     return 0;
 }
 
@@ -355,12 +376,14 @@ static int32_t exit_knob(const sl_model_desc *d, const char *s)
     return -3;
 }
 
-/* Apply --set, --force-exit and --force-gate. */
+/* Apply --set, --force-exit, --force-gate and --threads. */
 static int configure(sl_model *m, const args *a)
 {
     const sl_model_desc *d = sl_model_desc_of(m);
     sl_error err;
     char name[256];
+    if (a->threads && sl_model_set_threads(m, atoi(a->threads), &err) != 0)
+        return fail("--threads %s: %s", a->threads, err.msg);
     for (int i = 0; i < a->n_sets; i++) {
         snprintf(name, sizeof name, "%.*s", a->sets[i].name_len, a->sets[i].name);
         if (sl_model_set_threshold(m, name, a->sets[i].value, &err) != 0)
@@ -563,7 +586,11 @@ static int run(const sl_model_desc *d, const args *a)
         sl_ledger_summarize(d, &ledger, seconds, &s);
         if (a->labels)
             s.accuracy = accuracy(d, y, &labels, n);
-        sl_ledger_print_summary(stderr, d, &s, sl_rt_isa_name(sl_rt_isa()));
+        char how[64];
+        int threads = sl_model_threads(m);
+        snprintf(how, sizeof how, "%s kernels, %d thread%s", sl_rt_isa_name(sl_rt_isa()),
+                 threads, threads == 1 ? "" : "s");
+        sl_ledger_print_summary(stderr, d, &s, how);
     }
     free(exit_counts);
     free(y);

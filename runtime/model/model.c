@@ -1,27 +1,33 @@
 /* model.c - the model C API: open a compiled model with its weights (every
- * tensor of its manifest checked), set thresholds and force knobs, run
- * batches, close.  Opening also chooses the kernel level (sl_rt_init), so a
- * bad SLUICE_ISA is an error the caller sees there, not a fatal one in the
- * first kernel call. */
+ * tensor of its manifest checked, every dense layer packed), set thresholds,
+ * force knobs and threads, run batches tile by tile on the threads, close.
+ * Opening also chooses the kernel level (sl_rt_init), so a bad SLUICE_ISA is
+ * an error the caller sees there, not a fatal one in the first kernel call. */
+#define _GNU_SOURCE /* sched_getaffinity */
 #include <math.h>
+#include <sched.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "sluice/kernels.h"
 #include "sluice/model.h"
 #include "sluice/safetensors.h"
 #include "sluice/text.h"
+#include "pool.h"
 
 struct sl_model {
     const sl_model_desc *desc;
     sl_st_file *weights;     /* owns the mapping the tensors point into */
-    const float **tensors;   /* [n_tensors + n_transposed], as sl_env has them */
-    float **transposed;      /* [n_transposed], owned */
+    const float **tensors;   /* [n_tensors], as sl_env has them */
+    sl_dense_pack **dense;   /* [n_dense], owned */
     float *thresholds;       /* [n_thresholds] */
     int32_t *force;          /* [1 + n_decisions], SL_FORCE_* */
-    float *scratch;          /* [scratch_floats], 64-byte aligned */
+    sl_pool *pool;           /* the threads */
+    float **scratch;         /* [threads]: a tile's arena each, 64-byte aligned */
+    size_t scratch_bytes;    /* of each */
     sl_env env;              /* what generated code reads */
     sl_ledger own;           /* used when sl_model_run gets no ledger */
 };
@@ -98,18 +104,20 @@ int sl_weights_check_tensor(const sl_st_file *f, const sl_tensor_desc *want,
     return 0;
 }
 
+static void free_threads(sl_model *m);
+
 void sl_model_close(sl_model *m)
 {
     if (!m)
         return;
     sl_st_close(m->weights);
-    for (int32_t j = 0; m->transposed && j < m->desc->n_transposed; j++)
-        free(m->transposed[j]);
-    free(m->transposed);
+    for (int32_t j = 0; m->dense && j < m->desc->n_dense; j++)
+        sl_rt_dense_pack_free(m->dense[j]);
+    free(m->dense);
     free(m->tensors);
     free(m->thresholds);
     free(m->force);
-    free(m->scratch);
+    free_threads(m);
     sl_ledger_free(&m->own);
     free(m);
 }
@@ -119,11 +127,15 @@ static int check_desc(const sl_model_desc *d, sl_error *err)
 {
     if (d->n_tensors < 0 || d->n_thresholds < 0 || d->n_exits < 0 || d->n_decisions < 0 ||
         d->n_slots < 0 || d->scratch_floats < 0 || d->in_size < 0 || d->out_size < 0 ||
-        (!d->run && !d->run1) || d->n_transposed < 0 || (d->n_transposed && !d->transposed))
+        !d->tile || d->tile_rows < 1 || d->n_dense < 0 || (d->n_dense && !d->dense))
         return sl_error_set(err, "model '%s': the descriptor is malformed", d->name);
-    for (int32_t j = 0; j < d->n_transposed; j++) {
-        int32_t t = d->transposed[j];
-        if (t < 0 || t >= d->n_tensors || d->tensors[t].rank != 2)
+    for (int32_t j = 0; j < d->n_dense; j++) {
+        const sl_dense_desc *dd = &d->dense[j];
+        if (dd->weight < 0 || dd->weight >= d->n_tensors || dd->bias < 0 ||
+            dd->bias >= d->n_tensors || d->tensors[dd->weight].rank != 2 ||
+            d->tensors[dd->bias].rank != 1 || dd->row0 < 0 || dd->rows < 1 ||
+            dd->row0 + dd->rows > d->tensors[dd->weight].shape[0] ||
+            d->tensors[dd->bias].shape[0] != d->tensors[dd->weight].shape[0])
             return sl_error_set(err, "model '%s': the descriptor is malformed", d->name);
     }
     return 0;
@@ -146,26 +158,91 @@ static int check_finite(const sl_model *m, const sl_tensor_desc *t, const float 
     return 0;
 }
 
-/* The transposed copies zero-skipping layers read ([in, out] of an [out,
- * in] weight), made once here so a run never transposes. */
-static int make_transposed(sl_model *m, sl_error *err)
+/* Every dense layer packed once, here, for the kernel level in use, so a
+ * run only reads (docs/kernels.md, "The dense kernel"). */
+static int pack_dense(sl_model *m, sl_error *err)
 {
     const sl_model_desc *d = m->desc;
-    for (int32_t j = 0; j < d->n_transposed; j++) {
-        const sl_tensor_desc *t = &d->tensors[d->transposed[j]];
-        int64_t rows = t->shape[0], cols = t->shape[1];
-        if (check_finite(m, t, m->tensors[d->transposed[j]], err) != 0)
+    for (int32_t j = 0; j < d->n_dense; j++) {
+        const sl_dense_desc *dd = &d->dense[j];
+        const sl_tensor_desc *t = &d->tensors[dd->weight];
+        const float *w = m->tensors[dd->weight], *b = m->tensors[dd->bias];
+        if (dd->zero_skip && check_finite(m, t, w, err) != 0)
             return -1;
-        size_t bytes = (size_t)(rows * cols) * sizeof(float);
-        m->transposed[j] = aligned_alloc(64, (bytes + 63) / 64 * 64); /* dims >= 1 */
-        if (!m->transposed[j])
-            return sl_error_set(err, "model '%s': out of memory for the transposed copy of "
-                                "'%s'", d->name, t->name);
-        sl_rt_transpose(m->tensors[d->transposed[j]], m->transposed[j], rows, cols);
-        m->tensors[d->n_tensors + j] = m->transposed[j];
+        int64_t n_in = t->shape[1];
+        sl_error e;
+        m->dense[j] = sl_rt_dense_pack(w + dd->row0 * n_in, b + dd->row0, n_in, dd->rows, &e);
+        if (!m->dense[j])
+            return sl_error_set(err, "model '%s': tensor '%s': %s", d->name, t->name, e.msg);
     }
     return 0;
 }
+
+/* The CPUs this process may run on (its affinity mask), at least 1. */
+static int online_cpus(void)
+{
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+#ifdef CPU_COUNT
+    cpu_set_t set;
+    if (sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) > 0)
+        n = CPU_COUNT(&set);
+#endif
+    return n < 1 ? 1 : n > SL_MAX_THREADS ? SL_MAX_THREADS : (int)n;
+}
+
+/* SLUICE_THREADS if set (a number from 1 to SL_MAX_THREADS), else the CPUs. */
+static int default_threads(sl_error *err)
+{
+    const char *v = getenv("SLUICE_THREADS");
+    if (!v || !*v)
+        return online_cpus();
+    char *end;
+    long n = strtol(v, &end, 10);
+    if (*end || n < 1 || n > SL_MAX_THREADS)
+        return sl_error_set(err, "SLUICE_THREADS='%s' is not a number of threads (1 to %d)", v,
+                            SL_MAX_THREADS);
+    return (int)n;
+}
+
+static void free_threads(sl_model *m)
+{
+    sl_pool_free(m->pool);
+    m->pool = NULL;
+    for (int t = 0; m->scratch && t < SL_MAX_THREADS && m->scratch[t]; t++)
+        free(m->scratch[t]);
+    free(m->scratch);
+    m->scratch = NULL;
+}
+
+int sl_model_set_threads(sl_model *m, int n, sl_error *err)
+{
+    if (n < 0 || n > SL_MAX_THREADS)
+        return sl_error_set(err, "model '%s': %d threads (expected 1 to %d, or 0 for the "
+                            "default)", m->desc->name, n, SL_MAX_THREADS);
+    if (n == 0 && (n = default_threads(err)) < 0)
+        return -1;
+    if (m->pool && sl_pool_threads(m->pool) == n)
+        return 0;
+    free_threads(m);
+    m->scratch = calloc((size_t)n + 1, sizeof *m->scratch);
+    if (!m->scratch)
+        return sl_error_set(err, "model '%s': out of memory for %d threads", m->desc->name, n);
+    for (int t = 0; t < n; t++) {
+        if (!(m->scratch[t] = aligned_alloc(64, m->scratch_bytes))) {
+            free_threads(m);
+            return sl_error_set(err, "model '%s': out of memory for the scratch arenas of %d "
+                                "threads (%zu bytes each)", m->desc->name, n, m->scratch_bytes);
+        }
+        memset(m->scratch[t], 0, m->scratch_bytes);
+    }
+    if (!(m->pool = sl_pool_new(n, err))) {
+        free_threads(m);
+        return -1;
+    }
+    return 0;
+}
+
+int sl_model_threads(const sl_model *m) { return m->pool ? sl_pool_threads(m->pool) : 0; }
 
 static sl_st_file *open_weights(const sl_model_desc *d, const char *path, sl_error *err)
 {
@@ -211,22 +288,20 @@ sl_model *sl_model_open(const sl_model_desc *d, const char *weights_path, sl_err
     }
     size_t nt = (size_t)d->n_tensors, nth = (size_t)d->n_thresholds;
     size_t nforce = 1 + (size_t)d->n_decisions;
-    size_t scratch = d->scratch_floats > 0 ? (size_t)d->scratch_floats : 1, scratch_bytes;
-    if (__builtin_mul_overflow(scratch, sizeof(float), &scratch_bytes) ||
-        scratch_bytes > SIZE_MAX - 63) {
+    size_t scratch = d->scratch_floats > 0 ? (size_t)d->scratch_floats : 1;
+    if (__builtin_mul_overflow(scratch, sizeof(float), &m->scratch_bytes) ||
+        m->scratch_bytes > SIZE_MAX - 63) {
         sl_error_set(err, "model '%s': a scratch arena of %lld floats is too large", d->name,
                      (long long)d->scratch_floats);
         sl_model_close(m);
         return NULL;
     }
-    scratch_bytes = (scratch_bytes + 63) / 64 * 64; /* aligned_alloc wants a multiple */
-    size_t ntr = (size_t)d->n_transposed;
-    m->tensors = calloc(nt + ntr + 1, sizeof *m->tensors);
-    m->transposed = calloc(ntr + 1, sizeof *m->transposed);
+    m->scratch_bytes = (m->scratch_bytes + 63) / 64 * 64; /* aligned_alloc wants a multiple */
+    m->tensors = calloc(nt + 1, sizeof *m->tensors);
+    m->dense = calloc((size_t)d->n_dense + 1, sizeof *m->dense);
     m->thresholds = calloc(nth ? nth : 1, sizeof *m->thresholds);
     m->force = calloc(nforce, sizeof *m->force);
-    m->scratch = aligned_alloc(64, scratch_bytes);
-    if (!m->tensors || !m->transposed || !m->thresholds || !m->force || !m->scratch) {
+    if (!m->tensors || !m->dense || !m->thresholds || !m->force) {
         sl_error_set(err, "model '%s': out of memory", d->name);
         sl_model_close(m);
         return NULL;
@@ -239,7 +314,7 @@ sl_model *sl_model_open(const sl_model_desc *d, const char *weights_path, sl_err
         }
         m->tensors[i] = t->data;
     }
-    if (make_transposed(m, err) != 0) {
+    if (pack_dense(m, err) != 0 || sl_model_set_threads(m, 0, err) != 0) {
         sl_model_close(m);
         return NULL;
     }
@@ -247,8 +322,8 @@ sl_model *sl_model_open(const sl_model_desc *d, const char *weights_path, sl_err
         m->thresholds[i] = d->threshold_defaults[i];
     for (size_t i = 0; i < nforce; i++)
         m->force[i] = SL_FORCE_NONE;
-    memset(m->scratch, 0, scratch_bytes);
-    m->env = (sl_env){m->tensors, m->thresholds, m->force, m->scratch};
+    m->env = (sl_env){m->tensors, (const sl_dense_pack *const *)m->dense, m->thresholds,
+                      m->force};
     return m;
 }
 
@@ -381,6 +456,41 @@ void sl_ledger_free(sl_ledger *l)
     memset(l, 0, sizeof *l);
 }
 
+/* A batch's tiles: as many as it takes to hold every row in tiles of at
+ * most tile_rows, and at least one per thread (when there are rows enough),
+ * all of about the same size.  A row's results do not depend on its tile,
+ * so the cut only changes the speed. */
+typedef struct batch {
+    const sl_model *m;
+    int64_t n, per_tile;
+    const float *x;
+    float *y;
+    sl_ledger *ledger;
+} batch;
+
+static void run_tile(void *ctx, int thread, int64_t t)
+{
+    const batch *b = ctx;
+    const sl_model_desc *d = b->m->desc;
+    int64_t i = t * b->per_tile, n = b->n - i < b->per_tile ? b->n - i : b->per_tile;
+    d->tile(&b->m->env, b->m->scratch[thread], n, b->x + i * d->in_size,
+            b->y + i * d->out_size, b->ledger->exits + i, b->ledger->slots + i * d->n_slots,
+            b->ledger->flops + i);
+}
+
+static void run_tiles(sl_model *m, int64_t n, const float *x, float *y, sl_ledger *ledger)
+{
+    if (n == 0)
+        return;
+    int64_t rows = m->desc->tile_rows, threads = sl_pool_threads(m->pool);
+    int64_t tiles = (n + rows - 1) / rows;
+    if (tiles < threads)
+        tiles = n < threads ? n : threads;
+    batch b = {m, n, (n + tiles - 1) / tiles, x, y, ledger};
+    tiles = (n + b.per_tile - 1) / b.per_tile;
+    sl_pool_run(m->pool, run_tile, &b, tiles);
+}
+
 int sl_model_run(sl_model *m, int64_t n, const float *x, float *y, sl_ledger *ledger,
                  sl_error *err)
 {
@@ -400,12 +510,6 @@ int sl_model_run(sl_model *m, int64_t n, const float *x, float *y, sl_ledger *le
         return sl_error_set(err, "model '%s': the ledger holds %lld inputs, the batch has %lld",
                             d->name, (long long)ledger->n, (long long)n);
     }
-    if (d->run) {
-        d->run(&m->env, n, x, y, ledger->exits, ledger->slots, ledger->flops);
-        return 0;
-    }
-    for (int64_t i = 0; i < n; i++) /* a descriptor with only the one-input entry */
-        ledger->exits[i] = d->run1(&m->env, x + i * d->in_size, y + i * d->out_size,
-                                   ledger->slots + i * d->n_slots, &ledger->flops[i]);
-    return 0;
+    run_tiles(m, n, x, y, ledger);
+return 0;
 }

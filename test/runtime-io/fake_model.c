@@ -14,7 +14,9 @@
  *   }
  *
  * FLOPs: 2 * n_in * n_out per dense layer run (a block: its rows only).
- * Plain C, no kernels: the runtime's loaders and API are under test here. */
+ * Plain C, no kernels: the runtime's loaders and API are under test here,
+ * so it runs its tile row by row, and its tiles are small (5 rows) so a
+ * batch is cut into several. */
 #include <math.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -77,11 +79,11 @@ static void softmax(float *x, int n)
         x[i] /= s;
 }
 
-static int32_t fakenet_run1(const sl_env *env, const float *x, float *y, int32_t *slots,
-                            double *flops)
+static int32_t fakenet_run1(const sl_env *env, float *scratch, const float *x, float *y,
+                            int32_t *slots, double *flops)
 {
     const float *const *t = env->tensors;
-    float *h1 = env->scratch, *p = h1 + 8, *h2 = p + 8, *score = h2 + 8, *h3 = score + 8;
+    float *h1 = scratch, *p = h1 + 8, *h2 = p + 8, *score = h2 + 8, *h3 = score + 8;
     double f = 0;
     for (int i = 0; i < 4; i++)
         slots[i] = -1;
@@ -138,11 +140,11 @@ static int32_t fakenet_run1(const sl_env *env, const float *x, float *y, int32_t
     return 1; /* the end: n_exits */
 }
 
-static void fakenet_run(const sl_env *env, int64_t n, const float *x, float *y, int32_t *exits_,
-                        int32_t *slots, double *flops)
+static void fakenet_tile(const sl_env *env, float *scratch, int64_t n, const float *x,
+                         float *y, int32_t *exits_, int32_t *slots, double *flops)
 {
     for (int64_t i = 0; i < n; i++)
-        exits_[i] = fakenet_run1(env, x + 4 * i, y + 3 * i, slots + 4 * i, flops + i);
+        exits_[i] = fakenet_run1(env, scratch, x + 4 * i, y + 3 * i, slots + 4 * i, flops + i);
 }
 
 #ifndef FAKE_WEIGHTS
@@ -164,7 +166,7 @@ const sl_model_desc fakenet_model = {
     .n_slots = 4,
     .dense_flops = 2 * 4 * 6 + 2 * 6 * 3 + 2 * 6 * 6 + 2 * 6 * 2 + 2 * 6 * 4 + 2 * 4 * 2 +
                    2 * 4 * 3,
+    .tile_rows = 5,
     .scratch_floats = 40,
-    .run1 = fakenet_run1,
-    .run = fakenet_run,
+    .tile = fakenet_tile,
 };

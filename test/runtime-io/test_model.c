@@ -171,13 +171,15 @@ static void bad_weights(void)
     }
 }
 
-/* A descriptor whose run1 records the environment it is given. */
+/* A descriptor whose tile records the environment and scratch it is given. */
 static const sl_env *seen_env;
-static int32_t probe_run1(const sl_env *env, const float *in, float *out, int32_t *slots,
-                          double *flops)
+static const float *seen_scratch;
+static void probe_tile(const sl_env *env, float *scratch, int64_t n, const float *in, float *out,
+                       int32_t *exits, int32_t *slots, double *flops)
 {
     seen_env = env;
-    return fakenet_model.run1(env, in, out, slots, flops);
+    seen_scratch = scratch;
+    fakenet_model.tile(env, scratch, n, in, out, exits, slots, flops);
 }
 
 static void weight_sources(void)
@@ -204,13 +206,12 @@ static void weight_sources(void)
     CHECK(m != NULL);
     sl_model_close(m);
 
-    /* Embedded weights win over the default path; run1 alone is enough. */
+    /* Embedded weights win over the default path. */
     size_t len;
     unsigned char *buf = slurp("weights.safetensors", &len);
     d.embedded_weights = buf;
     d.embedded_size = len;
-    d.run = NULL;
-    d.run1 = probe_run1;
+    d.tile = probe_tile;
     m = sl_model_open(&d, NULL, &err);
     CHECK(m != NULL);
     if (m) {
@@ -221,7 +222,7 @@ static void weight_sources(void)
         sl_ledger_free(&l);
         /* What generated code reads. */
         const sl_env *env = seen_env;
-        CHECK(env && (uintptr_t)env->scratch % 64 == 0);
+        CHECK((uintptr_t)seen_scratch % 64 == 0);
         CHECK(env && env->thresholds[0] == 0.8f && env->thresholds[2] == 0.5f);
         CHECK(env && env->force[0] == SL_FORCE_NONE && env->force[1] == SL_FORCE_NONE &&
               env->force[3] == SL_FORCE_NONE);
@@ -276,13 +277,13 @@ static void summary(void)
     sl_ledger_print_summary(out, &fakenet_model, &s, NULL);
     s.accuracy = 0.75;
     s.seconds = s.inputs_per_s = 0;
-    sl_ledger_print_summary(out, &fakenet_model, &s, "scalar");
+    sl_ledger_print_summary(out, &fakenet_model, &s, "scalar kernels, 1 thread");
     fclose(out);
     CHECK_STR(text, "fakenet: 12 inputs, 164 FLOPs mean executed of 268 FLOPs dense (61.2%), "
                     "1.2e+03 inputs/s\n"
                     "fakenet: exits: exit0 6, end 6\n"
                     "fakenet: 12 inputs, 164 FLOPs mean executed of 268 FLOPs dense (61.2%), "
-                    "accuracy 0.7500 [scalar kernels]\n"
+                    "accuracy 0.7500 [scalar kernels, 1 thread]\n"
                     "fakenet: exits: exit0 6, end 6\n");
     free(text);
 
@@ -315,6 +316,49 @@ static void summary(void)
     sl_model_close(m);
 }
 
+/* Threads: the same bits for every count, and tiles (5 rows) spread over
+ * them; counts out of range, and a bad SLUICE_THREADS, refused. */
+static void threads(void)
+{
+    sl_error err;
+    sl_model *m = sl_model_open(&fakenet_model, "weights.safetensors", &err);
+    CHECK(m != NULL);
+    if (!m)
+        return;
+    float y1[36], y[36];
+    sl_ledger l1, l;
+    CHECK(sl_ledger_alloc(&l1, &fakenet_model, 12, &err) == 0);
+    CHECK(sl_ledger_alloc(&l, &fakenet_model, 12, &err) == 0);
+    CHECK(sl_model_set_threads(m, 1, &err) == 0 && sl_model_threads(m) == 1);
+    CHECK(sl_model_run(m, 12, x.data, y1, &l1, &err) == 0);
+    for (int t = 2; t <= 4; t++) {
+        CHECK(sl_model_set_threads(m, t, &err) == 0 && sl_model_threads(m) == t);
+        for (int64_t n = 1; n <= 12; n++) { /* fewer rows than threads, too */
+            memset(y, 0xff, sizeof y);
+            CHECK(sl_model_run(m, n, x.data, y, &l, &err) == 0);
+            CHECK(memcmp(y, y1, (size_t)n * 3 * sizeof *y) == 0);
+            CHECK(memcmp(l.exits, l1.exits, (size_t)n * sizeof *l.exits) == 0);
+            CHECK(memcmp(l.slots, l1.slots, (size_t)n * 4 * sizeof *l.slots) == 0);
+            CHECK(memcmp(l.flops, l1.flops, (size_t)n * sizeof *l.flops) == 0);
+        }
+    }
+    CHECK(sl_model_set_threads(m, -1, &err) == -1);
+    CHECK_STR(err.msg, "model 'fakenet': -1 threads (expected 1 to 256, or 0 for the default)");
+    CHECK(sl_model_set_threads(m, 257, &err) == -1);
+    CHECK(sl_model_threads(m) == 4); /* a refusal changes nothing */
+    setenv("SLUICE_THREADS", "3", 1);
+    CHECK(sl_model_set_threads(m, 0, &err) == 0 && sl_model_threads(m) == 3);
+    setenv("SLUICE_THREADS", "three", 1);
+    CHECK(sl_model_set_threads(m, 0, &err) == -1);
+    CHECK_STR(err.msg, "SLUICE_THREADS='three' is not a number of threads (1 to 256)");
+    CHECK(sl_model_open(&fakenet_model, "weights.safetensors", &err) == NULL);
+    CHECK_STR(err.msg, "SLUICE_THREADS='three' is not a number of threads (1 to 256)");
+    unsetenv("SLUICE_THREADS");
+    sl_ledger_free(&l1);
+    sl_ledger_free(&l);
+    sl_model_close(m);
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 2 || chdir(argv[1]) != 0) {
@@ -331,6 +375,7 @@ int main(int argc, char **argv)
     bad_weights();
     weight_sources();
     summary();
+    threads();
     sl_npy_free(&x);
     return check_report("test_model");
 }

@@ -60,6 +60,43 @@ void buf_fill(rng *r, float *p, int64_t n, float lo, float hi)
         p[i] = rng_uniform(r, lo, hi);
 }
 
+void shuffle_rows(rng *r, int32_t *v, int64_t n)
+{
+    for (int64_t i = n - 1; i > 0; i--) {
+        int64_t j = (int64_t)(rng_next(r) % (uint64_t)(i + 1));
+        int32_t t = v[i];
+        v[i] = v[j];
+        v[j] = t;
+    }
+}
+
+/* Selection sampling (Knuth's algorithm S) of n - 1 rows below the last. */
+void pick_rows(rng *r, int32_t *rows, int64_t n, int64_t extra)
+{
+    int64_t total = n + extra, need = n - 1, got = 0;
+    for (int64_t i = 0; i < total - 1 && got < need; i++)
+        if ((int64_t)(rng_next(r) % (uint64_t)(total - 1 - i)) < need - got)
+            rows[got++] = (int32_t)i;
+    rows[got] = (int32_t)(total - 1);
+}
+
+#define CANARY_BITS 0x7fc0deadu
+
+float canary(void)
+{
+    uint32_t bits = CANARY_BITS;
+    float f;
+    memcpy(&f, &bits, sizeof f);
+    return f;
+}
+
+int is_canary(float f)
+{
+    uint32_t bits;
+    memcpy(&bits, &f, sizeof bits);
+    return bits == CANARY_BITS;
+}
+
 static int64_t ulp_order(float f)
 {
     int32_t i;

@@ -25,6 +25,17 @@ void buf_free(float *p);
 float *buf_copy(const float *src, int64_t n);
 void buf_fill(rng *r, float *p, int64_t n, float lo, float hi);
 
+/* Fisher-Yates: v in a random order. */
+void shuffle_rows(rng *r, int32_t *v, int64_t n);
+/* n distinct rows of [0, n + extra), ascending, the last one (n + extra - 1)
+ * always among them (so a buffer sized to it ends at the last listed row). */
+void pick_rows(rng *r, int32_t *rows, int64_t n, int64_t extra);
+
+/* A NaN with a payload no kernel makes: fill memory a kernel must not
+ * write, then check every float there still has these bits. */
+float canary(void);
+int is_canary(float f);
+
 /* Distance in units in the last place between two floats (0 for two NaNs,
  * INT64_MAX for a NaN against a number). */
 int64_t ulp_diff(float a, float b);

@@ -16,7 +16,9 @@
 #include "check.h"
 
 /* Child side: "report" prints the chosen level (or the init error);
- * "lazy" calls a kernel without initializing first. */
+ * "lazy" calls a kernel without initializing first, "lazy-pack" packs a
+ * dense layer (the pack initializes too; sl_rt_dense_rows then runs on the
+ * pack's level). */
 static int child(const char *mode)
 {
     if (!strcmp(mode, "report")) {
@@ -28,9 +30,18 @@ static int child(const char *mode)
         printf("level: %s\n", sl_rt_isa_name(sl_rt_isa()));
         return 0;
     }
-    float x[3] = {-1.0f, 0.0f, 1.0f};
-    sl_rt_relu(x, x, 3);
-    printf("ran: %g\n", (double)x[2]);
+    float x[3] = {-1.0f, 0.0f, 2.0f};
+    if (!strcmp(mode, "lazy-pack")) {
+        const float w[3] = {0.25f, 8.0f, 0.5f};
+        float y = 0.0f;
+        sl_dense_pack *p = sl_rt_dense_pack(w, NULL, 3, 1, NULL);
+        sl_rt_dense_rows(p, x, 3, &y, 1, NULL, 1, 0); /* -0.25 + 0 + 1 */
+        sl_rt_dense_pack_free(p);
+        printf("ran: %g\n", (double)y);
+        return 0;
+    }
+    sl_rt_exp(x, x, 3);
+    printf("ran: %g\n", (double)x[1]);
     return 0;
 }
 
@@ -96,11 +107,13 @@ int main(int argc, char **argv)
             snprintf(want, sizeof want, "level: %s\n", name);
             expect_run("report", name, 0, want);
             expect_run("lazy", name, 0, "ran: 1");
+            expect_run("lazy-pack", name, 0, "ran: 0.75");
         } else {
             /* The message names the variable, the level and what is missing. */
             snprintf(want, sizeof want, "SLUICE_ISA=%s: this CPU cannot run", name);
             expect_run("report", name, 1, want);
             expect_run("lazy", name, 2, want);
+            expect_run("lazy-pack", name, 2, want);
             printf("note: %s not supported here; checked that forcing it fails\n", name);
         }
     }
@@ -109,6 +122,7 @@ int main(int argc, char **argv)
                "init-error: SLUICE_ISA='bogus' is not an ISA level (expected scalar, avx2 or avx512)");
     expect_run("report", "AVX2", 1, "SLUICE_ISA='AVX2' is not an ISA level");
     expect_run("lazy", "bogus", 2, "sluice: error: SLUICE_ISA='bogus' is not an ISA level");
+    expect_run("lazy-pack", "bogus", 2, "sluice: error: SLUICE_ISA='bogus' is not an ISA level");
 
     /* In process: sl_rt_set_isa and the level queries. */
     sl_error err;

@@ -71,69 +71,61 @@ static void test_elementwise(void)
                            y[i], want);
         }
     }
-    for (int64_t i = 0; i < n; i++)
-        x[i] = rng_uniform(&r, -1.0f, 1.0f);
-    sl_rt_relu(x, y, n);
-    for (int64_t i = 0; i < n; i++) {
-        check_count++;
-        if (y[i] != (x[i] > 0 ? x[i] : 0.0f))
-            check_fail("scalar relu(%g) = %g", x[i], y[i]);
-    }
     buf_free(x);
     buf_free(y);
 }
 
+/* The scalar dense layer against sums in double written here: rows NULL
+ * (contiguous), and a reversed row list on strided rows (ldx, ldy past the
+ * row), zero-skipping off and on, with and without a bias. */
 static void test_dense(void)
 {
     rng r = {0x888};
-    static const int64_t batches[] = {1, 3, 9};
+    static const int64_t counts[] = {1, 3, 9};
     for (int si = 0; si < N_SIZES; si++)
         for (int so = 0; so < N_SIZES; so += 2)
-            for (int bi = 0; bi < 3; bi++) {
-                int64_t n_in = sizes[si], n_out = sizes[so], batch = batches[bi];
-                float *w = buf_alloc(n_in * n_out), *wt = buf_alloc(n_in * n_out);
-                float *b = buf_alloc(n_out), *x = buf_alloc(batch * n_in);
-                float *y = buf_alloc(batch * n_out);
+            for (int ci = 0; ci < 3; ci++) {
+                int64_t n_in = sizes[si], n_out = sizes[so], n = counts[ci];
+                int64_t ldx = n_in + 2, ldy = n_out + 1;
+                float *w = buf_alloc(n_in * n_out), *b = buf_alloc(n_out);
+                float *x = buf_alloc(n * ldx), *y = buf_alloc(n * ldy);
+                int32_t rows[9];
                 buf_fill(&r, w, n_in * n_out, -1.0f, 1.0f);
                 buf_fill(&r, b, n_out, -1.0f, 1.0f);
-                buf_fill(&r, x, batch * n_in, -1.0f, 1.0f);
-                for (int64_t i = 0; i < batch * n_in; i += 3)
-                    x[i] = 0.0f; /* zeros for the zero-skipping form */
-                for (int form = 0; form < 4; form++) {
-                    if (form == 0) {
-                        sl_rt_dense_batch(w, b, x, y, batch, n_in, n_out);
-                    } else if (batch > 1) {
-                        continue;
-                    } else if (form == 1) {
-                        sl_rt_dense(w, b, x, y, n_in, n_out);
-                    } else if (form == 2) {
-                        uint8_t on = 1;
-                        sl_rt_dense_blocks(w, b, x, y, n_in, n_out, 1, &on);
-                    } else {
-                        for (int64_t o = 0; o < n_out; o++)
-                            for (int64_t i = 0; i < n_in; i++)
-                                wt[i * n_out + o] = w[o * n_in + i];
-                        sl_rt_dense_zskip(wt, b, x, y, n_in, n_out);
-                    }
-                    for (int64_t rr = 0; rr < batch; rr++)
+                buf_fill(&r, x, n * ldx, -1.0f, 1.0f);
+                for (int64_t i = 0; i < n * ldx; i += 3)
+                    x[i] = 0.0f; /* zeros for zero-skipping */
+                for (int64_t i = 0; i < n; i++)
+                    rows[i] = (int32_t)(n - 1 - i);
+                const float *bb = ci == 1 ? NULL : b;
+                sl_error err;
+                sl_dense_pack *p = sl_rt_dense_pack(w, bb, n_in, n_out, &err);
+                if (!p)
+                    check_fail("scalar dense_pack: %s", err.msg);
+                for (int form = 0; p && form < 4; form++) {
+                    /* 0, 1: rows NULL, contiguous; 2, 3: the reversed list,
+                     * strided; odd forms zero-skip */
+                    int64_t lx = form < 2 ? n_in : ldx, ly = form < 2 ? n_out : ldy;
+                    sl_rt_dense_rows(p, x, lx, y, ly, form < 2 ? NULL : rows, n, form % 2);
+                    for (int64_t rr = 0; rr < n; rr++)
                         for (int64_t o = 0; o < n_out; o++) {
-                            double exact = b[o], terms = fabs(b[o]);
+                            double exact = bb ? b[o] : 0.0, terms = fabs(exact);
                             for (int64_t i = 0; i < n_in; i++) {
-                                exact += (double)w[o * n_in + i] * x[rr * n_in + i];
-                                terms += fabs((double)w[o * n_in + i] * x[rr * n_in + i]);
+                                exact += (double)w[o * n_in + i] * x[rr * lx + i];
+                                terms += fabs((double)w[o * n_in + i] * x[rr * lx + i]);
                             }
-                            float got = y[rr * n_out + o];
+                            float got = y[rr * ly + o];
                             check_count++;
                             if (!(fabs(got - exact) <= FLT_EPSILON * fabs(exact) +
                                                            4.0 * n_in * DBL_EPSILON * terms))
-                                check_fail("scalar dense form %d batch=%lld %lldx%lld: y[%lld]"
-                                           "[%lld] = %.9g, double gives %.17g", form,
-                                           (long long)batch, (long long)n_out, (long long)n_in,
+                                check_fail("scalar dense_rows form %d rows=%lld %lld -> %lld: "
+                                           "y[%lld][%lld] = %.9g, double gives %.17g", form,
+                                           (long long)n, (long long)n_in, (long long)n_out,
                                            (long long)rr, (long long)o, got, exact);
                         }
                 }
+                sl_rt_dense_pack_free(p);
                 buf_free(w);
-                buf_free(wt);
                 buf_free(b);
                 buf_free(x);
                 buf_free(y);

@@ -1,34 +1,19 @@
 /* test_semantics.c - what the kernels promise, checked as explicit values on
  * every level (scalar and each SIMD level the CPU has): NaN and infinity
- * rules, ties, sizes <= 0, that inactive blocks' weights and skipped
- * columns are never read (their pages are made unreadable), that the SIMD
- * levels agree bit for bit on the transcendental functions, and that a
- * misused dense_blocks stops the program. */
-#ifndef _DEFAULT_SOURCE
-#define _DEFAULT_SOURCE /* mmap's MAP_ANONYMOUS */
-#endif
+ * rules, ties, sizes <= 0; for the dense layer, the refusal of impossible
+ * sizes, subnormal weights packed as 0, the canonical bias, NaN and inf,
+ * batch invariance bit for bit, that a pack copies its weights, keeps its
+ * level, and that zero-skipping never reads a zero input's weights; that the
+ * SIMD levels agree bit for bit on the transcendental functions and on
+ * dense; and the row-list helpers against direct constructions. */
 #include <float.h>
 #include <math.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include "check.h"
-
-#if defined(__SANITIZE_ADDRESS__)
-#define HAVE_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define HAVE_ASAN 1
-#endif
-#endif
-#ifdef HAVE_ASAN
-#include <sanitizer/asan_interface.h>
-#endif
+#include "kernel_table.h" /* struct sl_dense_pack: test_dense_zskip_never_read */
 
 static const char *isa; /* the level under test, for messages */
 
@@ -74,10 +59,6 @@ static void expect_unary(const char *what, void (*fn)(const float *, float *, in
 
 static void test_elementwise_specials(void)
 {
-    expect_unary("relu", sl_rt_relu, NAN, NAN, 0);
-    expect_unary("relu", sl_rt_relu, -3.0f, 0.0f, 0);
-    expect_unary("relu", sl_rt_relu, 2.5f, 2.5f, 0);
-    expect_unary("relu", sl_rt_relu, INFINITY, INFINITY, 0);
     expect_unary("exp", sl_rt_exp, -INFINITY, 0.0f, 0);
     expect_unary("exp", sl_rt_exp, INFINITY, INFINITY, 0);
     expect_unary("exp", sl_rt_exp, NAN, NAN, 0);
@@ -190,24 +171,32 @@ static void test_whole_vector_rules(void)
     expect_f("layernorm biased variance [1]", y[1], 1.0f);
 }
 
+/* Bit for bit, the sign of a zero included. */
+static void expect_bits(const char *what, float got, float want)
+{
+    check_count++;
+    if (memcmp(&got, &want, sizeof got) != 0)
+        check_fail("%s %s: got %.9g (%s), want %.9g (%s)", isa, what, got,
+                   signbit(got) ? "sign set" : "sign clear", want,
+                   signbit(want) ? "sign set" : "sign clear");
+}
+
 /* n <= 0 does nothing; reductions return their identities. */
 static void test_empty(void)
 {
     float x[2] = {1.0f, 2.0f}, y[2] = {7.0f, 7.0f};
     int32_t idx[2] = {9, 9};
     const float w[2] = {1.0f, 1.0f};
-    sl_rt_relu(x, y, 0);
     sl_rt_exp(x, y, -5);
     sl_rt_gelu(x, y, 0);
     sl_rt_softmax(x, y, 0);
     sl_rt_log_softmax(x, y, -1);
     sl_rt_layernorm(x, NULL, NULL, y, 0, 1e-5f);
-    sl_rt_add(x, x, y, 0);
-    sl_rt_mul_scalar(x, 2.0f, y, -1);
-    sl_rt_dense(w, NULL, x, y, 2, 0);
-    sl_rt_dense_batch(w, NULL, x, y, 0, 2, 1);
-    sl_rt_dense_zskip(w, NULL, x, y, 2, -1);
-    sl_rt_transpose(w, y, 0, 2);
+    sl_dense_pack *p = sl_rt_dense_pack(w, NULL, 2, 1, NULL);
+    sl_rt_dense_rows(p, x, 2, y, 1, NULL, 0, 0);
+    sl_rt_dense_rows(p, x, 2, y, 1, NULL, -1, 1);
+    sl_rt_dense_pack_free(p);
+    sl_rt_dense_pack_free(NULL);
     sl_rt_topk(x, 0, 1, idx, NULL);
     sl_rt_topk(x, 2, 0, idx, NULL);
     expect_f("untouched by n <= 0", y[0], 7.0f);
@@ -222,113 +211,590 @@ static void test_empty(void)
     sl_rt_topk(x, 2, 5, idx, NULL);
     expect_i("topk k > n [0]", idx[0], 1);
     expect_i("topk k > n [1]", idx[1], 0);
-    /* No inputs: the outputs are the bias. */
-    const float b[2] = {0.5f, -0.5f};
-    sl_rt_dense(w, b, x, y, 0, 2);
-    expect_f("dense n_in = 0", y[1], -0.5f);
-    sl_rt_dense_batch(w, NULL, x, y, 2, 0, 1);
-    expect_f("dense_batch n_in = 0", y[1], 0.0f);
 }
 
-/* n_in 1024 floats = one 4 KiB page per row of w: the pages of inactive
- * blocks are made unreadable, so reading one kills the test.  Inactive
- * biases are poisoned for ASan when it is there. */
-static void test_blocks_never_read(void)
+/* ---- dense -------------------------------------------------------------- */
+
+static sl_dense_pack *pack_or_fail(const float *w, const float *b, int64_t n_in, int64_t n_out)
 {
-    long page = sysconf(_SC_PAGESIZE);
-    if (page != 4096) {
-        printf("skip: blocks-never-read test assumes 4 KiB pages (have %ld)\n", page);
-        return;
+    sl_error err;
+    sl_dense_pack *p = sl_rt_dense_pack(w, b, n_in, n_out, &err);
+    if (!p)
+        check_fail("%s dense_pack %lld -> %lld: %s", isa, (long long)n_in, (long long)n_out,
+                   err.msg);
+    return p;
+}
+
+/* A layer of sizes too small to exist is refused with a message naming
+ * them, at every level; err may be NULL. */
+static void test_dense_pack_refuses(void)
+{
+    static const int64_t bad[][2] = {{0, 2}, {3, 0}, {-1, 4}, {5, -3}, {0, 0}};
+    const float w[4] = {1.0f, 2.0f, 3.0f, 4.0f};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        sl_error err;
+        char want[128], what[64];
+        snprintf(want, sizeof want, "sl_rt_dense_pack: a dense layer of %lld inputs and %lld "
+                 "outputs", (long long)bad[i][0], (long long)bad[i][1]);
+        snprintf(what, sizeof what, "dense_pack(%lld, %lld)", (long long)bad[i][0],
+                 (long long)bad[i][1]);
+        err.msg[0] = '\0';
+        sl_dense_pack *p = sl_rt_dense_pack(w, NULL, bad[i][0], bad[i][1], &err);
+        check_count++;
+        if (p || strcmp(err.msg, want) != 0)
+            check_fail("%s %s: %s, message \"%s\"; want NULL and \"%s\"", isa, what,
+                       p ? "a pack" : "NULL", err.msg, want);
+        sl_rt_dense_pack_free(p);
+        check_count++;
+        if ((p = sl_rt_dense_pack(w, NULL, bad[i][0], bad[i][1], NULL)) != NULL)
+            check_fail("%s %s with err NULL: a pack", isa, what);
+        sl_rt_dense_pack_free(p);
     }
-    enum { N_IN = 1024, N_OUT = 16, BLOCKS = 8, ROWS = N_OUT / BLOCKS };
-    float *w = mmap(NULL, (size_t)N_OUT * N_IN * sizeof(float), PROT_READ | PROT_WRITE,
-                    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (w == MAP_FAILED) {
-        check_fail("mmap failed");
+}
+
+/* Run p over rows (NULL: 0 .. n-1) of x (rows of n_in) into y (rows of
+ * n_out). */
+static void run_rows(const sl_dense_pack *p, const float *x, int64_t n_in, float *y,
+                     int64_t n_out, const int32_t *rows, int64_t n, int zero_skip)
+{
+    sl_rt_dense_rows(p, x, n_in, y, n_out, rows, n, zero_skip);
+}
+
+/* Weights below f32's normal range are packed as 0 (SIMD levels; the scalar
+ * level reads w in place and counts them): with x = 1 they add nothing, while
+ * FLT_MIN, the smallest normal weight, is kept.  Through a multi-row tile and
+ * a row alone, zero-skipping on and off. */
+static void test_dense_subnormal_weights(sl_isa level)
+{
+    if (level == SL_ISA_SCALAR)
         return;
-    }
-    float x[N_IN], b[N_OUT], y[N_OUT];
-    for (int i = 0; i < N_IN; i++)
-        x[i] = (float)(i % 7) - 3.0f;
+    enum { N_IN = 3, N_OUT = 37, N = 7 };
+    float w[N_OUT * N_IN], x[N * N_IN], y[N * N_OUT];
     for (int o = 0; o < N_OUT; o++) {
-        b[o] = (float)o;
-        for (int i = 0; i < N_IN; i++)
-            w[o * N_IN + i] = (i + o) % 5 == 0 ? 1.0f : 0.0f;
+        w[o * N_IN + 0] = o % 2 ? 1e-40f : FLT_MIN;
+        w[o * N_IN + 1] = -1e-40f;
+        w[o * N_IN + 2] = o % 3 ? 0x1p-149f : -0x1.fffffcp-127f; /* smallest, largest */
     }
-    const uint8_t active[BLOCKS] = {1, 0, 0, 1, 1, 0, 1, 0};
-    for (int k = 0; k < BLOCKS; k++)
-        if (!active[k]) {
-            mprotect(w + k * ROWS * N_IN, (size_t)ROWS * N_IN * sizeof(float), PROT_NONE);
-#ifdef HAVE_ASAN
-            ASAN_POISON_MEMORY_REGION(b + k * ROWS, ROWS * sizeof(float));
-#endif
+    for (int i = 0; i < N * N_IN; i++)
+        x[i] = 1.0f;
+    sl_dense_pack *p = pack_or_fail(w, NULL, N_IN, N_OUT);
+    if (!p)
+        return;
+    for (int zs = 0; zs < 2; zs++) {
+        run_rows(p, x, N_IN, y, N_OUT, NULL, N, zs); /* a tile of 6 and a row alone */
+        for (int r = 0; r < N; r++)
+            for (int o = 0; o < N_OUT; o++) {
+                char what[96];
+                snprintf(what, sizeof what, "dense_rows subnormal weights, x = 1, row %d "
+                         "[%d], zero_skip %d", r, o, zs);
+                expect_bits(what, y[r * N_OUT + o], o % 2 ? 0.0f : FLT_MIN);
+            }
+    }
+    sl_rt_dense_pack_free(p);
+}
+
+/* The bias is canonicalized (b + 0.0f), so a zero sum plus a -0 bias is
+ * +0: with x = 0 at every level, and at the SIMD levels also where the
+ * float chain itself ends at -0 (a product that underflows to -0, which
+ * the scalar level's double sum keeps as -1e-60 and rounds to -0). */
+static void test_dense_negative_zero_bias(sl_isa level)
+{
+    enum { N = 7 };
+    const float w[2] = {-1.0f, 1e-30f}, b[2] = {-0.0f, -0.0f};
+    float x[N], y[N * 2];
+    for (int case_ = 0; case_ < 2; case_++) {
+        if (case_ == 1 && level == SL_ISA_SCALAR)
+            break;
+        for (int i = 0; i < N; i++)
+            x[i] = case_ == 0 ? 0.0f : -1e-30f;
+        sl_dense_pack *p = pack_or_fail(w + case_, b, 1, 1);
+        if (!p)
+            return;
+        for (int zs = 0; zs < 2; zs++) {
+            run_rows(p, x, 1, y, 1, NULL, N, zs);
+            for (int r = 0; r < N; r++) {
+                char what[96];
+                snprintf(what, sizeof what, "dense_rows bias -0, %s, row %d, zero_skip %d",
+                         case_ == 0 ? "x = 0" : "product underflows to -0", r, zs);
+                expect_bits(what, y[r], 0.0f);
+            }
         }
-    sl_rt_dense_blocks(w, b, x, y, N_IN, N_OUT, BLOCKS, active);
-#ifdef HAVE_ASAN
-    ASAN_UNPOISON_MEMORY_REGION(b, sizeof b);
-#endif
-    for (int o = 0; o < N_OUT; o++) {
-        double want = 0.0;
-        if (active[o / ROWS]) {
-            want = b[o];
-            for (int i = 0; i < N_IN; i++)
-                want += (i + o) % 5 == 0 ? x[i] : 0.0f;
+        sl_rt_dense_pack_free(p);
+    }
+}
+
+/* What test_dense_nan_inf expects: 0 finite, 1 +inf, -1 -inf, 2 NaN. */
+static int nan_inf_want(int table, int r, int o)
+{
+    if (table == 0) {
+        if (r == 0)
+            return 2; /* a NaN input */
+        if (r == 1 || r == 2) /* +-inf against weights +1, -1, 0 by o % 3 */
+            return o % 3 == 2 ? 2 : (o % 3 == 0) == (r == 1) ? 1 : -1;
+        return 0;
+    }
+    if (o == 11)
+        return 2; /* a NaN bias */
+    if (o == 20)
+        return r == 0 ? 2 : 1; /* an inf weight against x = 0, x = 1 */
+    return 0;
+}
+
+/* NaN and infinity propagate as IEEE arithmetic says, zero_skip off: a NaN
+ * input makes every output NaN; +-inf times a weight of either sign is inf
+ * of the product's sign, times 0 NaN; a NaN bias gives NaN; an inf weight
+ * times x = 0 is NaN.  In a tile of 5, a tile of 2 and rows alone; and,
+ * for the finite weights (table 0), rows alone with zero-skipping, which
+ * skips only zeros. */
+static void test_dense_nan_inf(void)
+{
+    enum { N_IN = 20, N_OUT = 37, N = 5 };
+    float w[N_OUT * N_IN], b[N_OUT], x[N * N_IN], y[N * N_OUT];
+    for (int table = 0; table < 2; table++) {
+        for (int o = 0; o < N_OUT; o++) {
+            b[o] = table == 1 && o == 11 ? NAN : 0.25f;
+            for (int k = 0; k < N_IN; k++)
+                w[o * N_IN + k] = (float)((o + 2 * k) % 5 + 1) * 0.125f;
+            if (table == 0)
+                w[o * N_IN + 7] = o % 3 == 0 ? 1.0f : o % 3 == 1 ? -1.0f : 0.0f;
+            else if (o == 20)
+                w[o * N_IN + 9] = INFINITY;
         }
-        expect_f("dense_blocks with unreadable inactive rows", y[o], (float)want);
+        for (int r = 0; r < N; r++)
+            for (int k = 0; k < N_IN; k++)
+                x[r * N_IN + k] = (float)((r + k) % 4) * 0.5f;
+        if (table == 0) {
+            x[0 * N_IN + 5] = NAN;
+            x[1 * N_IN + 7] = INFINITY;
+            x[2 * N_IN + 7] = -INFINITY;
+        } else {
+            for (int r = 0; r < N; r++)
+                x[r * N_IN + 9] = r == 0 ? 0.0f : 1.0f;
+        }
+        sl_dense_pack *p = pack_or_fail(w, b, N_IN, N_OUT);
+        if (!p)
+            return;
+        static const int32_t order[N] = {4, 2, 0, 3, 1};
+        for (int form = 0; form < 4; form++) {
+            /* 0: the five rows in one call (a tile of 5); 1: 2 + 2 + 1;
+             * 2: each alone; 3: each alone, zero-skipping */
+            if (form == 3 && table == 1)
+                break; /* zero-skipping needs finite weights */
+            for (int i = 0; i < N * N_OUT; i++)
+                y[i] = canary();
+            if (form == 0)
+                run_rows(p, x, N_IN, y, N_OUT, order, N, 0);
+            else if (form == 1)
+                for (int i = 0; i < N; i += 2)
+                    run_rows(p, x, N_IN, y, N_OUT, order + i, i + 2 <= N ? 2 : 1, 0);
+            else
+                for (int i = 0; i < N; i++)
+                    run_rows(p, x, N_IN, y, N_OUT, order + i, 1, form == 3);
+            for (int r = 0; r < N; r++)
+                for (int o = 0; o < N_OUT; o++) {
+                    float got = y[r * N_OUT + o];
+                    int want = nan_inf_want(table, r, o);
+                    check_count++;
+                    if (is_canary(got) || (want == 2 ? !isnan(got)
+                                           : want ? !(isinf(got) && (got > 0) == (want > 0))
+                                                  : !isfinite(got)))
+                        check_fail("%s dense_rows NaN/inf: table %d form %d row %d [%d]: got "
+                                   "%g, want %s", isa, table, form, r, o, got,
+                                   want == 2 ? "NaN" : want > 0 ? "+inf" : want ? "-inf"
+                                                                                : "finite");
+                }
+        }
+        sl_rt_dense_pack_free(p);
     }
-    munmap(w, (size_t)N_OUT * N_IN * sizeof(float));
 }
 
-/* Rows of wt (n_out 1024 = one page each) for zero inputs are unreadable. */
-static void test_zskip_never_read(void)
+/* Rows of n_in for the bit-for-bit tests: about half exact zeros (some of
+ * them -0.0), row 1 all zero, row 2 none. */
+static void invariance_input(rng *g, float *x, int64_t rows, int64_t n_in)
 {
-    if (sysconf(_SC_PAGESIZE) != 4096)
-        return;
-    enum { N_IN = 12, N_OUT = 1024 };
-    float *wt = mmap(NULL, (size_t)N_OUT * N_IN * sizeof(float), PROT_READ | PROT_WRITE,
-                     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (wt == MAP_FAILED) {
-        check_fail("mmap failed");
-        return;
-    }
-    float x[N_IN], y[N_OUT];
-    for (int i = 0; i < N_IN; i++) {
-        x[i] = i % 3 == 0 ? (float)(i + 1) : (i % 3 == 1 ? 0.0f : -0.0f);
-        for (int o = 0; o < N_OUT; o++)
-            wt[i * N_OUT + o] = (float)((i * 7 + o) % 11) - 5.0f;
-    }
-    for (int i = 0; i < N_IN; i++)
-        if (x[i] == 0.0f)
-            mprotect(wt + i * N_OUT, N_OUT * sizeof(float), PROT_NONE);
-    sl_rt_dense_zskip(wt, NULL, x, y, N_IN, N_OUT);
-    for (int o = 0; o < N_OUT; o++) {
-        float want = 0.0f;
-        for (int i = 0; i < N_IN; i += 3)
-            want += x[i] * (float)(((i * 7 + o) % 11) - 5); /* small integers: exact */
-        expect_f("dense_zskip with unreadable skipped rows", y[o], want);
-    }
-    munmap(wt, (size_t)N_OUT * N_IN * sizeof(float));
+    for (int64_t r = 0; r < rows; r++)
+        for (int64_t k = 0; k < n_in; k++) {
+            int zero = r == 1 || (r != 2 && rng_next(g) % 2);
+            x[r * n_in + k] = zero ? (rng_next(g) % 4 ? 0.0f : -0.0f)
+                                   : rng_uniform(g, -1.0f, 1.0f);
+        }
 }
 
-/* n_out not a multiple of n_blocks: a caller bug; the process must stop. */
-static void test_blocks_misuse(void)
+/* Shapes for the bit-for-bit tests: one- to four-vector panels, panel
+ * counts that leave the single-row path's panel groups partial, and a k
+ * range past zero-skipping's chunk of 4096. */
+static const int64_t inv_shapes[][2] = {{1, 1},    {3, 17},    {17, 65},  {64, 64},
+                                        {65, 33},  {16, 200},  {300, 129}, {7, 1000},
+                                        {1000, 100}, {5000, 40}};
+#define N_INV_SHAPES (int)(sizeof inv_shapes / sizeof inv_shapes[0])
+
+/* Rows of got (at got + pos(r) * ldg) against want (rows of n_out): one
+ * check, a message naming the first row that differs. */
+static void expect_same_rows(const char *what, int64_t n_in, int64_t n_out, const float *got,
+                             int64_t ldg, const int32_t *pos, const float *want, int64_t rows)
 {
-    fflush(NULL);
-    pid_t pid = fork();
-    if (pid == 0) {
-        /* Keep the expected message out of the test log. */
-        if (!freopen("/dev/null", "w", stderr))
-            _exit(3);
-        float w[30] = {0}, x[3] = {0}, y[10];
-        uint8_t on[3] = {1, 1, 1};
-        sl_rt_dense_blocks(w, NULL, x, y, 3, 10, 3, on);
-        _exit(0);
-    }
-    int status = 0;
-    waitpid(pid, &status, 0);
+    int64_t bad = 0, first = -1;
+    for (int64_t r = 0; r < rows; r++)
+        if (memcmp(got + (pos ? pos[r] : r) * ldg, want + r * n_out,
+                   (size_t)n_out * sizeof(float)) != 0) {
+            bad++;
+            if (first < 0)
+                first = r;
+        }
     check_count++;
-    if (!WIFSIGNALED(status) || WTERMSIG(status) != SIGABRT)
-        check_fail("%s dense_blocks with 10 rows in 3 blocks did not abort", isa);
+    if (bad)
+        check_fail("%s dense_rows %lld -> %lld, %s: %lld of %lld rows differ from the row "
+                   "computed alone (first: row %lld)", isa, (long long)n_in, (long long)n_out,
+                   what, (long long)bad, (long long)rows, (long long)first);
+}
+
+/* Batch invariance: every row computed alone (one row, zero_skip off) has
+ * the same bits as when computed alone with zero-skipping, with all rows in
+ * one call, in shuffled batches of 2, 5, 6, 7, 13 and 64 (zero_skip on for
+ * some), and at other positions and strides. */
+static void test_dense_batch_invariance(void)
+{
+    enum { R = 64 };
+    static const int64_t batch[] = {2, 5, 6, 7, 13, 64};
+    rng g = {0xba7c4};
+    for (int s = 0; s < N_INV_SHAPES; s++) {
+        int64_t n_in = inv_shapes[s][0], n_out = inv_shapes[s][1];
+        int64_t ldx2 = n_in + 3, ldy2 = n_out + 5;
+        float *w = buf_alloc(n_in * n_out), *b = buf_alloc(n_out), *x = buf_alloc(R * n_in);
+        float *alone = buf_alloc(R * n_out), *y = buf_alloc(R * n_out);
+        float *x2 = buf_alloc(2 * R * ldx2), *y2 = buf_alloc(2 * R * ldy2);
+        buf_fill(&g, w, n_in * n_out, -1.0f, 1.0f);
+        buf_fill(&g, b, n_out, -1.0f, 1.0f);
+        invariance_input(&g, x, R, n_in);
+        sl_dense_pack *p = pack_or_fail(w, b, n_in, n_out);
+        if (!p)
+            goto next;
+        int32_t perm[R], pos[R];
+        for (int32_t r = 0; r < R; r++)
+            run_rows(p, x, n_in, alone, n_out, &r, 1, 0);
+        for (int32_t r = 0; r < R; r++)
+            run_rows(p, x, n_in, y, n_out, &r, 1, 1);
+        expect_same_rows("alone, zero-skipping", n_in, n_out, y, n_out, NULL, alone, R);
+        run_rows(p, x, n_in, y, n_out, NULL, R, 0);
+        expect_same_rows("all rows in one call", n_in, n_out, y, n_out, NULL, alone, R);
+        for (size_t bi = 0; bi < sizeof batch / sizeof batch[0]; bi++) {
+            for (int32_t r = 0; r < R; r++)
+                perm[r] = r;
+            shuffle_rows(&g, perm, R);
+            for (int64_t i = 0; i < R; i += batch[bi])
+                run_rows(p, x, n_in, y, n_out, perm + i, R - i < batch[bi] ? R - i : batch[bi],
+                         (int)(bi % 2));
+            char what[64];
+            snprintf(what, sizeof what, "shuffled batches of %lld", (long long)batch[bi]);
+            expect_same_rows(what, n_in, n_out, y, n_out, NULL, alone, R);
+        }
+        /* Row r at position 2 (R - 1 - r) + 1 of 2R, strides ldx2 and ldy2. */
+        for (int64_t j = 0; j < 2 * R * ldx2; j++)
+            x2[j] = NAN;
+        for (int32_t r = 0; r < R; r++) {
+            pos[r] = 2 * (R - 1 - r) + 1;
+            memcpy(x2 + pos[r] * ldx2, x + r * n_in, (size_t)n_in * sizeof(float));
+        }
+        sl_rt_dense_rows(p, x2, ldx2, y2, ldy2, pos, R, 0);
+        expect_same_rows("other positions and strides", n_in, n_out, y2, ldy2, pos, alone, R);
+        for (int64_t i = 0; i < R; i += 7)
+            sl_rt_dense_rows(p, x2, ldx2, y2, ldy2, pos + i, R - i < 7 ? R - i : 7, 1);
+        expect_same_rows("other positions and strides, batches of 7", n_in, n_out, y2, ldy2,
+                         pos, alone, R);
+        sl_rt_dense_pack_free(p);
+    next:
+        buf_free(w);
+        buf_free(b);
+        buf_free(x);
+        buf_free(alone);
+        buf_free(y);
+        buf_free(x2);
+        buf_free(y2);
+    }
+}
+
+/* The SIMD levels run the same FMA chain per output, so their dense
+ * results agree bit for bit: rows alone and all in one call. */
+static void test_dense_levels_agree(const sl_isa *simd, int n_simd)
+{
+    enum { R = 19 };
+    rng g = {0xa9ee};
+    for (int s = 0; s < N_INV_SHAPES && n_simd > 1; s++) {
+        int64_t n_in = inv_shapes[s][0], n_out = inv_shapes[s][1];
+        float *w = buf_alloc(n_in * n_out), *b = buf_alloc(n_out), *x = buf_alloc(R * n_in);
+        float *y[2] = {buf_alloc(2 * R * n_out), buf_alloc(2 * R * n_out)};
+        buf_fill(&g, w, n_in * n_out, -1.0f, 1.0f);
+        buf_fill(&g, b, n_out, -1.0f, 1.0f);
+        invariance_input(&g, x, R, n_in);
+        for (int l = 0; l < n_simd; l++) {
+            use_isa(simd[l]);
+            sl_dense_pack *p = sl_rt_dense_pack(w, b, n_in, n_out, NULL);
+            float *yl = y[l ? 1 : 0];
+            sl_rt_dense_rows(p, x, n_in, yl, n_out, NULL, R, 0);
+            for (int32_t r = 0; r < R; r++)
+                sl_rt_dense_rows(p, x, n_in, yl + R * n_out, n_out, &r, 1, r % 2);
+            sl_rt_dense_pack_free(p);
+            check_count++;
+            if (l > 0 && memcmp(y[0], y[1], (size_t)(2 * R * n_out) * sizeof(float)) != 0)
+                check_fail("dense_rows %lld -> %lld: %s and %s differ", (long long)n_in,
+                           (long long)n_out, sl_rt_isa_name(simd[0]), sl_rt_isa_name(simd[l]));
+        }
+        buf_free(w);
+        buf_free(b);
+        buf_free(x);
+        buf_free(y[0]);
+        buf_free(y[1]);
+    }
+}
+
+/* A pack runs on the level that made it, whatever sl_rt_set_isa chose
+ * since: each level's pack, run after switching to every level, gives the
+ * bits it gave on its own level (another level's kernel would misread the
+ * panels, or, for four-vector panels on AVX2, write nothing). */
+static void test_dense_pack_keeps_level(const sl_isa *all, int n_all)
+{
+    static const int64_t n_outs[] = {5, 20, 100};
+    enum { N_IN = 33, R = 7 };
+    rng g = {0x1e7e1};
+    for (int s = 0; s < 3; s++) {
+        int64_t n_out = n_outs[s];
+        float *w = buf_alloc(N_IN * n_out), *x = buf_alloc(R * N_IN);
+        float *want = buf_alloc((R + 1) * n_out), *got = buf_alloc((R + 1) * n_out);
+        buf_fill(&g, w, N_IN * n_out, -1.0f, 1.0f);
+        buf_fill(&g, x, R * N_IN, -1.0f, 1.0f);
+        for (int a = 0; a < n_all; a++) {
+            use_isa(all[a]);
+            sl_dense_pack *p = sl_rt_dense_pack(w, NULL, N_IN, n_out, NULL);
+            sl_rt_dense_rows(p, x, N_IN, want, n_out, NULL, R, 0);     /* a tile and a row */
+            sl_rt_dense_rows(p, x, N_IN, want + R * n_out, n_out, NULL, 1, 0); /* alone */
+            for (int l = 0; l < n_all; l++) {
+                use_isa(all[l]);
+                for (int64_t j = 0; j < (R + 1) * n_out; j++)
+                    got[j] = canary();
+                sl_rt_dense_rows(p, x, N_IN, got, n_out, NULL, R, 0);
+                sl_rt_dense_rows(p, x, N_IN, got + R * n_out, n_out, NULL, 1, 0);
+                check_count++;
+                if (memcmp(got, want, (size_t)((R + 1) * n_out) * sizeof(float)) != 0)
+                    check_fail("dense_rows 33 -> %lld: a pack made at %s gives other results "
+                               "once the level is %s", (long long)n_out,
+                               sl_rt_isa_name(all[a]), sl_rt_isa_name(all[l]));
+            }
+            sl_rt_dense_pack_free(p);
+        }
+        buf_free(w);
+        buf_free(x);
+        buf_free(want);
+        buf_free(got);
+    }
+}
+
+/* The SIMD levels' packs copy what they need: a pack made from buffers that
+ * are then overwritten with NaN and freed (ASan flags a later read) gives
+ * the results of a pack of the intact weights. */
+static void test_dense_pack_copies(sl_isa level)
+{
+    if (level == SL_ISA_SCALAR)
+        return; /* documented to read w in place */
+    enum { N_IN = 70, N_OUT = 45, R = 8 };
+    rng g = {0xc0b1e5};
+    float *w = buf_alloc(N_IN * N_OUT), *b = buf_alloc(N_OUT), *x = buf_alloc(R * N_IN);
+    float *want = buf_alloc(R * N_OUT), *got = buf_alloc(R * N_OUT);
+    buf_fill(&g, w, N_IN * N_OUT, -1.0f, 1.0f);
+    buf_fill(&g, b, N_OUT, -1.0f, 1.0f);
+    buf_fill(&g, x, R * N_IN, -1.0f, 1.0f);
+    float *wc = buf_copy(w, N_IN * N_OUT), *bc = buf_copy(b, N_OUT);
+    sl_dense_pack *p = pack_or_fail(w, b, N_IN, N_OUT), *q = pack_or_fail(wc, bc, N_IN, N_OUT);
+    for (int64_t j = 0; j < N_IN * N_OUT; j++)
+        wc[j] = NAN;
+    for (int64_t j = 0; j < N_OUT; j++)
+        bc[j] = NAN;
+    buf_free(wc);
+    buf_free(bc);
+    if (p && q) {
+        sl_rt_dense_rows(p, x, N_IN, want, N_OUT, NULL, R - 1, 0);
+        sl_rt_dense_rows(p, x, N_IN, want + (R - 1) * N_OUT, N_OUT, NULL, 1, 0);
+        sl_rt_dense_rows(q, x, N_IN, got, N_OUT, NULL, R - 1, 0);
+        sl_rt_dense_rows(q, x, N_IN, got + (R - 1) * N_OUT, N_OUT, NULL, 1, 0);
+        check_count++;
+        if (memcmp(got, want, sizeof(float) * R * N_OUT) != 0)
+            check_fail("%s dense_rows: a pack whose source weights were freed differs", isa);
+    }
+    sl_rt_dense_pack_free(p);
+    sl_rt_dense_pack_free(q);
+    buf_free(w);
+    buf_free(b);
+    buf_free(x);
+    buf_free(want);
+    buf_free(got);
+}
+
+/* Zero-skipping never reads the weights of a zero input (SIMD levels; the
+ * scalar level reads w in place, every k): the packed slices of those k
+ * (panel p's nr floats at k) are overwritten with NaN, which would make
+ * every output NaN if read (fma(0, NaN, acc) is NaN), so a row alone with
+ * zero-skipping must give the clean pack's bits.  White-box: the layout is
+ * kernel_table.h's.  The same pack without zero-skipping must give NaN,
+ * which shows the poison is where the kernel reads. */
+static void test_dense_zskip_never_read(sl_isa level)
+{
+    if (level == SL_ISA_SCALAR)
+        return;
+    static const int64_t shapes[][2] = {{40, 5}, {40, 20}, {40, 100}, {40, 300}, {5000, 70}};
+    enum { R = 7 };
+    rng g = {0x5e1ec7};
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
+        int64_t n_in = shapes[s][0], n_out = shapes[s][1];
+        float *w = buf_alloc(n_in * n_out), *b = buf_alloc(n_out), *x = buf_alloc(R * n_in);
+        float *want = buf_alloc(n_out), *y = buf_alloc(R * n_out);
+        buf_fill(&g, w, n_in * n_out, -1.0f, 1.0f);
+        buf_fill(&g, b, n_out, -1.0f, 1.0f);
+        buf_fill(&g, x, (R - 1) * n_in, 0.5f, 1.0f); /* rows 0-5: no zeros */
+        float *xr = x + (R - 1) * n_in;              /* row 6: half zeros */
+        invariance_input(&g, xr, 1, n_in);
+        xr[0] = 0.0f;
+        xr[n_in - 1] = -0.0f;
+        sl_dense_pack *p = pack_or_fail(w, b, n_in, n_out);
+        if (!p)
+            goto next;
+        sl_rt_dense_rows(p, xr, n_in, want, n_out, NULL, 1, 0);
+        int64_t nr = (int64_t)p->nv * p->table->vw;
+        for (int64_t q = 0; q < p->n_panels; q++)
+            for (int64_t k = 0; k < n_in; k++)
+                if (xr[k] == 0.0f)
+                    for (int64_t j = 0; j < nr; j++)
+                        p->panels[(q * n_in + k) * nr + j] = NAN;
+        sl_rt_dense_rows(p, xr, n_in, y, n_out, NULL, 1, 1);
+        check_count++;
+        if (memcmp(y, want, (size_t)n_out * sizeof(float)) != 0)
+            check_fail("%s dense_rows %lld -> %lld, a row alone, zero-skipping: read the "
+                       "weights of a zero input (y[0] = %g)", isa, (long long)n_in,
+                       (long long)n_out, y[0]);
+        /* The last row of seven: a tile of six, then the row alone. */
+        sl_rt_dense_rows(p, x, n_in, y, n_out, NULL, R, 1);
+        check_count++;
+        if (memcmp(y + (R - 1) * n_out, want, (size_t)n_out * sizeof(float)) != 0)
+            check_fail("%s dense_rows %lld -> %lld, the row left after a tile, zero-skipping: "
+                       "read the weights of a zero input", isa, (long long)n_in,
+                       (long long)n_out);
+        sl_rt_dense_rows(p, xr, n_in, y, n_out, NULL, 1, 0);
+        int64_t nan = 0;
+        for (int64_t o = 0; o < n_out; o++)
+            nan += isnan(y[o]) != 0;
+        check_count++;
+        if (nan != n_out)
+            check_fail("%s dense_rows %lld -> %lld: the poisoned pack without zero-skipping "
+                       "gave %lld of %lld NaN (the test's idea of the layout is stale)", isa,
+                       (long long)n_in, (long long)n_out, (long long)nan, (long long)n_out);
+        sl_rt_dense_pack_free(p);
+    next:
+        buf_free(w);
+        buf_free(b);
+        buf_free(x);
+        buf_free(want);
+        buf_free(y);
+    }
+}
+
+/* ---- row lists ---------------------------------------------------------- */
+
+/* An int32 buffer of exactly n (ASan sees an overrun; n may be 0). */
+static int32_t *ints(int64_t n)
+{
+    int32_t *p = malloc((size_t)(n > 0 ? n : 1) * sizeof *p);
+    if (!p)
+        abort();
+    return p;
+}
+
+/* Disjoint ascending lists, either side possibly empty, against the
+ * ascending list of their union. */
+static void test_rows_merge(void)
+{
+    rng g = {0x3e76e};
+    for (int t = 0; t < 300; t++) {
+        int64_t total = (int64_t)(rng_next(&g) % 70), na = 0, nb = 0;
+        int32_t *a = ints(total), *b = ints(total), *want = ints(total);
+        int64_t nw = 0;
+        for (int32_t r = 0; r < total; r++) {
+            uint64_t side = rng_next(&g) % 3; /* 0: a, 1: b, 2: neither */
+            if (t % 5 == 0 && side == 0)
+                side = 2; /* a empty */
+            if (t % 5 == 1 && side == 1)
+                side = 2; /* b empty */
+            if (side == 2)
+                continue;
+            (side == 0 ? a : b)[side == 0 ? na++ : nb++] = r;
+            want[nw++] = r;
+        }
+        int32_t *out = ints(na + nb);
+        int64_t n = sl_rt_rows_merge(a, na, b, nb, out);
+        check_count++;
+        if (n != nw || memcmp(out, want, (size_t)nw * sizeof *out) != 0)
+            check_fail("rows_merge of %lld and %lld rows: returned %lld, or a wrong list",
+                       (long long)na, (long long)nb, (long long)n);
+        free(a);
+        free(b);
+        free(want);
+        free(out);
+    }
+}
+
+/* Random ascending row lists of a tile, k distinct choices per row among
+ * n_experts (some experts never chosen), against the buckets built
+ * directly: expert by expert, rows in list order, choices in order.  The
+ * choices of rows not listed are valid but never read. */
+static void test_rows_by_expert(void)
+{
+    rng g = {0xe4be27};
+    for (int t = 0; t < 300; t++) {
+        int64_t tile = 1 + (int64_t)(rng_next(&g) % 40), k = 1 + (int64_t)(rng_next(&g) % 3);
+        int64_t n_experts = k + (int64_t)(rng_next(&g) % 6);
+        /* Allowed experts: all, or every other (at least k of them). */
+        int64_t stride = t % 3 == 0 && (n_experts + 1) / 2 >= k ? 2 : 1;
+        int32_t *rows = ints(tile), *idx = ints(tile * k), *pick = ints(n_experts);
+        int64_t n = 0;
+        for (int32_t r = 0; r < tile; r++)
+            if (t % 7 != 0 && rng_next(&g) % 3 != 0)
+                rows[n++] = r; /* t % 7 == 0: no rows */
+        for (int64_t r = 0; r < tile; r++) {
+            int64_t m = 0;
+            for (int64_t e = 0; e < n_experts; e += stride)
+                pick[m++] = (int32_t)e;
+            shuffle_rows(&g, pick, m);
+            for (int64_t j = 0; j < k; j++)
+                idx[r * k + j] = pick[j];
+        }
+        int32_t *start = ints(n_experts + 1), *brows = ints(n * k), *bpos = ints(n * k);
+        int32_t *wstart = ints(n_experts + 1), *wrows = ints(n * k), *wpos = ints(n * k);
+        int32_t m = 0;
+        for (int64_t e = 0; e < n_experts; e++) {
+            wstart[e] = m;
+            for (int64_t i = 0; i < n; i++)
+                for (int64_t j = 0; j < k; j++)
+                    if (idx[rows[i] * k + j] == e) {
+                        wrows[m] = rows[i];
+                        wpos[m++] = (int32_t)(rows[i] * k + j);
+                    }
+        }
+        wstart[n_experts] = m;
+        sl_rt_rows_by_expert(rows, n, idx, k, n_experts, start, brows, bpos);
+        check_count++;
+        if (memcmp(start, wstart, (size_t)(n_experts + 1) * sizeof *start) != 0 ||
+            memcmp(brows, wrows, (size_t)(n * k) * sizeof *brows) != 0 ||
+            memcmp(bpos, wpos, (size_t)(n * k) * sizeof *bpos) != 0)
+            check_fail("rows_by_expert: %lld rows of a tile of %lld, k = %lld, %lld experts: "
+                       "buckets differ from the reference", (long long)n, (long long)tile,
+                       (long long)k, (long long)n_experts);
+        free(rows);
+        free(idx);
+        free(pick);
+        free(start);
+        free(brows);
+        free(bpos);
+        free(wstart);
+        free(wrows);
+        free(wpos);
+    }
 }
 
 /* The SIMD levels compute exp, log, tanh, sigmoid and the GELUs with the
@@ -378,10 +844,19 @@ int main(void)
         test_reduction_rules();
         test_whole_vector_rules();
         test_empty();
-        test_blocks_never_read();
-        test_zskip_never_read();
+        test_dense_pack_refuses();
+        test_dense_subnormal_weights(all[l]);
+        test_dense_negative_zero_bias(all[l]);
+        test_dense_nan_inf();
+        test_dense_batch_invariance();
+        test_dense_pack_copies(all[l]);
+        test_dense_zskip_never_read(all[l]);
     }
+    isa = "all levels:";
+    test_dense_pack_keeps_level(all, n);
     test_levels_agree(all + 1, n - 1);
-    test_blocks_misuse();
+    test_dense_levels_agree(all + 1, n - 1);
+    test_rows_merge();
+    test_rows_by_expert();
     return check_summary("test_semantics");
 }

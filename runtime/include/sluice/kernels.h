@@ -7,12 +7,10 @@
  *
  * Conventions: n, n_in, n_out >= 0 element counts (0 is allowed and does
  * nothing); pointers need no particular alignment; unless said otherwise an
- * output may alias its input exactly (y == x) but not partially.  Weights are
- * row-major [n_out, n_in], as PyTorch's nn.Linear stores them.
+ * output may alias its input exactly (y == x) but not partially.
  *
  * Sizes come from generated code but are still filtered: a count <= 0
- * writes nothing (a dense layer with n_in <= 0 and outputs writes its bias,
- * the sum over no inputs being 0), and the reductions return their identity
+ * writes nothing, and the reductions return their identity
  * (max -inf, min +inf, sum and entropy 0, argmax -1, margin of < 2 values
  * NaN).  NaN follows PyTorch: elementwise kernels pass it through; max, min
  * and margin return NaN if any input is NaN; argmax and top-k rank NaN above
@@ -50,48 +48,38 @@ const char *sl_rt_isa_name(sl_isa isa); /* "scalar", "avx2", "avx512" */
 
 /* ---- dense layers ----------------------------------------------------- */
 
-/* y[o] = b[o] + sum_i w[o*n_in + i] * x[i]; b may be NULL.  y must not alias x. */
-void sl_rt_dense(const float *w, const float *b, const float *x, float *y,
-                 int64_t n_in, int64_t n_out);
+/* A dense layer's weights, packed for the kernel level in use (made once,
+ * when a model opens): w is [n_out, n_in] row-major (PyTorch's nn.Linear),
+ * b [n_out] or NULL.  NULL with a message on bad sizes or no memory.  The
+ * pack copies what it needs from w and b, except at the scalar level, which
+ * reads w in place: keep w alive while the pack is used. */
+typedef struct sl_dense_pack sl_dense_pack;
+sl_dense_pack *sl_rt_dense_pack(const float *w, const float *b, int64_t n_in, int64_t n_out,
+                                sl_error *err);
+void sl_rt_dense_pack_free(sl_dense_pack *p); /* NULL is fine */
 
-/* Batched: x is [batch, n_in], y is [batch, n_out], both row-major.  A GEMM
- * with register blocking and cache tiling.  y must not alias x. */
-void sl_rt_dense_batch(const float *w, const float *b, const float *x, float *y,
-                       int64_t batch, int64_t n_in, int64_t n_out);
-
-/* Rows subset (block gating): the n_out units are split into n_blocks equal
- * blocks (n_out % n_blocks == 0); rows of active blocks (active[k] != 0) are
- * computed as sl_rt_dense does, rows of inactive blocks are set to 0.0f and
- * their weights and biases are never read.  n_blocks <= 0 or not dividing
- * n_out is a caller bug: it prints a message and aborts. */
-void sl_rt_dense_blocks(const float *w, const float *b, const float *x, float *y,
-                        int64_t n_in, int64_t n_out, int64_t n_blocks,
-                        const uint8_t *active);
-
-/* Zero-skipping input: same result as sl_rt_dense, but columns whose input
- * x[i] == 0.0f are skipped.  Takes the transposed weights wt [n_in, n_out]
- * (made once with sl_rt_transpose) so a skipped column is never read. */
-void sl_rt_dense_zskip(const float *wt, const float *b, const float *x, float *y,
-                       int64_t n_in, int64_t n_out);
-/* wt[c*rows + r] = w[r*cols + c]; wt must not alias w. */
-void sl_rt_transpose(const float *w, float *wt, int64_t rows, int64_t cols);
+/* The dense layer over a set of rows: for each listed row r (r = rows[i],
+ * i < n; rows NULL lists 0 .. n-1),
+ *     y[r * ldy + o] = b[o] + sum_k w[o, k] x[r * ldx + k],   o < n_out.
+ * Rows of x and y may sit anywhere (strides ldx >= n_in, ldy >= n_out); y
+ * must not overlap x.  Batch invariant: a row's outputs are the same bits
+ * whatever other rows are listed, in which order, and how many (each output
+ * is one FMA chain over k in order; docs/kernels.md).  zero_skip: at the
+ * SIMD levels a row alone in its tile never reads the weights of its zero
+ * inputs (the results are the same); the weights must then be finite
+ * (0 * inf would be NaN, a skipped term is not).  The
+ * pack runs on the level that made it, whatever sl_rt_set_isa says since. */
+void sl_rt_dense_rows(const sl_dense_pack *p, const float *x, int64_t ldx, float *y,
+                      int64_t ldy, const int32_t *rows, int64_t n, int zero_skip);
 
 /* ---- elementwise: y[i] = f(x[i]) -------------------------------------- */
 
-void sl_rt_relu(const float *x, float *y, int64_t n);
 void sl_rt_gelu(const float *x, float *y, int64_t n);      /* erf form (PyTorch default) */
 void sl_rt_gelu_tanh(const float *x, float *y, int64_t n); /* tanh approximation */
 void sl_rt_sigmoid(const float *x, float *y, int64_t n);
 void sl_rt_tanh(const float *x, float *y, int64_t n);
 void sl_rt_exp(const float *x, float *y, int64_t n);
 void sl_rt_log(const float *x, float *y, int64_t n);
-
-/* Binary, same length, or b a scalar (the language's broadcasting: equal
- * shapes, or one side a scalar). */
-void sl_rt_add(const float *a, const float *b, float *y, int64_t n);
-void sl_rt_mul(const float *a, const float *b, float *y, int64_t n);
-void sl_rt_add_scalar(const float *a, float s, float *y, int64_t n);
-void sl_rt_mul_scalar(const float *a, float s, float *y, int64_t n);
 
 /* ---- whole-vector ----------------------------------------------------- */
 
@@ -118,6 +106,19 @@ float sl_rt_margin(const float *x, int64_t n);
  * ties: idx[j] their indices, val[j] their values (val may be NULL).  NaNs
  * rank first; k > n writes n entries. */
 void sl_rt_topk(const float *x, int64_t n, int64_t k, int32_t *idx, float *val);
+
+/* ---- row lists (a tile's rows that reach a region; ascending) --------- */
+
+/* out = a and b merged in ascending order (a and b disjoint); returns na + nb. */
+int64_t sl_rt_rows_merge(const int32_t *a, int64_t na, const int32_t *b, int64_t nb,
+                         int32_t *out);
+/* Group the listed rows by chosen expert: idx[r * k + j] is row r's j-th
+ * choice.  Expert e's rows are bucket_rows[start[e] .. start[e + 1]), in
+ * ascending order, and bucket_pos[...] = r * k + j says which choice it was.
+ * start holds n_experts + 1 entries; the buckets n * k. */
+void sl_rt_rows_by_expert(const int32_t *rows, int64_t n, const int32_t *idx, int64_t k,
+                          int64_t n_experts, int32_t *start, int32_t *bucket_rows,
+                          int32_t *bucket_pos);
 
 #ifdef __cplusplus
 }

@@ -42,15 +42,15 @@ void sl_ledger_summarize(const sl_model_desc *d, const sl_ledger *l, double seco
 
 /* The summary as model executables print it: one line,
  *   digits_ee: 360 inputs, 23.1 kFLOPs mean executed of 45.7 kFLOPs dense
- *   (50.6%), accuracy 0.9722, 1.92e+05 inputs/s [avx2 kernels]
- * (accuracy only when measured, inputs/s only when timed, the kernel level
- * only when isa is not NULL) and, when the model has exits and
+ *   (50.6%), accuracy 0.9722, 1.92e+05 inputs/s [avx2 kernels, 2 threads]
+ * (accuracy only when measured, inputs/s only when timed, the bracket -
+ * how it ran - only when `how` is not NULL) and, when the model has exits and
  * s->exit_counts is set, a second,
  *   digits_ee: exits: exit0 201, exit1 97, end 62
  * With no inputs, one line only: "digits_ee: 0 inputs, nothing run (45.7
  * kFLOPs dense per input)". */
 void sl_ledger_print_summary(FILE *out, const sl_model_desc *d, const sl_summary *s,
-                             const char *isa);
+                             const char *how);
 
 #ifdef __cplusplus
 }

@@ -2,21 +2,22 @@
  * its generated code reads, and the C API that opens, runs and closes it.
  *
  * sluicec emits, for a model named M, a constant `const sl_model_desc
- * M_model` and two functions (pointed to by the descriptor):
+ * M_model` and one function (the descriptor points to it):
  *
- *   int32_t M_run1(const sl_env *env, const float *x, float *y,
- *                  int32_t *slots, double *flops);
- *       one input x (desc->in_size floats) -> one output y (out_size floats);
- *       fills slots[0..n_slots) with its decisions (-1 where a decision was
- *       not reached) and *flops with the FLOPs it executed; returns the index
- *       of the exit it left by, n_exits when it ran to the end.
+ *   void M_tile(const sl_env *env, float *scratch, int64_t n, const float *x,
+ *               float *y, int32_t *exits, int32_t *slots, double *flops);
+ *       a tile of n rows (1 <= n <= desc->tile_rows): x [n * in_size] ->
+ *       y [n * out_size]; exits[i] the exit row i left by (n_exits: the
+ *       end), slots[i * n_slots ...] its decisions (-1 where not reached),
+ *       flops[i] the FLOPs it executed.  scratch: desc->scratch_floats
+ *       floats, 64-byte aligned, the tile's own (one per thread).  Every
+ *       conditional region runs once over the rows that reach it; a row's
+ *       results do not depend on the other rows of its tile.
  *
- *   void M_run(const sl_env *env, int64_t n, const float *x, float *y,
- *              int32_t *exits, int32_t *slots, double *flops);
- *       n inputs, row after row; exits[n], slots[n * n_slots], flops[n].
- *
- * The layout of these structs is part of the ABI the code generator writes
- * (compiler/lower_desc.c); change both together and bump SL_ABI_VERSION. */
+ * The runtime cuts a batch into tiles and runs them on its threads
+ * (sl_model_run).  The layout of these structs is part of the ABI the code
+ * generator writes (compiler/lower_desc.c); change both together and bump
+ * SL_ABI_VERSION. */
 #ifndef SLUICE_MODEL_H
 #define SLUICE_MODEL_H
 
@@ -27,8 +28,9 @@
 extern "C" {
 #endif
 
-#define SL_ABI_VERSION 2
+#define SL_ABI_VERSION 3
 #define SL_MAX_RANK 4
+#define SL_MAX_THREADS 256
 
 /* A tensor the model expects in its weights file (PyTorch state_dict name). */
 typedef struct sl_tensor_desc {
@@ -59,13 +61,22 @@ typedef struct sl_exit_desc {
     int32_t line, col;
 } sl_exit_desc;
 
+/* A dense layer the runtime packs when the model opens (sl_rt_dense_pack):
+ * rows [row0, row0 + rows) of a weight tensor [out, in] and of its bias.  A
+ * block-gated layer has one per block. */
+typedef struct sl_dense_desc {
+    int32_t weight;      /* index into tensors */
+    int32_t bias;        /* index into tensors */
+    int64_t row0, rows;  /* the output units packed */
+    int32_t zero_skip;   /* 1: a call skips zero inputs, so the weights must be finite */
+} sl_dense_desc;
+
 /* What a run reads besides its input. */
 typedef struct sl_env {
-    const float *const *tensors; /* [n_tensors] in manifest order, then
-                                    [n_transposed] transposed copies */
-    const float *thresholds;     /* [n_thresholds] */
-    const int32_t *force;        /* [1 + n_decisions]: see SL_FORCE_* */
-    float *scratch;              /* [scratch_floats], 64-byte aligned, per thread */
+    const float *const *tensors;        /* [n_tensors] in manifest order */
+    const struct sl_dense_pack *const *dense; /* [n_dense], as desc->dense lists them */
+    const float *thresholds;            /* [n_thresholds] */
+    const int32_t *force;               /* [1 + n_decisions]: see SL_FORCE_* */
 } sl_env;
 
 /* force[0], the exit knob: SL_FORCE_NONE, SL_FORCE_NEVER, or k >= 0 to leave
@@ -74,10 +85,8 @@ typedef struct sl_env {
 #define SL_FORCE_NONE  (-1)
 #define SL_FORCE_NEVER (-2)
 
-typedef int32_t (*sl_run1_fn)(const sl_env *env, const float *x, float *y,
-                              int32_t *slots, double *flops);
-typedef void (*sl_run_fn)(const sl_env *env, int64_t n, const float *x, float *y,
-                          int32_t *exits, int32_t *slots, double *flops);
+typedef void (*sl_tile_fn)(const sl_env *env, float *scratch, int64_t n, const float *x,
+                           float *y, int32_t *exits, int32_t *slots, double *flops);
 
 typedef struct sl_model_desc {
     uint32_t abi_version;               /* SL_ABI_VERSION */
@@ -92,8 +101,8 @@ typedef struct sl_model_desc {
     int64_t out_size;                   /* floats per output */
     int32_t n_tensors;
     const sl_tensor_desc *tensors;
-    int32_t n_transposed;               /* weights also needed transposed, for */
-    const int32_t *transposed;          /* zero-skipping: indices into tensors (rank 2) */
+    int32_t n_dense;                    /* dense layers to pack at open */
+    const sl_dense_desc *dense;
     int32_t n_thresholds;
     const char *const *threshold_names;
     const float *threshold_defaults;
@@ -103,11 +112,11 @@ typedef struct sl_model_desc {
     const sl_decision_desc *decisions;
     int32_t n_slots;                    /* ledger slots per input */
     double dense_flops;                 /* FLOPs if every conditional region ran */
-    int64_t scratch_floats;             /* scratch arena size */
+    int64_t tile_rows;                  /* rows a tile holds at most */
+    int64_t scratch_floats;             /* scratch arena of one tile (per thread) */
     const unsigned char *embedded_weights; /* a whole safetensors file, or NULL */
     uint64_t embedded_size;
-    sl_run1_fn run1;
-    sl_run_fn run;
+    sl_tile_fn tile;
 } sl_model_desc;
 
 /* ---- the C API -------------------------------------------------------- */
@@ -138,8 +147,18 @@ int sl_model_get_threshold(const sl_model *m, const char *name, float *value, sl
 int sl_model_force_exit(sl_model *m, int32_t exit_or_knob, sl_error *err);
 int sl_model_force_gate(sl_model *m, const char *gate_name, int32_t arm_or_knob, sl_error *err);
 
+/* Threads that sl_model_run uses: n >= 1, or 0 for the default (the
+ * environment variable SLUICE_THREADS if set, else the CPUs this process
+ * may run on).  The pool's threads are made here, once, not per run.
+ * Results are the same bits for every thread count. */
+int sl_model_set_threads(sl_model *m, int n, sl_error *err);
+int sl_model_threads(const sl_model *m);
+
 /* Run n inputs x [n * in_size] -> y [n * out_size]; ledger may be NULL,
- * else its arrays must hold n entries. */
+ * else its arrays must hold n entries.  The batch is cut into tiles run on
+ * the model's threads; a row's outputs, decisions and FLOPs are the same
+ * bits whatever else is in the batch (docs/runtime.md, "Batches").  One
+ * sl_model runs one batch at a time. */
 int sl_model_run(sl_model *m, int64_t n, const float *x, float *y,
                  sl_ledger *ledger, sl_error *err);
 
