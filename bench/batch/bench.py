@@ -22,7 +22,10 @@ ort_worker.js):
 Each measurement is one worker running passes over the inputs for at least
 MIN_SECONDS; the contenders take turns (their order rotates from one
 measurement to the next), round after round, and the tables give the
-median over REPS rounds of the microseconds per input.
+median over REPS rounds of the microseconds per input.  Before each
+configuration's turn, BUILD_DIR/cpu_probe (cpu_probe.c) measures how much
+of a second core the machine gives at that moment; its median and range
+are printed with each model's tables, to read the 2-thread columns by.
 """
 import argparse
 import json
@@ -168,6 +171,14 @@ def spread(name, dec):
 
 # --- timing -------------------------------------------------------------------
 
+def probe(build):
+    """The machine's 2-thread capacity now (cpu_probe.c), None without it."""
+    exe = os.path.join(build, "cpu_probe")
+    if not os.path.exists(exe):
+        return None
+    return float(subprocess.run([exe, "0.1"], capture_output=True, text=True, check=True).stdout)
+
+
 def measure(worker, cmd):
     r = worker.ask(cmd).split()
     if r[0] == "us":
@@ -215,11 +226,13 @@ def run_model(name, build, args, env, log):
 
         configs = [(b, t) for b in args.batches for t in args.threads]
         times = {(c, cfg): [] for c, _ in CONTENDERS for cfg in configs}
+        capacity = []  # the machine's 2-thread capacity, before each measurement group
         t_start = time.time()
         k = 0
         for r in range(args.reps):
             for cfg in configs:
                 b, t = cfg
+                capacity.append(probe(build))
                 order = CONTENDERS[k % len(CONTENDERS):] + CONTENDERS[:k % len(CONTENDERS)]
                 k += 1
                 for c, _ in order:
@@ -233,10 +246,15 @@ def run_model(name, build, args, env, log):
             w.close()
     med = {key: (None if None in v else statistics.median(v)) for key, v in times.items()}
     table(name, configs, med, flops, dflops, log)
+    capacity = [c for c in capacity if c is not None]
+    if capacity:
+        log(f"\n{name}: the machine's 2-thread capacity during the run (bench/batch/cpu_probe.c: "
+            f"a busy loop's work on 2 threads over 1; 2 = two free cores), {len(capacity)} probes: "
+            f"median {statistics.median(capacity):.2f}, min {min(capacity):.2f}, max {max(capacity):.2f}")
     return {"configs": configs, "median_us": {f"{c} b{b} t{t}": med[(c, (b, t))]
                                              for c, _ in CONTENDERS for b, t in configs},
             "times_us": {f"{c} b{b} t{t}": times[(c, (b, t))] for c, _ in CONTENDERS for b, t in configs},
-            "mean_flops": flops, "dense_flops": dflops}
+            "mean_flops": flops, "dense_flops": dflops, "capacity": capacity}
 
 
 def fmt(v, spec=".1f"):
