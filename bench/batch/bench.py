@@ -176,7 +176,7 @@ def probe(build):
     exe = os.path.join(build, "cpu_probe")
     if not os.path.exists(exe):
         return None
-    return float(subprocess.run([exe, "0.1"], capture_output=True, text=True, check=True).stdout)
+    return float(subprocess.run([exe, "0.2"], capture_output=True, text=True, check=True).stdout)
 
 
 def measure(worker, cmd):
