@@ -26,8 +26,16 @@
 
 /* ---- helpers ------------------------------------------------------------ */
 
-static LLVMValueRef i64c(lower *l, int64_t v) { return LLVMConstInt(l->t_i64, (unsigned long long)v, 1); }
-static LLVMValueRef i32c(lower *l, int32_t v) { return LLVMConstInt(l->t_i32, (unsigned long long)(int64_t)v, 1); }
+static LLVMValueRef i64c(lower *l, int64_t v)
+{
+    return LLVMConstInt(l->t_i64, (unsigned long long)v, 1);
+}
+
+static LLVMValueRef i32c(lower *l, int32_t v)
+{
+    return LLVMConstInt(l->t_i32, (unsigned long long)(int64_t)v, 1);
+}
+
 static LLVMValueRef f32c(lower *l, double v) { return LLVMConstReal(l->t_f32, v); }
 
 typedef struct frame frame;
@@ -77,6 +85,42 @@ static LLVMValueRef entry_alloca(lower *l, LLVMTypeRef t, const char *name)
 static LLVMValueRef load(lower *l, LLVMTypeRef t, LLVMValueRef p, const char *name)
 {
     return LLVMBuildLoad2(l->b, t, p, name);
+}
+
+/* base[i] of element type t: its address, its value, a store to it. */
+static LLVMValueRef at_index(lower *l, LLVMTypeRef t, LLVMValueRef base, LLVMValueRef i)
+{
+    return gep(l, t, base, i, "");
+}
+
+static LLVMValueRef load_at(lower *l, LLVMTypeRef t, LLVMValueRef base, LLVMValueRef i)
+{
+    return load(l, t, at_index(l, t, base, i), "");
+}
+
+static void store_at(lower *l, LLVMTypeRef t, LLVMValueRef base, LLVMValueRef i, LLVMValueRef v)
+{
+    LLVMBuildStore(l->b, v, at_index(l, t, base, i));
+}
+
+/* r * stride + plus (i64), the index of element `plus` of row r. */
+static LLVMValueRef row_index(lower *l, LLVMValueRef r, int64_t stride, LLVMValueRef plus)
+{
+    LLVMValueRef v = LLVMBuildMul(l->b, r, i64c(l, stride), "");
+    return plus ? LLVMBuildAdd(l->b, v, plus, "") : v;
+}
+
+/* *p += v, an i64 counter. */
+static void add_to(lower *l, LLVMValueRef p, LLVMValueRef v)
+{
+    LLVMBuildStore(l->b, LLVMBuildAdd(l->b, load(l, l->t_i64, p, ""), v, ""), p);
+}
+
+/* A list's row i, widened to i64. */
+static LLVMValueRef list_row(lower *l, LLVMValueRef list, LLVMValueRef i)
+{
+    LLVMValueRef v = load(l, l->t_i32, at_index(l, l->t_i32, list, i), "row");
+    return LLVMBuildSExt(l->b, v, l->t_i64, "r");
 }
 
 /* A runtime function, declared the first time it is called. */
@@ -140,8 +184,9 @@ static LLVMValueRef rt(lower *l, rt_fn f)
     }
     l->rt_ty[f] = ty;
     l->rt[f] = LLVMAddFunction(l->mod, names[f], ty);
+    unsigned nounwind = LLVMGetEnumAttributeKindForName("nounwind", 8);
     LLVMAddAttributeAtIndex(l->rt[f], LLVMAttributeFunctionIndex,
-                            LLVMCreateEnumAttribute(l->ctx, LLVMGetEnumAttributeKindForName("nounwind", 8), 0));
+                            LLVMCreateEnumAttribute(l->ctx, nounwind, 0));
     return l->rt[f];
 }
 
@@ -208,8 +253,7 @@ static LLVMValueRef rows_begin(emit *e, rows_loop *r, LLVMValueRef list, LLVMVal
 {
     lower *l = e->l;
     LLVMValueRef i = loop_begin(e, &r->lp, count, name);
-    LLVMValueRef v = load(l, l->t_i32, gep(l, l->t_i32, list, i, ""), "row");
-    return r->row = LLVMBuildSExt(l->b, v, l->t_i64, "r");
+    return r->row = list_row(l, list, i);
 }
 
 static void rows_end(emit *e, rows_loop *r) { loop_end(e, &r->lp); }
@@ -229,8 +273,7 @@ static void flush_flops(emit *e)
     LLVMValueRef acc = scratch_at(e, l->pl.flops0, "flops");
     rows_loop r;
     LLVMValueRef j = rows_begin(e, &r, f->rows, frame_count(e), "flops.add");
-    LLVMValueRef p = gep(l, l->t_i64, acc, j, "");
-    LLVMBuildStore(l->b, LLVMBuildAdd(l->b, load(l, l->t_i64, p, ""), i64c(l, (int64_t)f->pending), ""), p);
+    add_to(l, at_index(l, l->t_i64, acc, j), i64c(l, (int64_t)f->pending));
     rows_end(e, &r);
     f->pending = 0;
 }
@@ -268,8 +311,8 @@ static LLVMValueRef element(emit *e, const sl_node *n, LLVMValueRef r, LLVMValue
         return scalar_op(l, n, a, b);
     }
     int64_t numel = sl_ty_numel(n->ty);
-    LLVMValueRef at_ = numel == 1 ? r : LLVMBuildAdd(l->b, LLVMBuildMul(l->b, r, i64c(l, numel), ""), i, "");
-    LLVMValueRef v = load(l, elem_ty(l, n), gep(l, elem_ty(l, n), base_of(e, n), at_, ""), "v");
+    LLVMValueRef at_ = numel == 1 ? r : row_index(l, r, numel, i);
+    LLVMValueRef v = load(l, elem_ty(l, n), at_index(l, elem_ty(l, n), base_of(e, n), at_), "v");
     if (n->ty.elem == SL_BOOL)
         v = LLVMBuildICmp(l->b, LLVMIntNE, v, LLVMConstInt(l->t_i8, 0, 0), "b");
     return v;
@@ -280,10 +323,10 @@ static void store_element(emit *e, const sl_node *n, LLVMValueRef r, LLVMValueRe
 {
     lower *l = e->l;
     int64_t numel = sl_ty_numel(n->ty);
-    LLVMValueRef at_ = numel == 1 ? r : LLVMBuildAdd(l->b, LLVMBuildMul(l->b, r, i64c(l, numel), ""), i, "");
+    LLVMValueRef at_ = numel == 1 ? r : row_index(l, r, numel, i);
     if (n->ty.elem == SL_BOOL)
         v = LLVMBuildZExt(l->b, v, l->t_i8, "");
-    LLVMBuildStore(l->b, v, gep(l, elem_ty(l, n), base_of(e, n), at_, ""));
+    store_at(l, elem_ty(l, n), base_of(e, n), at_, v);
 }
 
 /* Row r of a per-row value, as a pointer to its first element. */
@@ -427,23 +470,23 @@ static void lower_dense_blocks(emit *e, const sl_node *n, const plan_item *pi)
     LLVMBuildStore(l->b, i64c(l, 0), nact);
     rows_loop r;
     LLVMValueRef row = rows_begin(e, &r, e->fr->rows, frame_count(e), "block.part");
-    LLVMValueRef m = load(l, l->t_i8, gep(l, l->t_i8, base_of(e, n->b),
-                          LLVMBuildAdd(l->b, LLVMBuildMul(l->b, row, i64c(l, inst->blocks), ""), b, ""), ""), "m");
+    LLVMValueRef m = load(l, l->t_i8, at_index(l, l->t_i8, base_of(e, n->b),
+                                                row_index(l, row, inst->blocks, b)), "m");
     LLVMValueRef on = LLVMBuildICmp(l->b, LLVMIntNE, m, LLVMConstInt(l->t_i8, 0, 0), "active");
-    LLVMValueRef slot = LLVMBuildAdd(l->b, LLVMBuildMul(l->b, row, i64c(l, l->p->n_slots), ""),
-                                     LLVMBuildAdd(l->b, b, i64c(l, d->slot), ""), "");
-    LLVMBuildStore(l->b, LLVMBuildZExt(l->b, on, l->t_i32, ""), gep(l, l->t_i32, e->slots, slot, ""));
-    LLVMBasicBlockRef yes = block(e, "block.on"), no = block(e, "block.off"), next = block(e, "block.next");
+    LLVMValueRef slot = row_index(l, row, l->p->n_slots,
+                                  LLVMBuildAdd(l->b, b, i64c(l, d->slot), ""));
+    store_at(l, l->t_i32, e->slots, slot, LLVMBuildZExt(l->b, on, l->t_i32, ""));
+    LLVMBasicBlockRef yes = block(e, "block.on"), no = block(e, "block.off");
+    LLVMBasicBlockRef next = block(e, "block.next");
     LLVMBuildCondBr(l->b, on, yes, no);
     at(e, yes);
     LLVMValueRef k = load(l, l->t_i64, nact, "k");
-    LLVMBuildStore(l->b, LLVMBuildTrunc(l->b, row, l->t_i32, ""), gep(l, l->t_i32, list, k, ""));
+    store_at(l, l->t_i32, list, k, LLVMBuildTrunc(l->b, row, l->t_i32, ""));
     LLVMBuildStore(l->b, LLVMBuildAdd(l->b, k, i64c(l, 1), ""), nact);
-    LLVMValueRef fp = gep(l, l->t_i64, acc, row, "");
-    LLVMBuildStore(l->b, LLVMBuildAdd(l->b, load(l, l->t_i64, fp, ""), i64c(l, (int64_t)n->flops), ""), fp);
+    add_to(l, at_index(l, l->t_i64, acc, row), i64c(l, (int64_t)n->flops));
     LLVMBuildBr(l->b, next);
     at(e, no);
-    LLVMValueRef y = gep(l, l->t_f32, row_ptr(e, n, row), LLVMBuildMul(l->b, b, i64c(l, rows), ""), "");
+    LLVMValueRef y = at_index(l, l->t_f32, row_ptr(e, n, row), row_index(l, b, rows, NULL));
     LLVMBuildMemSet(l->b, y, LLVMConstInt(l->t_i8, 0, 0), i64c(l, rows * 4), 4);
     LLVMBuildBr(l->b, next);
     at(e, next);
@@ -455,7 +498,7 @@ static void lower_dense_blocks(emit *e, const sl_node *n, const plan_item *pi)
     LLVMBuildCondBr(l->b, LLVMBuildICmp(l->b, LLVMIntSGT, cnt, i64c(l, 0), "any"), run, done);
     at(e, run);
     LLVMValueRef pack = LLVMBuildAdd(l->b, i64c(l, l->pl.dense[inst->w_tensor]), b, "");
-    LLVMValueRef yb = gep(l, l->t_f32, base_of(e, n), LLVMBuildMul(l->b, b, i64c(l, rows), ""), "y");
+    LLVMValueRef yb = gep(l, l->t_f32, base_of(e, n), row_index(l, b, rows, NULL), "y");
     LLVMValueRef args[] = {dense_pack(e, pack), base_of(e, n->a), i64c(l, inst->n_in), yb,
                            i64c(l, inst->n_out), list, cnt, i32c(l, 0)};
     call(l, RT_DENSE_ROWS, args, 8, "");
@@ -623,17 +666,17 @@ static void gate_enter(emit *e, const sl_item *it, const plan_item *pi, frame *a
     LLVMBuildStore(l->b, i64c(l, 0), nt);
     LLVMBuildStore(l->b, i64c(l, 0), ne);
     /* force[1 + d]: -1 decide, 0 else-arm, 1 then-arm */
-    LLVMValueRef force = load(l, l->t_i32, gep(l, l->t_i32, e->force, i64c(l, 1 + it->decision), ""), "force");
+    LLVMValueRef force = load(l, l->t_i32, at_index(l, l->t_i32, e->force,
+                                                    i64c(l, 1 + it->decision)), "force");
     rows_loop r;
     LLVMValueRef row = rows_begin(e, &r, e->fr->rows, frame_count(e), d->name);
     LLVMValueRef take = decide(e, force, element(e, it->cond, row, i64c(l, 0)), 1, "take");
-    LLVMValueRef slot = LLVMBuildAdd(l->b, LLVMBuildMul(l->b, row, i64c(l, l->p->n_slots), ""),
-                                     i64c(l, d->slot), "");
-    LLVMBuildStore(l->b, LLVMBuildZExt(l->b, take, l->t_i32, ""), gep(l, l->t_i32, e->slots, slot, ""));
+    LLVMValueRef slot = row_index(l, row, l->p->n_slots, i64c(l, d->slot));
+    store_at(l, l->t_i32, e->slots, slot, LLVMBuildZExt(l->b, take, l->t_i32, ""));
     LLVMValueRef list = LLVMBuildSelect(l->b, take, then_rows, else_rows, "list");
     LLVMValueRef cnt = LLVMBuildSelect(l->b, take, nt, ne, "cnt");
     LLVMValueRef k = load(l, l->t_i64, cnt, "k");
-    LLVMBuildStore(l->b, LLVMBuildTrunc(l->b, row, l->t_i32, ""), gep(l, l->t_i32, list, k, ""));
+    store_at(l, l->t_i32, list, k, LLVMBuildTrunc(l->b, row, l->t_i32, ""));
     LLVMBuildStore(l->b, LLVMBuildAdd(l->b, k, i64c(l, 1), ""), cnt);
     rows_end(e, &r);
     arms[0].count = nt;
@@ -667,9 +710,10 @@ static void gate_leave(emit *e, const sl_item *it, const plan_item *pi, frame *a
     lower *l = e->l;
     if (!pi->may_exit)
         return;
-    LLVMValueRef args[] = {scratch_at(e, pi->list0, "then.rows"), load(l, l->t_i64, arms[0].count, ""),
-                           scratch_at(e, pi->list1, "else.rows"), load(l, l->t_i64, arms[1].count, ""),
-                           e->fr->rows};
+    LLVMValueRef args[] = {scratch_at(e, pi->list0, "then.rows"),
+                           load(l, l->t_i64, arms[0].count, ""),
+                           scratch_at(e, pi->list1, "else.rows"),
+                           load(l, l->t_i64, arms[1].count, ""), e->fr->rows};
     LLVMBuildStore(l->b, call(l, RT_ROWS_MERGE, args, 5, "back"), e->fr->count);
 }
 
@@ -705,7 +749,7 @@ static void exit_enter(emit *e, const sl_item *it, const plan_item *pi, frame *v
     LLVMValueRef list = LLVMBuildSelect(l->b, take, leaving, e->fr->rows, "list");
     LLVMValueRef cnt = LLVMBuildSelect(l->b, take, nl, ns, "cnt");
     LLVMValueRef k = load(l, l->t_i64, cnt, "k");
-    LLVMBuildStore(l->b, LLVMBuildTrunc(l->b, row, l->t_i32, ""), gep(l, l->t_i32, list, k, ""));
+    store_at(l, l->t_i32, list, k, LLVMBuildTrunc(l->b, row, l->t_i32, ""));
     LLVMBuildStore(l->b, LLVMBuildAdd(l->b, k, i64c(l, 1), ""), cnt);
     rows_end(e, &r);
     LLVMBuildStore(l->b, load(l, l->t_i64, ns, ""), e->fr->count);
@@ -724,9 +768,9 @@ static void exit_value_leave(emit *e, const sl_item *it)
     LLVMValueRef row = rows_begin(e, &r, e->fr->rows, frame_count(e), "leave");
     LLVMValueRef y = gep(l, l->t_f32, e->y, LLVMBuildMul(l->b, row, i64c(l, out), ""), "y.row");
     LLVMBuildMemCpy(l->b, y, 4, row_ptr(e, it->value, row), 4, i64c(l, out * 4));
-    LLVMBuildStore(l->b, i32c(l, index), gep(l, l->t_i32, e->exits, row, ""));
-    LLVMValueRef fl = load(l, l->t_i64, gep(l, l->t_i64, acc, row, ""), "fl");
-    LLVMBuildStore(l->b, LLVMBuildUIToFP(l->b, fl, l->t_f64, ""), gep(l, l->t_f64, e->flops_out, row, ""));
+    store_at(l, l->t_i32, e->exits, row, i32c(l, index));
+    LLVMValueRef fl = load(l, l->t_i64, at_index(l, l->t_i64, acc, row), "fl");
+    store_at(l, l->t_f64, e->flops_out, row, LLVMBuildUIToFP(l->b, fl, l->t_f64, ""));
     rows_end(e, &r);
 }
 
@@ -798,12 +842,12 @@ static void expert_leave(emit *e, const sl_node *n, const plan_item *pi, route_s
     lower *l = e->l;
     int64_t d = sl_ty_numel(n->ty);
     const sl_node *out = n->expert_out[x];
-    LLVMValueRef pos = gep(l, l->t_i32, scratch_at(e, pi->pos, "expert.pos"), bucket_start(e, rs, x), "");
+    LLVMValueRef pos = gep(l, l->t_i32, scratch_at(e, pi->pos, "expert.pos"),
+                           bucket_start(e, rs, x), "");
     LLVMValueRef comb = scratch_at(e, pi->comb, "chosen");
     loop lp;
     LLVMValueRef i = loop_begin(e, &lp, frame_count(e), "chosen");
-    LLVMValueRef row = LLVMBuildSExt(l->b, load(l, l->t_i32, gep(l, l->t_i32, e->fr->rows, i, ""), ""), l->t_i64, "r");
-    LLVMValueRef p = LLVMBuildSExt(l->b, load(l, l->t_i32, gep(l, l->t_i32, pos, i, ""), ""), l->t_i64, "p");
+    LLVMValueRef row = list_row(l, e->fr->rows, i), p = list_row(l, pos, i);
     LLVMValueRef dst = gep(l, l->t_f32, comb, LLVMBuildMul(l->b, p, i64c(l, d), ""), "");
     if (l->pl.uniform[out->id]) { /* a layer returning a constant */
         for (int64_t j = 0; j < d; j++)
@@ -832,7 +876,7 @@ static void route_leave(emit *e, const sl_node *n, const plan_item *pi)
     loop il;
     LLVMValueRef i = loop_begin(e, &il, i64c(l, d), "combine");
     LLVMValueRef yp = gep(l, l->t_f32, y, i, "");
-    LLVMValueRef v = LLVMBuildFMul(l->b, wj, load(l, l->t_f32, gep(l, l->t_f32, src, i, ""), ""), "");
+    LLVMValueRef v = LLVMBuildFMul(l->b, wj, load_at(l, l->t_f32, src, i), "");
     LLVMBuildStore(l->b, LLVMBuildFAdd(l->b, load(l, l->t_f32, yp, ""), v, ""), yp);
     loop_end(e, &il);
     loop_end(e, &jl);

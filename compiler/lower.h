@@ -23,7 +23,7 @@ typedef struct plan_item {
                                    ROUTE: the bucketed rows; DENSE_BLOCKS: a block's rows */
     int64_t idx, w, pos, comb;  /* ROUTE: top-k indices, their weights, bucket positions,
                                    the chosen experts' outputs [rows][k][d] */
-    bool may_exit;              /* GATE: an arm can exit, so rows may not come back */
+    bool may_exit;              /* an exit inside (GATE: rows may not come back) */
 } plan_item;
 
 /* A dense layer the runtime packs at open (sl_dense_desc). */

@@ -18,7 +18,7 @@
 
 /* Scratch a tile may take before its row count is halved: the arena of a
  * tile is tile_rows * row_bytes, allocated once per thread. */
-enum { MAX_TILE_ROWS = 256, SCRATCH_BUDGET = 8 << 20, ROW_ALIGN = 16 };
+enum { MAX_TILE_ROWS = 512, SCRATCH_BUDGET = 16 << 20, ROW_ALIGN = 16 };
 
 bool sl_plan_is_cheap(sl_op op)
 {
@@ -158,8 +158,8 @@ static bool uniform_op(const plan *pl, const sl_node *n)
     case SL_OP_EXP: case SL_OP_LOG:
         return n->ty.rank == 0 && pl->uniform[n->a->id];
     default:
-        return sl_plan_is_cheap(n->op) && n->op != SL_OP_INDEX && (!n->a || pl->uniform[n->a->id]) &&
-               (!n->b || pl->uniform[n->b->id]);
+        return sl_plan_is_cheap(n->op) && n->op != SL_OP_INDEX &&
+               (!n->a || pl->uniform[n->a->id]) && (!n->b || pl->uniform[n->b->id]);
     }
 }
 
@@ -356,6 +356,9 @@ static void place_enter(sl_walker *w, const sl_item *it)
         break;
     case SL_IT_EXIT:
         pi->list0 = take(c, &p->arena, 4);
+        /* Rows that leave here do not come back from the gates around it. */
+        for (size_t i = 0; i + 1 < p->open.len; i++)
+            p->pl->items[p->open.items[i]].may_exit = true;
         break;
     }
     release_dead(p, ev);
@@ -368,25 +371,6 @@ static void place_sub(sl_walker *w, const sl_item *it, int k, const sl_region *r
     release_dead(p, ++p->ev);
 }
 
-static bool region_may_exit(const sl_region *r);
-
-static bool item_may_exit(const sl_item *it)
-{
-    if (it->kind == SL_IT_EXIT)
-        return true;
-    if (it->kind == SL_IT_GATE)
-        return region_may_exit(it->then_r) || region_may_exit(it->else_r);
-    return false; /* experts are layers, and layers have no exits */
-}
-
-static bool region_may_exit(const sl_region *r)
-{
-    for (size_t i = 0; i < r->items.len; i++)
-        if (item_may_exit(&r->items.items[i]))
-            return true;
-    return false;
-}
-
 static void place_leave(sl_walker *w, const sl_item *it)
 {
     planner *p = w->data;
@@ -394,7 +378,6 @@ static void place_leave(sl_walker *w, const sl_item *it)
     plan_item *pi = &p->pl->items[p->open.items[--p->open.len]];
     sl_ctx *c = p->l->c;
     if (it->kind == SL_IT_GATE) {
-        pi->may_exit = item_may_exit(it);
         give(c, &p->arena, pi->list0, 4);
         give(c, &p->arena, pi->list1, 4);
     } else if (it->kind == SL_IT_EXIT) {

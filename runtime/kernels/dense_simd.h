@@ -24,25 +24,44 @@ static inline int64_t sl_k_min64(int64_t a, int64_t b) { return a < b ? a : b; }
 
 #define SL_K_INLINE static inline __attribute__((always_inline))
 
-/* Rows [i, i + MR) of x against panel p: y rows get acc + bias over the
- * panel's ncols valid columns.  MR, NV compile-time constants. */
+/* Rows [i, i + MR) of x against panel p, over inputs [k0, k1): the chains
+ * start at +0 (first) or where y holds them, and end as acc + bias (last)
+ * or go back to y.  A float store and load is exact, so cutting k changes
+ * no chain.  MR, NV compile-time constants. */
 SL_K_INLINE void sl_k_tile(const int MR, const int NV, const sl_dense_pack *pk, int64_t p,
                            const float *x, int64_t ldx, float *y, int64_t ldy,
-                           const int32_t *rows, int64_t i)
+                           const int32_t *rows, int64_t i, int64_t k0, int64_t k1, int first,
+                           int last, const float *next)
 {
     const int64_t nr = NV * SL_VW, n_in = pk->n_in;
+    const int64_t col0 = p * nr, ncols = sl_k_min64(nr, pk->n_out - col0);
     const float *wp = pk->panels + p * n_in * nr;
     const float *xr[SL_K_MR];
-    for (int m = 0; m < MR; m++)
-        xr[m] = x + (rows ? rows[i + m] : i + m) * ldx;
+    float *yr[SL_K_MR];
+    for (int m = 0; m < MR; m++) {
+        int64_t r = rows ? rows[i + m] : i + m;
+        xr[m] = x + r * ldx;
+        yr[m] = y + r * ldy + col0;
+    }
     sl_v acc[SL_K_MR][4];
 #pragma GCC unroll 8
     for (int m = 0; m < MR; m++)
 #pragma GCC unroll 4
-        for (int v = 0; v < NV; v++)
-            acc[m][v] = sl_v_zero();
+        for (int v = 0; v < NV; v++) {
+            int64_t c = ncols - v * SL_VW;
+            acc[m][v] = first || c <= 0 ? sl_v_zero()
+                        : c >= SL_VW   ? sl_v_load(yr[m] + v * SL_VW)
+                                       : sl_v_load_n(yr[m] + v * SL_VW, c);
+        }
 #pragma GCC unroll 2
-    for (int64_t k = 0; k < n_in; k++) {
+    for (int64_t k = k0; k < k1; k++) {
+        /* The block of weights the rows need next, toward L2 while this
+         * one computes: the first tile of a block would wait on memory. */
+#ifndef SL_K_NO_PREFETCH
+        if (next)
+            for (int64_t c = 0; c < nr; c += 16)
+                _mm_prefetch((const char *)(next + (k - k0) * nr + c), _MM_HINT_T1);
+#endif
         sl_v w[4];
 #pragma GCC unroll 4
         for (int v = 0; v < NV; v++)
@@ -55,19 +74,17 @@ SL_K_INLINE void sl_k_tile(const int MR, const int NV, const sl_dense_pack *pk, 
                 acc[m][v] = sl_v_fmadd(xv, w[v], acc[m][v]);
         }
     }
-    const int64_t col0 = p * nr, ncols = sl_k_min64(nr, pk->n_out - col0);
     const float *b = pk->bias + col0;
 #pragma GCC unroll 8
     for (int m = 0; m < MR; m++) {
-        float *yr = y + (rows ? rows[i + m] : i + m) * ldy + col0;
 #pragma GCC unroll 4
         for (int v = 0; v < NV; v++) {
-            sl_v r = sl_v_add(acc[m][v], sl_v_load(b + v * SL_VW));
+            sl_v r = last ? sl_v_add(acc[m][v], sl_v_load(b + v * SL_VW)) : acc[m][v];
             int64_t c = ncols - v * SL_VW;
             if (c >= SL_VW)
-                sl_v_store(yr + v * SL_VW, r);
+                sl_v_store(yr[m] + v * SL_VW, r);
             else if (c > 0)
-                sl_v_store_n(yr + v * SL_VW, r, c);
+                sl_v_store_n(yr[m] + v * SL_VW, r, c);
         }
     }
 }
@@ -160,23 +177,43 @@ SL_K_INLINE void sl_k_row_zskip(const int NV, const sl_dense_pack *pk, const flo
     }
 }
 
-/* Every listed row against every panel: panels outer (one panel, n_in * nr
- * floats, stays in L2 while the rows stream past it), tiles of MR rows
- * inner; leftover rows in a smaller tile, a last single row alone. */
+/* Inputs per k-block when n_in is large: a block of a panel (KC * nr
+ * floats) and of the rows of x (rows * KC) then share L2 instead of
+ * evicting each other (at 4096 inputs a whole panel is 1 MiB). */
+#define SL_K_KC 1024
+
+/* Every listed row against every panel: k-blocks outer, then panels (one
+ * block of a panel stays in L2 while the rows stream past it), tiles of MR
+ * rows inner; leftover rows in a smaller tile, a last single row alone. */
 SL_K_INLINE void sl_k_dense_rows_nv(const int NV, const sl_dense_pack *pk, const float *x,
                                     int64_t ldx, float *y, int64_t ldy, const int32_t *rows,
                                     int64_t n, int zero_skip)
 {
     int64_t full = n / SL_K_MR * SL_K_MR, left = n - full;
-    for (int64_t p = 0; p < pk->n_panels; p++) {
-        for (int64_t i = 0; i < full; i += SL_K_MR)
-            sl_k_tile(SL_K_MR, NV, pk, p, x, ldx, y, ldy, rows, i);
-        switch (left) {
-        case 5: sl_k_tile(5, NV, pk, p, x, ldx, y, ldy, rows, full); break;
-        case 4: sl_k_tile(4, NV, pk, p, x, ldx, y, ldy, rows, full); break;
-        case 3: sl_k_tile(3, NV, pk, p, x, ldx, y, ldy, rows, full); break;
-        case 2: sl_k_tile(2, NV, pk, p, x, ldx, y, ldy, rows, full); break;
-        default: break;
+    int64_t n_in = pk->n_in, nb = n_in > 3 * SL_K_KC / 2 ? (n_in + SL_K_KC - 1) / SL_K_KC : 1;
+    int64_t kc = (n_in + nb - 1) / nb;
+    const int64_t nr = NV * SL_VW;
+    for (int64_t k0 = 0; k0 < n_in; k0 += kc) {
+        int64_t k1 = sl_k_min64(n_in, k0 + kc);
+        int f = k0 == 0, l = k1 == n_in;
+        for (int64_t p = 0; p < pk->n_panels; p++) {
+            /* the next block: the next panel's, or the next k-block's first */
+            const float *nx = p + 1 < pk->n_panels ? pk->panels + ((p + 1) * n_in + k0) * nr
+                              : !l                 ? pk->panels + k1 * nr
+                                                   : NULL;
+            for (int64_t i = 0; i < full; i += SL_K_MR)
+                sl_k_tile(SL_K_MR, NV, pk, p, x, ldx, y, ldy, rows, i, k0, k1, f, l,
+                          i == 0 ? nx : NULL);
+            const float *nl = full == 0 ? nx : NULL;
+#define SL_K_LEFT(mr) sl_k_tile(mr, NV, pk, p, x, ldx, y, ldy, rows, full, k0, k1, f, l, nl)
+            switch (left) {
+            case 5: SL_K_LEFT(5); break;
+            case 4: SL_K_LEFT(4); break;
+            case 3: SL_K_LEFT(3); break;
+            case 2: SL_K_LEFT(2); break;
+            default: break;
+            }
+#undef SL_K_LEFT
         }
     }
     if (left == 1) {

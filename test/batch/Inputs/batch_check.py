@@ -5,7 +5,7 @@ number of threads, and equal to running it alone.
     batch_check.py MODEL.slu WORKDIR SLUICEC [--weights W] [--inputs X]
                    [--sizes 1,2,7,64,360,1000] [--threads 1,2,3] [--isa LEVELS]
 
-Builds the model twice: as sluicec builds it (tiles of up to 256 rows, cut
+Builds the model twice: as sluicec builds it (tiles of up to 512 rows, cut
 by the runtime to spread a batch over its threads) and with -ftile-rows=1,
 where every row runs alone in a tile of its own, the reference.  Also with
 -ftile-rows=7, so batches are cut into several tiles with a short last one.
