@@ -90,6 +90,7 @@ sl_dense_pack *sl_dense_pack_make(const sl_k_table *t, const float *w, const flo
         pack_panels(w, n_in, n_out, nr, p->panels);
     } else {
         p->w = w;
+        p->n_panels = (n_out + SL_K_SCALAR_NR - 1) / SL_K_SCALAR_NR;
     }
     if (!(p->bias = zalloc_floats(cols))) {
         sl_error_set(err, "out of memory for packed weights");

@@ -139,23 +139,24 @@ SL_K_INLINE void sl_k_row(const int NP, const int NV, const sl_dense_pack *pk, i
         }
 }
 
-/* A single row, every panel: groups of 8 / NV panels, then one at a time. */
-SL_K_INLINE void sl_k_row_panels(const int NV, const sl_dense_pack *pk, const float *xr,
-                                 float *yr, const int32_t *ks, int64_t nk, int first,
-                                 int last)
+/* A single row, panels [p0, p1): groups of 8 / NV panels, then one at a
+ * time. */
+SL_K_INLINE void sl_k_row_panels(const int NV, const sl_dense_pack *pk, int64_t p0, int64_t p1,
+                                 const float *xr, float *yr, const int32_t *ks, int64_t nk,
+                                 int first, int last)
 {
     const int NP = 8 / NV;
-    int64_t p = 0;
-    for (; p + NP <= pk->n_panels; p += NP)
+    int64_t p = p0;
+    for (; p + NP <= p1; p += NP)
         sl_k_row(NP, NV, pk, p, xr, yr, ks, nk, first, last);
-    for (; p < pk->n_panels; p++)
+    for (; p < p1; p++)
         sl_k_row(1, NV, pk, p, xr, yr, ks, nk, first, last);
 }
 
 /* A single row with zero-skipping: list the non-zero inputs a chunk at a
  * time (on the stack), and run the chains over each chunk's list. */
-SL_K_INLINE void sl_k_row_zskip(const int NV, const sl_dense_pack *pk, const float *xr,
-                                float *yr)
+SL_K_INLINE void sl_k_row_zskip(const int NV, const sl_dense_pack *pk, int64_t p0, int64_t p1,
+                                const float *xr, float *yr)
 {
     enum { KC = 4096 };
     int32_t ks[KC]; /* 16 KiB */
@@ -173,7 +174,7 @@ SL_K_INLINE void sl_k_row_zskip(const int NV, const sl_dense_pack *pk, const flo
         for (; k < kc; k++)
             if (xr[k0 + k] != 0.0f)
                 ks[nk++] = (int32_t)(k0 + k);
-        sl_k_row_panels(NV, pk, xr, yr, ks, nk, k0 == 0, k0 + kc == n_in);
+        sl_k_row_panels(NV, pk, p0, p1, xr, yr, ks, nk, k0 == 0, k0 + kc == n_in);
     }
 }
 
@@ -185,9 +186,9 @@ SL_K_INLINE void sl_k_row_zskip(const int NV, const sl_dense_pack *pk, const flo
 /* Every listed row against every panel: k-blocks outer, then panels (one
  * block of a panel stays in L2 while the rows stream past it), tiles of MR
  * rows inner; leftover rows in a smaller tile, a last single row alone. */
-SL_K_INLINE void sl_k_dense_rows_nv(const int NV, const sl_dense_pack *pk, const float *x,
-                                    int64_t ldx, float *y, int64_t ldy, const int32_t *rows,
-                                    int64_t n, int zero_skip)
+SL_K_INLINE void sl_k_dense_rows_nv(const int NV, const sl_dense_pack *pk, int64_t p0,
+                                    int64_t p1, const float *x, int64_t ldx, float *y,
+                                    int64_t ldy, const int32_t *rows, int64_t n, int zero_skip)
 {
     int64_t full = n / SL_K_MR * SL_K_MR, left = n - full;
     int64_t n_in = pk->n_in, nb = n_in > 3 * SL_K_KC / 2 ? (n_in + SL_K_KC - 1) / SL_K_KC : 1;
@@ -196,11 +197,11 @@ SL_K_INLINE void sl_k_dense_rows_nv(const int NV, const sl_dense_pack *pk, const
     for (int64_t k0 = 0; k0 < n_in; k0 += kc) {
         int64_t k1 = sl_k_min64(n_in, k0 + kc);
         int f = k0 == 0, l = k1 == n_in;
-        for (int64_t p = 0; p < pk->n_panels; p++) {
+        for (int64_t p = p0; p < p1; p++) {
             /* the next block: the next panel's, or the next k-block's first */
-            const float *nx = p + 1 < pk->n_panels ? pk->panels + ((p + 1) * n_in + k0) * nr
-                              : !l                 ? pk->panels + k1 * nr
-                                                   : NULL;
+            const float *nx = p + 1 < p1 ? pk->panels + ((p + 1) * n_in + k0) * nr
+                              : !l       ? pk->panels + (p0 * n_in + k1) * nr
+                                         : NULL;
             for (int64_t i = 0; i < full; i += SL_K_MR)
                 sl_k_tile(SL_K_MR, NV, pk, p, x, ldx, y, ldy, rows, i, k0, k1, f, l,
                           i == 0 ? nx : NULL);
@@ -219,20 +220,21 @@ SL_K_INLINE void sl_k_dense_rows_nv(const int NV, const sl_dense_pack *pk, const
     if (left == 1) {
         int64_t r = rows ? rows[full] : full;
         if (zero_skip)
-            sl_k_row_zskip(NV, pk, x + r * ldx, y + r * ldy);
+            sl_k_row_zskip(NV, pk, p0, p1, x + r * ldx, y + r * ldy);
         else
-            sl_k_row_panels(NV, pk, x + r * ldx, y + r * ldy, NULL, 0, 1, 1);
+            sl_k_row_panels(NV, pk, p0, p1, x + r * ldx, y + r * ldy, NULL, 0, 1, 1);
     }
 }
 
-static void sl_k_dense_rows(const sl_dense_pack *pk, const float *x, int64_t ldx, float *y,
-                            int64_t ldy, const int32_t *rows, int64_t n, int zero_skip)
+static void sl_k_dense_rows(const sl_dense_pack *pk, int64_t p0, int64_t p1, const float *x,
+                            int64_t ldx, float *y, int64_t ldy, const int32_t *rows, int64_t n,
+                            int zero_skip)
 {
     switch (pk->nv) {
-    case 1: sl_k_dense_rows_nv(1, pk, x, ldx, y, ldy, rows, n, zero_skip); break;
-    case 2: sl_k_dense_rows_nv(2, pk, x, ldx, y, ldy, rows, n, zero_skip); break;
+    case 1: sl_k_dense_rows_nv(1, pk, p0, p1, x, ldx, y, ldy, rows, n, zero_skip); break;
+    case 2: sl_k_dense_rows_nv(2, pk, p0, p1, x, ldx, y, ldy, rows, n, zero_skip); break;
 #if SL_K_NV_MAX >= 4
-    case 4: sl_k_dense_rows_nv(4, pk, x, ldx, y, ldy, rows, n, zero_skip); break;
+    case 4: sl_k_dense_rows_nv(4, pk, p0, p1, x, ldx, y, ldy, rows, n, zero_skip); break;
 #endif
     default: break;
     }

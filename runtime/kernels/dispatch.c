@@ -28,12 +28,53 @@ void sl_rt_dense_pack_free(sl_dense_pack *p)
     sl_dense_pack_release(p);
 }
 
+static _Thread_local const sl_rt_workers *sl_k_workers;
+
+void sl_rt_set_workers(const sl_rt_workers *w) { sl_k_workers = w; }
+
+/* A call worth spreading: enough arithmetic, or enough weights to stream,
+ * to repay waking the other threads (some tens of microseconds here). */
+enum { SL_K_SPLIT_FLOPS = 1 << 22, SL_K_SPLIT_WEIGHTS = 1 << 18 };
+
+typedef struct dense_call {
+    const sl_dense_pack *p;
+    int64_t chunks;
+    const float *x;
+    int64_t ldx;
+    float *y;
+    int64_t ldy;
+    const int32_t *rows;
+    int64_t n;
+    int zero_skip;
+} dense_call;
+
+/* Chunk i of the panels, [i * np / chunks, (i + 1) * np / chunks). */
+static void sl_k_dense_chunk(void *arg, int64_t i)
+{
+    const dense_call *c = arg;
+    int64_t np = c->p->n_panels, p0 = i * np / c->chunks, p1 = (i + 1) * np / c->chunks;
+    c->p->table->dense_rows(c->p, p0, p1, c->x, c->ldx, c->y, c->ldy, c->rows, c->n,
+                            c->zero_skip);
+}
+
 /* The pack's own level runs it: its layout is that level's. */
 void sl_rt_dense_rows(const sl_dense_pack *p, const float *x, int64_t ldx, float *y,
                       int64_t ldy, const int32_t *rows, int64_t n, int zero_skip)
 {
-    if (n > 0)
-        p->table->dense_rows(p, x, ldx, y, ldy, rows, n, zero_skip);
+    if (n <= 0)
+        return;
+    const sl_rt_workers *w = sl_k_workers;
+    double flops = 2.0 * (double)n * (double)p->n_in * (double)p->n_out;
+    double weights = (double)p->n_in * (double)p->n_out;
+    if (w && w->threads > 1 && p->n_panels >= 2 &&
+        (flops >= SL_K_SPLIT_FLOPS || weights >= SL_K_SPLIT_WEIGHTS)) {
+        int64_t chunks = 2 * (int64_t)w->threads;
+        dense_call c = {p, chunks < p->n_panels ? chunks : p->n_panels, x, ldx, y, ldy, rows, n,
+                        zero_skip};
+        w->run(w->self, sl_k_dense_chunk, &c, c.chunks);
+        return;
+    }
+    p->table->dense_rows(p, 0, p->n_panels, x, ldx, y, ldy, rows, n, zero_skip);
 }
 
 #define SL_K_WRAP_UNARY(name)                                   \

@@ -22,17 +22,23 @@ struct sl_dense_pack {
     const struct sl_k_table *table; /* the level that packed it, and runs it */
     int64_t n_in, n_out;
     int nv;                      /* vectors per panel (SIMD levels; 0: scalar) */
-    int64_t n_panels;
+    int64_t n_panels;            /* panels of nv * SL_VW outputs (scalar: of SL_K_SCALAR_NR) */
     float *panels;               /* [n_panels][n_in][nv * SL_VW], 64-byte aligned, owned */
     float *bias;                 /* [n_panels * nr]: b + 0.0f (never -0), then zeros; owned */
     const float *w;              /* scalar level: [n_out][n_in], not owned */
 };
 
-typedef void sl_k_dense_rows_fn(const sl_dense_pack *p, const float *x, int64_t ldx,
-                                float *y, int64_t ldy, const int32_t *rows, int64_t n,
-                                int zero_skip);
+/* Output panels [p0, p1) of the listed rows (sl_rt_dense_rows is all of
+ * them; threads may take a range each). */
+typedef void sl_k_dense_rows_fn(const sl_dense_pack *p, int64_t p0, int64_t p1, const float *x,
+                                int64_t ldx, float *y, int64_t ldy, const int32_t *rows,
+                                int64_t n, int zero_skip);
 typedef int sl_k_dense_nv_fn(int64_t n_out);
 typedef void sl_k_unary_fn(const float *x, float *y, int64_t n);
+
+/* The scalar level has no panels; its "panels" are runs of this many
+ * outputs, so a call can be cut the same way at every level. */
+#define SL_K_SCALAR_NR 16
 typedef void sl_k_layernorm_fn(const float *x, const float *gamma, const float *beta,
                                float *y, int64_t n, float eps);
 typedef float sl_k_reduce_fn(const float *x, int64_t n);

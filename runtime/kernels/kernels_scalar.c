@@ -20,14 +20,18 @@
  * so this level is batch invariant too.  The weights are read in place
  * (the scalar pack keeps only a pointer); zero-skipping changes nothing
  * here, a zero term adding exactly nothing to a double sum. */
-static void sl_k_dense_rows(const sl_dense_pack *p, const float *x, int64_t ldx, float *y,
-                            int64_t ldy, const int32_t *rows, int64_t n, int zero_skip)
+static void sl_k_dense_rows(const sl_dense_pack *p, int64_t p0, int64_t p1, const float *x,
+                            int64_t ldx, float *y, int64_t ldy, const int32_t *rows, int64_t n,
+                            int zero_skip)
 {
     (void)zero_skip;
+    int64_t o0 = p0 * SL_K_SCALAR_NR, o1 = p1 * SL_K_SCALAR_NR;
+    if (o1 > p->n_out)
+        o1 = p->n_out;
     for (int64_t i = 0; i < n; i++) {
         int64_t r = rows ? rows[i] : i;
         const float *xr = x + r * ldx;
-        for (int64_t o = 0; o < p->n_out; o++) {
+        for (int64_t o = o0; o < o1; o++) {
             const float *wo = p->w + o * p->n_in;
             double s = p->bias[o];
             for (int64_t k = 0; k < p->n_in; k++)

@@ -478,10 +478,42 @@ static void run_tile(void *ctx, int thread, int64_t t)
             b->ledger->flops + i);
 }
 
+/* The pool as the kernels' workers (sl_rt_workers). */
+typedef struct fan {
+    void (*fn)(void *arg, int64_t i);
+    void *arg;
+} fan;
+
+static void fan_item(void *ctx, int thread, int64_t i)
+{
+    (void)thread;
+    const fan *f = ctx;
+    f->fn(f->arg, i);
+}
+
+static void pool_fan_out(void *self, void (*fn)(void *arg, int64_t i), void *arg, int64_t n)
+{
+    fan f = {fn, arg};
+    sl_pool_run(self, fan_item, &f, n);
+}
+
 static void run_tiles(sl_model *m, int64_t n, const float *x, float *y, sl_ledger *ledger)
 {
     if (n == 0)
         return;
+    /* Fewer rows than threads (a batch of one, above all): one tile, its
+     * big dense layers cut between the threads by output panels, so the
+     * idle threads add their memory bandwidth.  With a row per thread or
+     * more, a tile per thread is faster: no hand-off per layer (measured:
+     * docs/performance.md, "Threads"). */
+    if (n < sl_pool_threads(m->pool)) {
+        sl_rt_workers w = {pool_fan_out, m->pool, sl_pool_threads(m->pool)};
+        batch b = {m, n, n, x, y, ledger};
+        sl_rt_set_workers(&w);
+        run_tile(&b, 0, 0);
+        sl_rt_set_workers(NULL);
+        return;
+    }
     int64_t rows = m->desc->tile_rows, threads = sl_pool_threads(m->pool);
     int64_t tiles = (n + rows - 1) / rows;
     if (tiles < threads)

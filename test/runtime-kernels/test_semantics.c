@@ -513,6 +513,66 @@ static void test_dense_batch_invariance(void)
     }
 }
 
+/* Workers for sl_rt_set_workers that run the items in reverse order, on
+ * this thread: the split must not depend on who runs which chunk, or when. */
+static int64_t fan_items;
+static void reverse_run(void *self, void (*fn)(void *arg, int64_t i), void *arg, int64_t n)
+{
+    (void)self;
+    fan_items += n;
+    for (int64_t i = n; i-- > 0;)
+        fn(arg, i);
+}
+
+/* A call cut into ranges of output panels between (fake) threads gives the
+ * same bits as one uncut: big layers (cut), small ones (not cut), one row
+ * and many, with and without zero-skipping. */
+static void test_dense_split(void)
+{
+    static const int64_t shapes[][2] = {{512, 512}, {1024, 300}, {600, 17}, {64, 64}};
+    static const int64_t rows[] = {1, 3, 40};
+    rng g = {0x5b117};
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
+        int64_t n_in = shapes[s][0], n_out = shapes[s][1], R = 40;
+        float *w = buf_alloc(n_in * n_out), *b = buf_alloc(n_out), *x = buf_alloc(R * n_in);
+        float *want = buf_alloc(R * n_out), *got = buf_alloc(R * n_out);
+        buf_fill(&g, w, n_in * n_out, -1.0f, 1.0f);
+        buf_fill(&g, b, n_out, -1.0f, 1.0f);
+        invariance_input(&g, x, R, n_in);
+        sl_dense_pack *p = pack_or_fail(w, b, n_in, n_out);
+        for (size_t ri = 0; p && ri < sizeof rows / sizeof rows[0]; ri++)
+            for (int zs = 0; zs < 2; zs++) {
+                for (int threads = 2; threads <= 3; threads++) {
+                    sl_rt_workers wk = {reverse_run, NULL, threads};
+                    sl_rt_dense_rows(p, x, n_in, want, n_out, NULL, rows[ri], zs);
+                    int64_t before = fan_items;
+                    sl_rt_set_workers(&wk);
+                    sl_rt_dense_rows(p, x, n_in, got, n_out, NULL, rows[ri], zs);
+                    sl_rt_set_workers(NULL);
+                    char what[80];
+                    snprintf(what, sizeof what, "cut between %d threads, zero_skip %d", threads,
+                             zs);
+                    expect_same_rows(what, n_in, n_out, got, n_out, NULL, want, rows[ri]);
+                    /* cut when it repays the hand-off: 2^18 weights or 2^22 FLOPs
+                     * (512 x 512 and 1024 x 300 are; 600 x 17 and 64 x 64 not) */
+                    int64_t weights = n_in * n_out;
+                    int big = weights >= (1 << 18) || 2 * rows[ri] * weights >= (1 << 22);
+                    check_count++;
+                    if ((fan_items > before) != big)
+                        check_fail("%s dense_rows %lld -> %lld: cut %s", isa, (long long)n_in,
+                                   (long long)n_out, fan_items > before ? "but small" :
+                                   "not, though big");
+                }
+            }
+        sl_rt_dense_pack_free(p);
+        buf_free(w);
+        buf_free(b);
+        buf_free(x);
+        buf_free(want);
+        buf_free(got);
+    }
+}
+
 /* The SIMD levels run the same FMA chain per output, so their dense
  * results agree bit for bit: rows alone and all in one call. */
 static void test_dense_levels_agree(const sl_isa *simd, int n_simd)
@@ -849,6 +909,7 @@ int main(void)
         test_dense_negative_zero_bias(all[l]);
         test_dense_nan_inf();
         test_dense_batch_invariance();
+        test_dense_split();
         test_dense_pack_copies(all[l]);
         test_dense_zskip_never_read(all[l]);
     }

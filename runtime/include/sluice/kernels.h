@@ -72,6 +72,20 @@ void sl_rt_dense_pack_free(sl_dense_pack *p); /* NULL is fine */
 void sl_rt_dense_rows(const sl_dense_pack *p, const float *x, int64_t ldx, float *y,
                       int64_t ldy, const int32_t *rows, int64_t n, int zero_skip);
 
+/* Threads a dense call may spread over, on the calling thread only
+ * (thread-local; NULL, the default: none).  run(self, fn, arg, n) calls
+ * fn(arg, i) for every i in [0, n), on any of `threads` threads, and
+ * returns when all are done.  sl_rt_dense_rows then cuts a call big enough
+ * to repay the hand-off into ranges of output panels, one item each; which
+ * thread computes an output does not change its bits.  The runtime's model
+ * API sets this while one tile holds a whole batch. */
+typedef struct sl_rt_workers {
+    void (*run)(void *self, void (*fn)(void *arg, int64_t i), void *arg, int64_t n);
+    void *self;
+    int threads;
+} sl_rt_workers;
+void sl_rt_set_workers(const sl_rt_workers *w);
+
 /* ---- elementwise: y[i] = f(x[i]) -------------------------------------- */
 
 void sl_rt_gelu(const float *x, float *y, int64_t n);      /* erf form (PyTorch default) */
