@@ -78,7 +78,7 @@ def torch_exit(m, w, x):
 
 
 def sluice_rate(exe, inputs, weights):
-    r = subprocess.run([exe, inputs, "-o", os.devnull, "--weights", weights],
+    r = subprocess.run([exe, inputs, "-o", os.devnull, "--weights", weights, "--threads", "1"],
                        capture_output=True, text=True, check=True)
     rate = float(re.search(r", ([0-9.e+]+) inputs/s", r.stderr).group(1))
     counts = re.search(r"exits: (.*)", r.stderr).group(1)

@@ -3,14 +3,8 @@
  * Linked against a model built with `sluicec --emit=lib -O2 M.slu -o
  * DIR/libM.a`; which model is chosen at compile time:
  *
- *   cc -O2 -I runtime/include -DSL_MODEL_DESC=M_model [-DSL_HAVE_THREADS] \
+ *   cc -O2 -I runtime/include -DSL_MODEL_DESC=M_model \
  *      bench/batch/time_model.c DIR/libM.a -ljansson -lm -lpthread
- *
- * SL_HAVE_THREADS: define it when the library has
- * `int sl_model_set_threads(sl_model *m, int n, sl_error *err)` (bench/
- * run-batch looks for the symbol in the archive with nm).  Without it the
- * harness still builds and runs, single-threaded, and answers "na" to a
- * request for more than one thread.
  *
  *   time_model [--force-exit never] [--set NAME=VALUE]... WEIGHTS INPUTS.npy
  *
@@ -26,7 +20,7 @@
  * reads commands on stdin, one per line, and answers each with one line:
  *
  *   run BATCH THREADS MIN_SECONDS  ->  us US_PER_INPUT passes P
- *                                      na REASON      (threads unavailable)
+ *                                      na REASON      (threads refused)
  *   quit
  *
  * (by hand: printf 'run 1 1 0.5\nrun 360 1 0.5\n' | time_model W.safetensors X.npy)
@@ -50,11 +44,6 @@
 
 extern const sl_model_desc SL_MODEL_DESC;
 
-#ifdef SL_HAVE_THREADS
-/* The header will declare it once the threaded runtime lands; declaring it
- * again here keeps the harness building against a header that does not. */
-int sl_model_set_threads(sl_model *m, int n, sl_error *err);
-#endif
 
 static void die(const char *what, const char *msg)
 {
@@ -75,20 +64,6 @@ static void *xmalloc(size_t n)
     if (!p)
         die("out of memory", NULL);
     return p;
-}
-
-/* 0 on success; -1 with err set when the runtime has no threads. */
-static int set_threads(sl_model *m, int n, sl_error *err)
-{
-#ifdef SL_HAVE_THREADS
-    return sl_model_set_threads(m, n, err);
-#else
-    (void)m;
-    if (n == 1)
-        return 0;
-    snprintf(err->msg, sizeof err->msg, "this Sluice has no sl_model_set_threads");
-    return -1;
-#endif
 }
 
 static int same_row(const sl_model_desc *d, const float *ya, const sl_ledger *a, int64_t i,
@@ -113,7 +88,7 @@ static int batch_invariant(sl_model *m, const sl_model_desc *d, const float *x, 
     sl_ledger one, two;
     if (sl_ledger_alloc(&one, d, 1, &err) != 0 || sl_ledger_alloc(&two, d, n, &err) != 0)
         die("ledger", err.msg);
-    if (set_threads(m, 1, &err) != 0 || sl_model_run(m, n, x, y_all, all, &err) != 0)
+    if (sl_model_set_threads(m, 1, &err) != 0 || sl_model_run(m, n, x, y_all, all, &err) != 0)
         die("run", err.msg);
     int same = 1;
     for (int64_t i = 0; i < n; i++) {
@@ -122,7 +97,7 @@ static int batch_invariant(sl_model *m, const sl_model_desc *d, const float *x, 
         same &= same_row(d, y_one, &one, 0, y_all, all, i);
     }
     if (threads) {
-        if (set_threads(m, 2, &err) != 0 || sl_model_run(m, n, x, y_two, &two, &err) != 0)
+        if (sl_model_set_threads(m, 2, &err) != 0 || sl_model_run(m, n, x, y_two, &two, &err) != 0)
             die("run", err.msg);
         for (int64_t i = 0; i < n; i++)
             same &= same_row(d, y_two, &two, i, y_all, all, i);
@@ -214,7 +189,7 @@ int main(int argc, char **argv)
     sl_ledger all;
     if (sl_ledger_alloc(&all, d, n, &err) != 0)
         die("ledger", err.msg);
-    int threads = set_threads(m, 2, &err) == 0;
+    int threads = sl_model_set_threads(m, 2, &err) == 0;
     int invariant = batch_invariant(m, d, in.data, n, &all, threads);
     double flops = 0;
     int64_t *hist = calloc((size_t)d->n_exits + 1, sizeof *hist);
@@ -244,7 +219,7 @@ int main(int argc, char **argv)
         if (sscanf(line, "run %lld %d %lf", &batch, &threads, &min_seconds) != 3 || batch < 1 ||
             threads < 1) {
             printf("error bad command\n");
-        } else if (set_threads(m, threads, &err) != 0) {
+        } else if (sl_model_set_threads(m, threads, &err) != 0) {
             printf("na %s\n", err.msg);
         } else {
             double us = time_batch(m, d, in.data, n, batch, min_seconds, &passes);

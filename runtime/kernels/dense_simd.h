@@ -31,7 +31,7 @@ static inline int64_t sl_k_min64(int64_t a, int64_t b) { return a < b ? a : b; }
 SL_K_INLINE void sl_k_tile(const int MR, const int NV, const sl_dense_pack *pk, int64_t p,
                            const float *x, int64_t ldx, float *y, int64_t ldy,
                            const int32_t *rows, int64_t i, int64_t k0, int64_t k1, int first,
-                           int last, const float *next)
+                           int last, const float *pf, int64_t pf_rows)
 {
     const int64_t nr = NV * SL_VW, n_in = pk->n_in;
     const int64_t col0 = p * nr, ncols = sl_k_min64(nr, pk->n_out - col0);
@@ -55,13 +55,11 @@ SL_K_INLINE void sl_k_tile(const int MR, const int NV, const sl_dense_pack *pk, 
         }
 #pragma GCC unroll 2
     for (int64_t k = k0; k < k1; k++) {
-        /* The block of weights the rows need next, toward L2 while this
-         * one computes: the first tile of a block would wait on memory. */
-#ifndef SL_K_NO_PREFETCH
-        if (next)
+        /* This tile's share of the weights the rows need next, toward L2
+         * while this block computes (pf_rows rows of nr floats). */
+        if (k - k0 < pf_rows)
             for (int64_t c = 0; c < nr; c += 16)
-                _mm_prefetch((const char *)(next + (k - k0) * nr + c), _MM_HINT_T1);
-#endif
+                _mm_prefetch((const char *)(pf + (k - k0) * nr + c), _MM_HINT_T1);
         sl_v w[4];
 #pragma GCC unroll 4
         for (int v = 0; v < NV; v++)
@@ -178,6 +176,16 @@ SL_K_INLINE void sl_k_row_zskip(const int NV, const sl_dense_pack *pk, int64_t p
     }
 }
 
+/* Tile t of `tiles` prefetches rows [t n / tiles, (t + 1) n / tiles) of the
+ * n rows (of nr floats) of the next block, `next`; none when it is NULL. */
+static inline void sl_k_slice(const float *next, int64_t n, int64_t nr, int64_t t,
+                              int64_t tiles, const float **pf, int64_t *pf_rows)
+{
+    int64_t lo = t * n / tiles, hi = (t + 1) * n / tiles;
+    *pf = next ? next + lo * nr : NULL;
+    *pf_rows = next ? hi - lo : 0;
+}
+
 /* Inputs per k-block when n_in is large: a block of a panel (KC * nr
  * floats) and of the rows of x (rows * KC) then share L2 instead of
  * evicting each other (at 4096 inputs a whole panel is 1 MiB). */
@@ -198,15 +206,25 @@ SL_K_INLINE void sl_k_dense_rows_nv(const int NV, const sl_dense_pack *pk, int64
         int64_t k1 = sl_k_min64(n_in, k0 + kc);
         int f = k0 == 0, l = k1 == n_in;
         for (int64_t p = p0; p < p1; p++) {
-            /* the next block: the next panel's, or the next k-block's first */
+            /* The next block (the next panel's, or the next k-block's
+             * first) is prefetched a slice per row tile of this one, so
+             * memory has the whole block's compute time to deliver it. */
             const float *nx = p + 1 < p1 ? pk->panels + ((p + 1) * n_in + k0) * nr
                               : !l       ? pk->panels + (p0 * n_in + k1) * nr
                                          : NULL;
-            for (int64_t i = 0; i < full; i += SL_K_MR)
-                sl_k_tile(SL_K_MR, NV, pk, p, x, ldx, y, ldy, rows, i, k0, k1, f, l,
-                          i == 0 ? nx : NULL);
-            const float *nl = full == 0 ? nx : NULL;
-#define SL_K_LEFT(mr) sl_k_tile(mr, NV, pk, p, x, ldx, y, ldy, rows, full, k0, k1, f, l, nl)
+            int64_t n_next = nx ? (p + 1 < p1 ? k1 - k0 : sl_k_min64(kc, n_in - k1)) : 0;
+            int64_t tiles = full / SL_K_MR + (left > 1), t = 0;
+            const float *pf = NULL;
+            int64_t pf_rows = 0;
+            for (int64_t i = 0; i < full; i += SL_K_MR, t++) {
+                sl_k_slice(nx, n_next, nr, t, tiles, &pf, &pf_rows);
+                sl_k_tile(SL_K_MR, NV, pk, p, x, ldx, y, ldy, rows, i, k0, k1, f, l, pf,
+                          pf_rows);
+            }
+            if (left > 1)
+                sl_k_slice(nx, n_next, nr, t, tiles, &pf, &pf_rows);
+#define SL_K_LEFT(mr) \
+    sl_k_tile(mr, NV, pk, p, x, ldx, y, ldy, rows, full, k0, k1, f, l, pf, pf_rows)
             switch (left) {
             case 5: SL_K_LEFT(5); break;
             case 4: SL_K_LEFT(4); break;
