@@ -672,10 +672,31 @@ class Model:
             raise SluError("a condition must be a scalar bool")
         return v
 
+    @staticmethod
+    def _is_const(e):
+        """A literal, or an operation on literals only: the compiler folds
+        it, and it costs nothing (docs/language.md, "Constant folding")."""
+        if e[0] == "num":
+            return True
+        if e[0] in ("neg", "not"):
+            return Model._is_const(e[1])
+        if e[0] == "bin":
+            return Model._is_const(e[2]) and Model._is_const(e[3])
+        return False
+
     def _ev(self, e, ctx):
         k = e[0]
         if k == "num":
             return Val(_f32(e[1]))
+        if k in ("neg", "not", "bin") and self._is_const(e):
+            flops = ctx.flops
+            v = self._ev_op(e, ctx)
+            ctx.flops = flops
+            return v
+        return self._ev_op(e, ctx)
+
+    def _ev_op(self, e, ctx):
+        k = e[0]
         if k == "name":
             n = e[1]
             if n in ctx.env:
