@@ -93,10 +93,27 @@ static const char *flag_value(int argc, char **argv, int *i, const char *flag)
     return NULL;
 }
 
+/* "-fname=N" with N from lo to hi: its value text, and *n = N, or -1 when
+ * N is not such a number; NULL if a is another flag. */
+static const char *number_flag(const char *a, const char *prefix, long lo, long hi, long *n)
+{
+    size_t len = strlen(prefix);
+    if (strncmp(a, prefix, len) != 0)
+        return NULL;
+    const char *v = a + len;
+    char *end;
+    errno = 0;
+    *n = strtol(v, &end, 10);
+    if (errno || *end || end == v || *n < lo || *n > hi)
+        *n = -1;
+    return v;
+}
+
 static int parse_args(int argc, char **argv, sl_options *o)
 {
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v;
+        long n;
         if (strcmp(a, "--help") == 0 || strcmp(a, "-help") == 0 || strcmp(a, "-h") == 0) {
             o->help = true;
         } else if (strcmp(a, "--version") == 0) {
@@ -145,19 +162,13 @@ static int parse_args(int argc, char **argv, sl_options *o)
             o->werror = true;
         } else if (strcmp(a, "-w") == 0) {
             o->no_warnings = true;
-        } else if (strncmp(a, "-ferror-limit=", 14) == 0) {
-            char *end;
-            errno = 0;
-            long n = strtol(a + 14, &end, 10);
-            if (errno || *end || end == a + 14 || n < 0 || n > 1000000)
-                return usage_error("invalid value '%s' for -ferror-limit", a + 14);
+        } else if ((v = number_flag(a, "-ferror-limit=", 0, 1000000, &n))) {
+            if (n < 0)
+                return usage_error("invalid value '%s' for -ferror-limit", v);
             o->error_limit = (int)n;
-        } else if (strncmp(a, "-ftile-rows=", 12) == 0) {
-            char *end;
-            errno = 0;
-            long n = strtol(a + 12, &end, 10);
-            if (errno || *end || end == a + 12 || n < 1 || n > 65536)
-                return usage_error("invalid value '%s' for -ftile-rows (1 to 65536)", a + 12);
+        } else if ((v = number_flag(a, "-ftile-rows=", 1, 65536, &n))) {
+            if (n < 0)
+                return usage_error("invalid value '%s' for -ftile-rows (1 to 65536)", v);
             o->tile_rows = n;
         } else if (strcmp(a, "-fzero-skip") == 0) {
             o->zero_skip = true;

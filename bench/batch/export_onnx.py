@@ -33,16 +33,6 @@ import slutil  # noqa: E402
 OPSET = 16
 
 
-def load_net(name, d):
-    net = models.new_net(name)
-    w, _ = slutil.load_safetensors(os.path.join(d, "weights.safetensors"))
-    net.load_state_dict({k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in w.items()})
-    net.eval()
-    with open(os.path.join(d, "thresholds.json")) as f:
-        th = json.load(f)
-    return net, th
-
-
 def op_counts(path):
     """Node types of the graph, subgraphs (If branches) included."""
     c = Counter()
@@ -61,7 +51,7 @@ def op_counts(path):
 
 def main():
     name, d = sys.argv[1], sys.argv[2]
-    net, th = load_net(name, d)
+    net, th = models.load_trained(name, d)
     x = torch.from_numpy(np.load(os.path.join(d, "inputs.npy"))[:4])
     with torch.no_grad():
         row = torch.jit.script(models.row_module(name, net, th))

@@ -367,6 +367,21 @@ class MoE2x8Masked(nn.Module):
 # one interface over the three
 # ---------------------------------------------------------------------------
 
+def load_trained(name, d):
+    """The net trained into DIR (its weights.safetensors, as train.py saved
+    it) and its thresholds.json."""
+    import json
+    import numpy as np
+    import slutil
+    net = new_net(name)
+    w, _ = slutil.load_safetensors(os.path.join(d, "weights.safetensors"))
+    net.load_state_dict({k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in w.items()})
+    net.eval()
+    with open(os.path.join(d, "thresholds.json")) as f:
+        th = json.load(f)
+    return net, th
+
+
 def new_net(name):
     return {"ee1024": EE1024, "gatetree": GateTree, "moe2x8": MoE2x8}[name]()
 

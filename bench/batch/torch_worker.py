@@ -38,12 +38,7 @@ import slutil  # noqa: E402
 
 def load(name, d):
     """The trained net, its thresholds and the inputs of DIR."""
-    net = models.new_net(name)
-    w, _ = slutil.load_safetensors(os.path.join(d, "weights.safetensors"))
-    net.load_state_dict({k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in w.items()})
-    net.eval()
-    with open(os.path.join(d, "thresholds.json")) as f:
-        th = json.load(f)
+    net, th = models.load_trained(name, d)
     return net, th, torch.from_numpy(np.load(os.path.join(d, "inputs.npy")))
 
 
