@@ -2,7 +2,8 @@
  * against the FMA peak of the core it runs on.
  *
  *   kernel-bench [--quick] [--reps N] [--sizes 256,512,512x1024,...]
- *                [--batches 1,8,64,360] [--dense-only] [--blas-core]
+ *                [--batches 1,8,64,360] [--dense-only] [--attention-only]
+ *                [--blas-core]
  *
  * A size is n (n x n weights) or n_in x n_out.  Every measurement is
  * interleaved with the ones it is compared to, round after round: the FMA
@@ -19,7 +20,9 @@
  * Sections: (1) GFLOP/s by shape and batch, with the fraction of the peak;
  * (2) time over a scattered subset of 360 rows against all of them; (3) a
  * row alone with zero-skipping against without, by fraction of zero
- * inputs.  --blas-core prints the OpenBLAS kernel set in use and exits. */
+ * inputs; (4) attention (sl_rt_attention) by sequence length, at each
+ * level, against the same peak.  --blas-core prints the OpenBLAS kernel
+ * set in use and exits. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -123,7 +126,7 @@ __attribute__((target("avx2,fma"), noinline)) static void peak_ymm(int64_t iters
 
 /* ---- jobs: one contender each, timed in interleaved rounds -------------- */
 
-enum { K_ROWS, K_PEAK_ZMM, K_PEAK_YMM, K_BLAS_GEMV, K_BLAS_GEMM };
+enum { K_ROWS, K_PEAK_ZMM, K_PEAK_YMM, K_BLAS_GEMV, K_BLAS_GEMM, K_ATTENTION };
 
 typedef struct job {
     int kind;
@@ -133,6 +136,10 @@ typedef struct job {
     const int32_t *rows;         /* K_ROWS: NULL for 0 .. n-1 */
     int64_t n, n_in, n_out;      /* rows (batch), shape */
     int zero_skip;
+    sl_isa isa;                  /* K_ATTENTION: the level it runs at */
+    int64_t d, heads;            /* K_ATTENTION: x is qkv, n tokens */
+    int causal;
+    float *scratch;
     double flops;                /* per call */
     int calls;                   /* per timed batch, calibrated */
     double t[64];                /* seconds per call, one per round */
@@ -143,6 +150,13 @@ static void job_call(const job *j)
     switch (j->kind) {
     case K_ROWS:
         sl_rt_dense_rows(j->p, j->x, j->n_in, j->y, j->n_out, j->rows, j->n, j->zero_skip);
+        break;
+    case K_ATTENTION:
+        /* Switch only when needed: sl_rt_set_isa runs CPUID (slow in a VM). */
+        if (sl_rt_isa() != j->isa)
+            sl_rt_set_isa(j->isa, NULL);
+        sl_rt_attention(j->x, 3 * j->d, j->y, j->d, j->n, j->d, j->heads, j->causal,
+                        j->scratch);
         break;
 #ifdef HAVE_PEAK
     case K_PEAK_ZMM:
@@ -466,6 +480,57 @@ static void bench_zskip(const shape *shapes, int n_shapes)
     }
 }
 
+/* Attention over one sequence at each level, next to that level's peak:
+ * d 64, 4 heads (dh 16), causal or not.  FLOPs as docs/kernels.md counts
+ * them: 2 n^2 d for the scores, n^2 heads for the softmax, 2 n^2 d for the
+ * weighted sum (causal counted as the full square too). */
+static void bench_attention(void)
+{
+    static const int64_t ns[] = {16, 64, 256};
+    const int64_t d = 64, heads = 4;
+    printf("\n## Attention (sl_rt_attention), d %lld, %lld heads, GFLOP/s and fraction of the "
+           "FMA peak (median of %d rounds)\n\n", (long long)d, (long long)heads, reps);
+    printf("FLOPs: 4 n^2 d + n^2 heads, causal counted as the full square.\n\n");
+    printf("| n | causal | us per call (%s) |", sl_rt_isa_name(levels[0]));
+    for (int l = 0; l < n_levels; l++)
+        printf(" %s GFLOP/s |%s", sl_rt_isa_name(levels[l]), have_peak ? " of peak |" : "");
+    printf("\n|---|---|---|");
+    for (int l = 0; l < n_levels; l++)
+        printf(have_peak ? "---|---|" : "---|");
+    printf("\n");
+    for (size_t i = 0; i < sizeof ns / sizeof ns[0]; i++)
+        for (int causal = 0; causal < 2; causal++) {
+            int64_t n = ns[i];
+            float *qkv = alloc_fill(n * 3 * d, 5, 0), *y = alloc_fill(n * d, 6, 0);
+            float *scratch = xalloc((size_t)sl_rt_attention_scratch(n, d, heads) * sizeof(float));
+            job jobs[2 * SL_ISA_COUNT];
+            int nj = 0, kern[SL_ISA_COUNT], peak[SL_ISA_COUNT];
+            for (int l = 0; l < n_levels; l++) {
+                if (have_peak) {
+                    peak[l] = nj;
+                    jobs[nj++] = peak_job(levels[l]);
+                }
+                kern[l] = nj;
+                jobs[nj++] = (job){.kind = K_ATTENTION, .isa = levels[l], .x = qkv, .y = y,
+                                   .n = n, .d = d, .heads = heads, .causal = causal,
+                                   .scratch = scratch,
+                                   .flops = (double)n * (double)n * (4.0 * d + heads)};
+            }
+            run_jobs(jobs, nj);
+            printf("| %lld | %d | %.2f |", (long long)n, causal, job_median(&jobs[kern[0]]) * 1e6);
+            for (int l = 0; l < n_levels; l++) {
+                printf(" %.1f |", gflops(&jobs[kern[l]]));
+                if (have_peak)
+                    printf(" %.0f%% |", 100 * rate_ratio(&jobs[kern[l]], &jobs[peak[l]]));
+            }
+            printf("\n");
+            fflush(stdout);
+            free(qkv);
+            free(y);
+            free(scratch);
+        }
+}
+
 /* "256,512x1024" -> {256, 256}, {512, 1024}; at most 16, each >= 1. */
 static int parse_shapes(char *p, shape *out)
 {
@@ -499,7 +564,7 @@ static int parse_list(char *p, int64_t *out)
 
 int main(int argc, char **argv)
 {
-    int dense_only = 0;
+    int dense_only = 0, attention_only = 0;
     shape shapes[16] = {{256, 256},   {512, 512},   {1024, 1024},
                         {4096, 4096}, {512, 1024},  {1024, 512}};
     int n_shapes = 6;
@@ -516,6 +581,8 @@ int main(int argc, char **argv)
             n_batches = parse_list(argv[++i], batches);
         } else if (!strcmp(argv[i], "--dense-only")) {
             dense_only = 1;
+        } else if (!strcmp(argv[i], "--attention-only")) {
+            attention_only = 1;
         } else if (!strcmp(argv[i], "--blas-core")) {
 #ifdef SLUICE_BENCH_OPENBLAS
             printf("%s\n", openblas_get_corename());
@@ -526,7 +593,7 @@ int main(int argc, char **argv)
         } else {
             fprintf(stderr, "usage: kernel-bench [--quick] [--reps N] "
                             "[--sizes 256,512,512x1024,...] [--batches 1,8,64,360] "
-                            "[--dense-only] [--blas-core]\n");
+                            "[--dense-only] [--attention-only] [--blas-core]\n");
             return 2;
         }
     }
@@ -551,10 +618,15 @@ int main(int argc, char **argv)
     printf("- OpenBLAS: not built in (scripts/install-deps --bench)\n");
 #endif
     printf("- sluice: dispatch picks %s\n", sl_rt_isa_name(picked));
+    if (attention_only) {
+        bench_attention();
+        return 0;
+    }
     bench_dense(shapes, n_shapes);
     if (dense_only)
         return 0;
     bench_subset(shapes, n_shapes);
     bench_zskip(shapes, n_shapes);
+    bench_attention();
     return 0;
 }

@@ -19,18 +19,37 @@
 
 typedef enum sl_elem { SL_F32, SL_I32, SL_BOOL } sl_elem;
 
+/* A value's type.  A sequence's first dimension is its token count, known
+ * per input at run time: tok_a * T + tok_c for the model's token count T
+ * (tok_a >= 1); dims[0] is then its largest value, at T = tokens_max, so
+ * dims size a row's storage.  Static types have tok_a == 0. */
 typedef struct sl_ty {
     sl_elem elem;
     int rank;                         /* 0: a scalar */
     int64_t dims[SL_MAX_RANK_HIR];
+    int32_t tok_a;                    /* a sequence: tokens = tok_a * T + tok_c */
+    int64_t tok_c;
 } sl_ty;
 
-int64_t sl_ty_numel(sl_ty t);
+int64_t sl_ty_numel(sl_ty t);       /* elements, a sequence at its most tokens */
+int64_t sl_ty_inner(sl_ty t);       /* elements per token (a sequence), else numel */
+bool sl_ty_is_seq(sl_ty t);
 bool sl_ty_equal(sl_ty a, sl_ty b);
 sl_ty sl_ty_scalar(sl_elem e);
 sl_ty sl_ty_vector(sl_elem e, int64_t n);
-/* "f32[10]", "bool", "i32" (arena string) */
+/* "f32[10]", "bool", "i32", "f32[T + 1, 64]" (arena string; T is the
+ * model's token count as declared, c->tokens_name) */
 const char *sl_ty_str(sl_ctx *c, sl_ty t);
+
+/* FLOPs as a polynomial in the token count T: k + t*T + tt*T^2 (attention
+ * is quadratic in its tokens).  A model without tokens has only k. */
+typedef struct sl_flops { double k, t, tt; } sl_flops;
+sl_flops sl_flops_add(sl_flops a, sl_flops b);
+sl_flops sl_flops_scale(sl_flops a, double s);
+double sl_flops_at(sl_flops f, double tokens);
+bool sl_flops_is_zero(sl_flops f);
+/* "1234", "1234 + 56*T", "1234 + 56*T + 7*T^2" (arena string) */
+const char *sl_flops_str(sl_ctx *c, sl_flops f, const char *tokens_name);
 
 /* ---- instances: the parameters a model holds (instances.c) ----------- */
 
@@ -102,7 +121,7 @@ struct sl_node {
     sl_region **experts;    /* ROUTE: one region per expert, reading `route_arg` */
     sl_node **expert_out;   /* ROUTE: each expert region's result */
     sl_node *route_arg;     /* ROUTE: the expert regions' input */
-    double flops;           /* static FLOPs of this node (DENSE_BLOCKS: per active block) */
+    sl_flops flops;         /* static FLOPs of this node (DENSE_BLOCKS: per active block) */
     int uses;               /* operand uses, for fusion */
 };
 
@@ -163,6 +182,9 @@ typedef struct sl_program {
     const char *weights_path;   /* default weights, absolute; NULL if none */
     const char *in_name, *out_name;
     sl_ty in_ty, out_ty;
+    const char *tokens_name;    /* the token count's name; NULL: no token dimension */
+    int64_t tokens_min, tokens_max;
+    int64_t id_limit;           /* i32 input: the smallest table an embedding looks its ids up in */
     sl_region *body;
     sl_inst **params;           /* the model's own params, in order */
     int n_params;
@@ -215,9 +237,10 @@ void sl_manifest_print(const sl_program *p, FILE *out);
 
 typedef struct sl_cost_range { double lo, hi; } sl_cost_range;
 
-double sl_cost_dense(const sl_program *p);          /* every region run */
-double sl_cost_region_dense(const sl_region *r);
-/* Print every path's static cost (--cost). */
-void sl_cost_print(sl_ctx *c, const sl_program *p, FILE *out);
+sl_flops sl_cost_dense(const sl_program *p);        /* every region run */
+sl_flops sl_cost_region_dense(const sl_region *r);
+/* Print every path's static cost (--cost), for inputs of `tokens` tokens
+ * (a sequence model; 0: tokens_max) with the formulas in T. */
+void sl_cost_print(sl_ctx *c, const sl_program *p, int64_t tokens, FILE *out);
 
 #endif

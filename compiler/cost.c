@@ -19,29 +19,36 @@
  * summed whole before it joins its region, in the order a recursive sum
  * adds, so counts past 2^53 round the same whichever way they are walked. */
 typedef struct dense_level {
-    double region;
-    double item;
+    sl_flops region;
+    sl_flops item;
 } dense_level;
+
+/* What a decision weighs: a gate's arms; a route's cheapest and dearest
+ * expert (compared at the pass's token count); one block. */
+typedef struct weigh { sl_flops v[2]; bool set; } weigh;
 
 typedef struct dense_pass {
     sl_arena arena;             /* the stack's own: sl_cost_dense has no sl_ctx */
     SL_VEC(dense_level) stack;  /* the walked region, then one per open sub-region */
-    double (*info)[2];          /* NULL, or per decision what it weighs (dense_sub_leave) */
+    weigh *info;                /* NULL, or per decision what it weighs (dense_sub_leave) */
+    double tokens;              /* where a route's experts are compared */
 } dense_pass;
 
 static dense_level *dense_top(dense_pass *d) { return &d->stack.items[d->stack.len - 1]; }
 
 /* A node's own dense FLOPs: all blocks of a block-gated layer; for a route,
  * choosing and combining all N experts (their regions add their work). */
-static double node_dense(const sl_node *n)
+static sl_flops node_dense(const sl_node *n)
 {
     switch (n->op) {
     case SL_OP_DENSE_BLOCKS:
-        return n->flops * (double)n->inst->blocks;
+        return sl_flops_scale(n->flops, (double)n->inst->blocks);
     case SL_OP_ROUTE: {
+        /* n->flops is bank + k + 2*d*k: combining all N adds 2*d*(N - k) */
         double bank = (double)n->inst->n_children, k = (double)n->index;
-        double d = (double)sl_ty_numel(n->ty);
-        return bank + k + 2.0 * d * bank;
+        sl_flops per_choice = sl_flops_scale(sl_flops_add(n->flops, (sl_flops){-bank - k, 0, 0}),
+                                             1.0 / k);
+        return sl_flops_add(n->flops, sl_flops_scale(per_choice, bank - k));
     }
     default:
         return n->flops;
@@ -52,20 +59,16 @@ static void dense_enter(sl_walker *w, const sl_item *it)
 {
     dense_pass *d = w->data;
     const sl_node *n = it->kind == SL_IT_NODE ? it->node : NULL;
-    dense_top(d)->item = n ? node_dense(n) : 0;
-    if (d->info && n && n->op == SL_OP_DENSE_BLOCKS) {
-        d->info[n->decision][0] = n->flops;
-    } else if (d->info && n && n->op == SL_OP_ROUTE) {
-        d->info[n->decision][0] = INFINITY;
-        d->info[n->decision][1] = 0;
-    }
+    dense_top(d)->item = n ? node_dense(n) : (sl_flops){0, 0, 0};
+    if (d->info && n && n->op == SL_OP_DENSE_BLOCKS)
+        d->info[n->decision].v[0] = n->flops;
 }
 
 static void dense_sub_enter(sl_walker *w, const sl_item *it, int k, const sl_region *r)
 {
     dense_pass *d = w->data;
     (void)it, (void)k, (void)r;
-    dense_level sub = {0, 0};
+    dense_level sub = {{0, 0, 0}, {0, 0, 0}};
     SL_VEC_PUSH(&d->arena, &d->stack, sub);
 }
 
@@ -76,15 +79,19 @@ static void dense_sub_leave(sl_walker *w, const sl_item *it, int k, const sl_reg
 {
     dense_pass *d = w->data;
     (void)r;
-    double x = dense_top(d)->region;
+    sl_flops x = dense_top(d)->region;
     d->stack.len--;
-    dense_top(d)->item += x;
+    dense_top(d)->item = sl_flops_add(dense_top(d)->item, x);
     if (d->info && it->kind == SL_IT_GATE) {
-        d->info[it->decision][k] = x;
+        d->info[it->decision].v[k] = x;
     } else if (d->info && it->kind == SL_IT_NODE) { /* expert k of a route */
-        double *lo_hi = d->info[it->node->decision];
-        lo_hi[0] = fmin(lo_hi[0], x);
-        lo_hi[1] = fmax(lo_hi[1], x);
+        weigh *wg = &d->info[it->node->decision];
+        double at = sl_flops_at(x, d->tokens);
+        if (!wg->set || at < sl_flops_at(wg->v[0], d->tokens))
+            wg->v[0] = x;
+        if (!wg->set || at > sl_flops_at(wg->v[1], d->tokens))
+            wg->v[1] = x;
+        wg->set = true;
     }
 }
 
@@ -92,47 +99,56 @@ static void dense_leave(sl_walker *w, const sl_item *it)
 {
     dense_pass *d = w->data;
     (void)it;
-    dense_top(d)->region += dense_top(d)->item;
+    dense_top(d)->region = sl_flops_add(dense_top(d)->region, dense_top(d)->item);
 }
 
 /* r's dense count; with info, also what each decision in r weighs. */
-static double dense_count(const sl_region *r, double (*info)[2])
+static sl_flops dense_count(const sl_region *r, weigh *info, double tokens)
 {
-    dense_pass d = {.info = info};
+    dense_pass d = {.info = info, .tokens = tokens};
     sl_arena_init(&d.arena);
-    dense_level top = {0, 0};
+    dense_level top = {{0, 0, 0}, {0, 0, 0}};
     SL_VEC_PUSH(&d.arena, &d.stack, top);
     sl_walker w = {&d, dense_enter, dense_sub_enter, dense_sub_leave, dense_leave};
     sl_walk_region(&w, r);
-    double total = d.stack.items[0].region;
+    sl_flops total = d.stack.items[0].region;
     sl_arena_free(&d.arena);
     return total;
 }
 
-double sl_cost_region_dense(const sl_region *r)
+sl_flops sl_cost_region_dense(const sl_region *r)
 {
-    return dense_count(r, NULL);
+    return dense_count(r, NULL, 0);
 }
 
-double sl_cost_dense(const sl_program *p)
+sl_flops sl_cost_dense(const sl_program *p)
 {
     return sl_cost_region_dense(p->body);
 }
 
 /* ---- ranges ------------------------------------------------------------ */
 
+/* The cheapest and the dearest way to a point, each a polynomial in T;
+ * paths are compared at one token count (the pass's). */
 typedef struct range {
-    double lo, hi;
+    sl_flops lo, hi;
     bool live; /* some path reaches this point */
 } range;
 
-static range merge(range a, range b)
+static const sl_flops ZERO = {0, 0, 0};
+
+static range merge(range a, range b, double tokens)
 {
     if (!a.live)
         return b;
     if (!b.live)
         return a;
-    return (range){fmin(a.lo, b.lo), fmax(a.hi, b.hi), true};
+    range r = a;
+    if (sl_flops_at(b.lo, tokens) < sl_flops_at(a.lo, tokens))
+        r.lo = b.lo;
+    if (sl_flops_at(b.hi, tokens) > sl_flops_at(a.hi, tokens))
+        r.hi = b.hi;
+    return r;
 }
 
 /* An open region: the range of the point reached so far; for its item
@@ -149,6 +165,7 @@ typedef struct range_pass {
     SL_VEC(range_level) stack;  /* the model's body, then one per open sub-region */
     range *exits;               /* [n]: the ways to each exit; the last is "end" */
     size_t n;
+    double tokens;
 } range_pass;
 
 static range_level *range_top(range_pass *rp) { return &rp->stack.items[rp->stack.len - 1]; }
@@ -159,10 +176,11 @@ static range node_range(const sl_node *n, range experts)
 {
     switch (n->op) {
     case SL_OP_DENSE_BLOCKS:
-        return (range){0, n->flops * (double)n->inst->blocks, true};
+        return (range){ZERO, sl_flops_scale(n->flops, (double)n->inst->blocks), true};
     case SL_OP_ROUTE: {
         double k = (double)n->index;
-        return (range){n->flops + k * experts.lo, n->flops + k * experts.hi, true};
+        return (range){sl_flops_add(n->flops, sl_flops_scale(experts.lo, k)),
+                       sl_flops_add(n->flops, sl_flops_scale(experts.hi, k)), true};
     }
     default:
         return (range){n->flops, n->flops, true};
@@ -174,7 +192,7 @@ static void range_enter(sl_walker *w, const sl_item *it)
     range_level *top = range_top(w->data);
     (void)it;
     top->before = top->cur;
-    top->subs = (range){0, 0, false};
+    top->subs = (range){ZERO, ZERO, false};
 }
 
 /* A gate's arms and an exit's value go on from the range before their
@@ -186,7 +204,7 @@ static void range_sub_enter(sl_walker *w, const sl_item *it, int k, const sl_reg
     range before = range_top(rp)->before;
     (void)k, (void)r;
     range_level sub = {0};
-    sub.cur = it->kind == SL_IT_NODE && before.live ? (range){0, 0, true} : before;
+    sub.cur = it->kind == SL_IT_NODE && before.live ? (range){ZERO, ZERO, true} : before;
     SL_VEC_PUSH(rp->arena, &rp->stack, sub);
 }
 
@@ -196,7 +214,7 @@ static void range_sub_leave(sl_walker *w, const sl_item *it, int k, const sl_reg
     (void)it, (void)k, (void)r;
     range end = range_top(rp)->cur;
     rp->stack.len--;
-    range_top(rp)->subs = merge(range_top(rp)->subs, end);
+    range_top(rp)->subs = merge(range_top(rp)->subs, end, rp->tokens);
 }
 
 static void range_leave(sl_walker *w, const sl_item *it)
@@ -208,8 +226,8 @@ static void range_leave(sl_walker *w, const sl_item *it)
     switch (it->kind) {
     case SL_IT_NODE: {
         range x = node_range(it->node, top->subs);
-        top->cur.lo += x.lo;
-        top->cur.hi += x.hi;
+        top->cur.lo = sl_flops_add(top->cur.lo, x.lo);
+        top->cur.hi = sl_flops_add(top->cur.hi, x.hi);
         break;
     }
     case SL_IT_GATE:
@@ -217,7 +235,7 @@ static void range_leave(sl_walker *w, const sl_item *it)
         break;
     case SL_IT_EXIT: {
         size_t k = it->exit_index < 0 ? rp->n - 1 : (size_t)it->exit_index;
-        rp->exits[k] = merge(rp->exits[k], top->subs);
+        rp->exits[k] = merge(rp->exits[k], top->subs, rp->tokens);
         if (!it->cond)
             top->cur.live = false;
         break;
@@ -226,10 +244,10 @@ static void range_leave(sl_walker *w, const sl_item *it)
 }
 
 /* The cheapest and dearest way to each exit, into exits[n]. */
-static void exit_ranges(sl_ctx *c, const sl_program *p, range *exits, size_t n)
+static void exit_ranges(sl_ctx *c, const sl_program *p, range *exits, size_t n, double tokens)
 {
-    range_pass rp = {.arena = &c->arena, .exits = exits, .n = n};
-    range_level body = {.cur = {0, 0, true}};
+    range_pass rp = {.arena = &c->arena, .exits = exits, .n = n, .tokens = tokens};
+    range_level body = {.cur = {ZERO, ZERO, true}};
     SL_VEC_PUSH(&c->arena, &rp.stack, body);
     sl_walker w = {&rp, range_enter, range_sub_enter, range_sub_leave, range_leave};
     sl_walk_region(&w, p->body);
@@ -240,48 +258,66 @@ static void print_pct(FILE *out, double v, double dense)
     fprintf(out, "%6.1f%%", dense > 0 ? 100.0 * v / dense : 100.0);
 }
 
-void sl_cost_print(sl_ctx *c, const sl_program *p, FILE *out)
+void sl_cost_print(sl_ctx *c, const sl_program *p, int64_t tokens, FILE *out)
 {
-    double (*info)[2] = sl_arena_array(&c->arena, p->decisions.len + 1, sizeof *info);
-    double dense = dense_count(p->body, info);
+    bool seq = p->tokens_max > 0;
+    double T = seq ? (double)(tokens > 0 ? tokens : p->tokens_max) : 0;
+    weigh *info = sl_arena_array(&c->arena, p->decisions.len + 1, sizeof *info);
+    sl_flops dense_f = dense_count(p->body, info, T);
+    double dense = sl_flops_at(dense_f, T);
     size_t n = p->exits.len + 1;
     range *exits = sl_arena_array(&c->arena, n, sizeof *exits);
-    exit_ranges(c, p, exits, n);
+    exit_ranges(c, p, exits, n, T);
 
-    fprintf(out, "model %s: %.0f FLOPs dense (every conditional region run)\n", p->name, dense);
+    if (seq)
+        fprintf(out, "model %s: %.0f FLOPs dense at %s = %.0f (every conditional region run)\n"
+                "dense = %s\n", p->name, dense, p->tokens_name, T,
+                sl_flops_str(c, dense_f, p->tokens_name));
+    else
+        fprintf(out, "model %s: %.0f FLOPs dense (every conditional region run)\n", p->name, dense);
     fprintf(out, "%-12s %14s %14s %9s\n", "path", "min FLOPs", "max FLOPs", "max/dense");
-    range all = {0, 0, false};
+    range all = {ZERO, ZERO, false};
     for (size_t i = 0; i < n; i++) {
         const char *name = i + 1 == n ? "end" : p->exits.items[i].name;
         if (!exits[i].live) {
             fprintf(out, "%-12s %14s %14s\n", name, "unreachable", "");
             continue;
         }
-        all = merge(all, exits[i]);
-        fprintf(out, "%-12s %14.0f %14.0f   ", name, exits[i].lo, exits[i].hi);
-        print_pct(out, exits[i].hi, dense);
+        all = merge(all, exits[i], T);
+        double lo = sl_flops_at(exits[i].lo, T), hi = sl_flops_at(exits[i].hi, T);
+        fprintf(out, "%-12s %14.0f %14.0f   ", name, lo, hi);
+        print_pct(out, hi, dense);
         fputc('\n', out);
     }
     if (all.live) {
-        fprintf(out, "%-12s %14.0f %14s   ", "best case", all.lo, "");
-        print_pct(out, all.lo, dense);
-        fprintf(out, "\n%-12s %14s %14.0f   ", "worst case", "", all.hi);
-        print_pct(out, all.hi, dense);
+        fprintf(out, "%-12s %14.0f %14s   ", "best case", sl_flops_at(all.lo, T), "");
+        print_pct(out, sl_flops_at(all.lo, T), dense);
+        fprintf(out, "\n%-12s %14s %14.0f   ", "worst case", "", sl_flops_at(all.hi, T));
+        print_pct(out, sl_flops_at(all.hi, T), dense);
         fputc('\n', out);
+    }
+    if (seq) { /* the same paths as formulas in T */
+        for (size_t i = 0; i < n; i++) {
+            if (!exits[i].live)
+                continue;
+            fprintf(out, "%s: min %s, max %s\n", i + 1 == n ? "end" : p->exits.items[i].name,
+                    sl_flops_str(c, exits[i].lo, p->tokens_name),
+                    sl_flops_str(c, exits[i].hi, p->tokens_name));
+        }
     }
     for (size_t i = 0; i < p->decisions.len; i++) {
         const sl_decision *d = &p->decisions.items[i];
+        double a = sl_flops_at(info[i].v[0], T), b = sl_flops_at(info[i].v[1], T);
         if (d->kind == SL_DEC_GATE)
-            fprintf(out, "gate %s: then-arm %.0f FLOPs, else-arm %.0f FLOPs\n", d->name,
-                    info[i][0], info[i][1]);
-        else if (d->kind == SL_DEC_ROUTE && info[i][0] == info[i][1])
+            fprintf(out, "gate %s: then-arm %.0f FLOPs, else-arm %.0f FLOPs\n", d->name, a, b);
+        else if (d->kind == SL_DEC_ROUTE && a == b)
             fprintf(out, "route %s: top %d of %d experts, %.0f FLOPs each\n", d->name, d->count,
-                    d->choices, info[i][0]);
+                    d->choices, a);
         else if (d->kind == SL_DEC_ROUTE)
             fprintf(out, "route %s: top %d of %d experts, %.0f to %.0f FLOPs each\n", d->name,
-                    d->count, d->choices, info[i][0], info[i][1]);
+                    d->count, d->choices, a, b);
         else
             fprintf(out, "blocks %s: %d blocks, %.0f FLOPs per active block\n", d->name,
-                    d->count, info[i][0]);
+                    d->count, a);
     }
 }

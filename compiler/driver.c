@@ -29,6 +29,8 @@ static void usage(FILE *out)
         "                             lib       a static library and a C header\n"
         "  -o <file>                Write the output to <file> ('-' is stdout)\n"
         "  --cost                   Print the static FLOPs of every path and exit\n"
+        "  --tokens=<n>             With --cost: count for inputs of <n> tokens (default:\n"
+        "                           the model's most)\n"
         "  -fsyntax-only            Check the model, produce nothing\n"
         "\n"
         "CODE GENERATION:\n"
@@ -136,6 +138,12 @@ static int parse_args(int argc, char **argv, sl_options *o)
             o->output = a + 2;
         } else if (strcmp(a, "--cost") == 0) {
             o->cost = true;
+        } else if ((v = flag_value(argc, argv, &i, "--tokens"))) {
+            long t;
+            number_flag(v, "", 1, 1L << 31, &t);
+            if (t < 0)
+                return usage_error("invalid value '%s' for --tokens (1 to 2147483648)", v);
+            o->tokens = t;
         } else if (strcmp(a, "-fsyntax-only") == 0) {
             o->syntax_only = true;
         } else if (a[0] == '-' && a[1] == 'O' && a[2] && !a[3] && a[2] >= '0' && a[2] <= '3') {
@@ -186,6 +194,8 @@ static int parse_args(int argc, char **argv, sl_options *o)
             return usage_error("unknown argument: '%s'", a);
         }
     }
+    if (o->tokens && !o->cost)
+        return usage_error("%s", "--tokens applies to --cost only");
     return 0;
 }
 
@@ -294,7 +304,17 @@ static int compile(sl_ctx *c, sl_options *o)
         FILE *out = open_output(o, "w");
         if (!out)
             return 1;
-        sl_cost_print(c, p, out);
+        if (o->tokens && !p->tokens_name) {
+            sl_error(c, SL_SPAN_NONE, "--tokens: model '%s' has no token dimension", p->name);
+            return 1;
+        }
+        if (o->tokens && (o->tokens < p->tokens_min || o->tokens > p->tokens_max)) {
+            sl_error(c, SL_SPAN_NONE, "--tokens=%lld: model '%s' takes %lld to %lld tokens",
+                     (long long)o->tokens, p->name, (long long)p->tokens_min,
+                     (long long)p->tokens_max);
+            return 1;
+        }
+        sl_cost_print(c, p, o->tokens, out);
         return close_output(o, out);
     }
     switch (o->emit) {

@@ -25,6 +25,7 @@ typedef struct sl_options {
     bool werror, no_warnings;
     bool zero_skip;                 /* -f[no-]zero-skip: dense after a ReLU skips zero inputs */
     int64_t tile_rows;              /* -ftile-rows=N; 0: chosen by the plan */
+    int64_t tokens;                 /* --tokens=N for --cost; 0: the model's most */
     int error_limit;
     int color;                      /* -1: on a terminal; 0: never; 1: always */
 } sl_options;

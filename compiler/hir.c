@@ -76,8 +76,9 @@ static void dump_node(dumper *d, const sl_node *n)
         break;
     }
     fprintf(out, " : %s", sl_ty_str(d->c, n->ty));
-    if (n->flops)
-        fprintf(out, "  ; %.0f flops%s", n->flops,
+    if (!sl_flops_is_zero(n->flops))
+        fprintf(out, "  ; %s flops%s",
+                sl_flops_str(d->c, n->flops, d->p->tokens_name ? d->p->tokens_name : "T"),
                 n->op == SL_OP_DENSE_BLOCKS ? " per active block" : "");
     fputc('\n', out);
 }

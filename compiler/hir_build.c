@@ -21,34 +21,60 @@ sl_item *sema_item_add(sema *s, sl_item_kind kind, sl_span at)
     return &s->region->items.items[s->region->items.len - 1];
 }
 
-/* FLOPs of a node itself (docs/language.md, "Cost"): 2*in*out + out for a
- * dense layer, one per element of the largest operand for everything else,
- * nothing for leaves, indexing, conversions and merges. */
-static double node_flops(const sl_node *n)
+/* A value's elements as a polynomial in T: a sequence has
+ * inner * (tok_a * T + tok_c). */
+static sl_flops elems(sl_ty t)
+{
+    if (!sl_ty_is_seq(t))
+        return (sl_flops){(double)sl_ty_numel(t), 0, 0};
+    double inner = (double)sl_ty_inner(t);
+    return (sl_flops){inner * (double)t.tok_c, inner * t.tok_a, 0};
+}
+
+/* How many times a per-token cost is paid: T's polynomial for a sequence,
+ * once for anything else. */
+static sl_flops tokens(sl_ty t)
+{
+    if (!sl_ty_is_seq(t))
+        return (sl_flops){1, 0, 0};
+    return (sl_flops){(double)t.tok_c, t.tok_a, 0};
+}
+
+static bool more(sl_flops a, sl_flops b)
+{
+    return a.tt > b.tt || (a.tt == b.tt && (a.t > b.t || (a.t == b.t && a.k > b.k)));
+}
+
+/* FLOPs of a node itself (docs/language.md, "Cost"): 2*in*out + out per
+ * token for a dense layer, one per element of the largest operand for
+ * everything else, nothing for leaves, indexing, conversions and merges. */
+static sl_flops node_flops(const sl_node *n)
 {
     switch (n->op) {
     case SL_OP_INPUT: case SL_OP_CONST: case SL_OP_THRESHOLD: case SL_OP_ROUTE_ARG:
     case SL_OP_TO_F32: case SL_OP_INDEX: case SL_OP_PHI:
-        return 0;
-    case SL_OP_DENSE:
-        return 2.0 * (double)n->inst->n_in * (double)n->inst->n_out + (double)n->inst->n_out;
+        return (sl_flops){0, 0, 0};
+    case SL_OP_DENSE: {
+        double in = (double)n->inst->n_in, out = (double)n->inst->n_out;
+        return sl_flops_scale(tokens(n->ty), 2.0 * in * out + out);
+    }
     case SL_OP_DENSE_BLOCKS: {
-        double rows = (double)(n->inst->n_out / n->inst->blocks);
-        return 2.0 * (double)n->inst->n_in * rows + rows;
+        double rows = (double)(n->inst->n_out / n->inst->blocks), in = (double)n->inst->n_in;
+        return sl_flops_scale(tokens(n->ty), 2.0 * in * rows + rows);
     }
     case SL_OP_ROUTE: {
         /* top-k over N scores, softmax over the k chosen, 2*d per chosen
          * expert to combine; the experts' own work is in their regions. */
         double bank = (double)n->inst->n_children, k = (double)n->index;
-        return bank + k + 2.0 * (double)sl_ty_numel(n->ty) * k;
+        return sl_flops_add((sl_flops){bank + k, 0, 0}, sl_flops_scale(elems(n->ty), 2.0 * k));
     }
     default: {
-        int64_t e = sl_ty_numel(n->ty);
-        if (n->a && sl_ty_numel(n->a->ty) > e)
-            e = sl_ty_numel(n->a->ty);
-        if (n->b && sl_ty_numel(n->b->ty) > e)
-            e = sl_ty_numel(n->b->ty);
-        return (double)e;
+        sl_flops e = elems(n->ty);
+        if (n->a && more(elems(n->a->ty), e))
+            e = elems(n->a->ty);
+        if (n->b && more(elems(n->b->ty), e))
+            e = elems(n->b->ty);
+        return e;
     }
     }
 }

@@ -1,7 +1,7 @@
 /* lower.c - the checked program to LLVM IR, over row sets.
  *
- * A model becomes `void <name>_tile(env, scratch, n, x, y, exits, slots,
- * flops)` (runtime/include/sluice/model.h): one tile of a batch, n rows.
+ * A model becomes `void <name>_tile(env, scratch, n, x, tokens, y, exits,
+ * slots, flops)` (runtime/include/sluice/model.h): one tile of a batch, n rows.
  * Every region runs once over the rows that reach it, as a list of the
  * tile's row numbers (a frame): a gate splits its frame's rows between its
  * arms, an exit takes its leaving rows out of the frame and computes their
@@ -44,7 +44,7 @@ typedef struct frame frame;
 typedef struct emit {
     lower *l;
     LLVMValueRef fn;
-    LLVMValueRef scratch, x, y, exits, slots, flops_out; /* the tile's arguments */
+    LLVMValueRef scratch, x, tokens, y, exits, slots, flops_out; /* the tile's arguments */
     LLVMValueRef tensors, dense, thresholds, force;      /* from the env */
     LLVMValueRef *vals;         /* per node: a uniform value's SSA scalar */
     const sl_node **alias;      /* per node: ROUTE_ARG -> the route's input */
@@ -58,7 +58,7 @@ struct frame {
     LLVMValueRef rows;          /* i32 *: ascending tile row numbers */
     LLVMValueRef count;         /* i64 alloca */
     LLVMBasicBlockRef skip;     /* where the region's code is jumped over to */
-    double pending;             /* FLOPs each of its rows ran since the last flush */
+    sl_flops pending;           /* FLOPs each of its rows ran since the last flush */
     frame *parent;
 };
 
@@ -262,20 +262,42 @@ static LLVMValueRef frame_count(emit *e) { return load(e->l, e->l->t_i64, e->fr-
 
 /* ---- FLOPs ------------------------------------------------------------------ */
 
+/* Row r's token count (i64); a model without tokens has none. */
+static LLVMValueRef row_tokens(emit *e, LLVMValueRef r)
+{
+    lower *l = e->l;
+    LLVMValueRef v = load_at(l, l->t_i32, e->tokens, r);
+    return LLVMBuildSExt(l->b, v, l->t_i64, "tokens");
+}
+
+/* counter[r] += f at row r's token count (FLOPs are whole numbers). */
+static void add_row_flops(emit *e, LLVMValueRef acc, LLVMValueRef r, sl_flops f)
+{
+    lower *l = e->l;
+    LLVMValueRef v = i64c(l, (int64_t)f.k);
+    if (f.t != 0 || f.tt != 0) {
+        LLVMValueRef t = row_tokens(e, r);
+        LLVMValueRef lin = LLVMBuildAdd(l->b, i64c(l, (int64_t)f.t),
+                                        LLVMBuildMul(l->b, i64c(l, (int64_t)f.tt), t, ""), "");
+        v = LLVMBuildAdd(l->b, v, LLVMBuildMul(l->b, lin, t, ""), "row.flops");
+    }
+    add_to(l, at_index(l, l->t_i64, acc, r), v);
+}
+
 /* Add what every row of the frame ran since the last flush to its rows'
  * counters: once per frame and control point, not once per node. */
 static void flush_flops(emit *e)
 {
     lower *l = e->l;
     frame *f = e->fr;
-    if (f->pending <= 0)
+    if (sl_flops_is_zero(f->pending))
         return;
     LLVMValueRef acc = scratch_at(e, l->pl.flops0, "flops");
     rows_loop r;
     LLVMValueRef j = rows_begin(e, &r, f->rows, frame_count(e), "flops.add");
-    add_to(l, at_index(l, l->t_i64, acc, j), i64c(l, (int64_t)f->pending));
+    add_row_flops(e, acc, j, f->pending);
     rows_end(e, &r);
-    f->pending = 0;
+    f->pending = (sl_flops){0, 0, 0};
 }
 
 /* ---- values ------------------------------------------------------------------ */
@@ -483,7 +505,7 @@ static void lower_dense_blocks(emit *e, const sl_node *n, const plan_item *pi)
     LLVMValueRef k = load(l, l->t_i64, nact, "k");
     store_at(l, l->t_i32, list, k, LLVMBuildTrunc(l->b, row, l->t_i32, ""));
     LLVMBuildStore(l->b, LLVMBuildAdd(l->b, k, i64c(l, 1), ""), nact);
-    add_to(l, at_index(l, l->t_i64, acc, row), i64c(l, (int64_t)n->flops));
+    add_row_flops(e, acc, row, n->flops);
     LLVMBuildBr(l->b, next);
     at(e, no);
     LLVMValueRef y = at_index(l, l->t_f32, row_ptr(e, n, row), row_index(l, b, rows, NULL));
@@ -604,7 +626,7 @@ static void lower_node(emit *e, const sl_node *n, const plan_item *pi)
             break;
         }
     if (n->op != SL_OP_ROUTE)
-        e->fr->pending += n->flops;
+        e->fr->pending = sl_flops_add(e->fr->pending, n->flops);
 }
 
 /* ---- frames ------------------------------------------------------------------- */
@@ -623,7 +645,7 @@ static void push_frame(emit *e, frame *f, LLVMValueRef rows, LLVMValueRef count,
     at(e, run);
     f->rows = rows;
     f->count = count;
-    f->pending = 0;
+    f->pending = (sl_flops){0, 0, 0};
     f->parent = e->fr;
     e->fr = f;
 }
@@ -792,7 +814,7 @@ static void route_enter(emit *e, const sl_node *n, const plan_item *pi, route_st
     int64_t k = n->index, N = bank->n_children;
     const sl_decision *d = &l->p->decisions.items[n->decision];
     flush_flops(e);
-    e->fr->pending += n->flops; /* top-k, softmax, combine: every row */
+    e->fr->pending = sl_flops_add(e->fr->pending, n->flops); /* top-k, softmax, combine */
     LLVMValueRef idx = scratch_at(e, pi->idx, "topk.idx"), w = scratch_at(e, pi->w, "topk.w");
     rows_loop r;
     LLVMValueRef row = rows_begin(e, &r, e->fr->rows, frame_count(e), "topk");
@@ -983,25 +1005,26 @@ static void build_tile(lower *l)
 {
     const sl_program *p = l->p;
     LLVMTypeRef ptr = l->t_ptr;
-    LLVMTypeRef args[] = {ptr, ptr, l->t_i64, ptr, ptr, ptr, ptr, ptr};
-    LLVMTypeRef ty = LLVMFunctionType(l->t_void, args, 8, 0);
+    LLVMTypeRef args[] = {ptr, ptr, l->t_i64, ptr, ptr, ptr, ptr, ptr, ptr};
+    LLVMTypeRef ty = LLVMFunctionType(l->t_void, args, 9, 0);
     char name[256];
     snprintf(name, sizeof name, "%s_tile", p->name);
     emit em = {.l = l};
     emit *e = &em;
     e->fn = l->tile = LLVMAddFunction(l->mod, name, ty);
-    const char *names[] = {"env", "scratch", "n", "x", "y", "exits", "slots", "flops"};
-    for (unsigned i = 0; i < 8; i++)
+    const char *names[] = {"env", "scratch", "n", "x", "tokens", "y", "exits", "slots", "flops"};
+    for (unsigned i = 0; i < 9; i++)
         LLVMSetValueName2(LLVMGetParam(e->fn, i), names[i], strlen(names[i]));
     unsigned noalias = LLVMGetEnumAttributeKindForName("noalias", 7);
-    for (unsigned i = 4; i <= 7; i++) /* y, exits, slots, flops: written only here */
+    for (unsigned i = 5; i <= 8; i++) /* y, exits, slots, flops: written only here */
         LLVMAddAttributeAtIndex(e->fn, i + 1, LLVMCreateEnumAttribute(l->ctx, noalias, 0));
     e->scratch = LLVMGetParam(e->fn, 1);
     e->x = LLVMGetParam(e->fn, 3);
-    e->y = LLVMGetParam(e->fn, 4);
-    e->exits = LLVMGetParam(e->fn, 5);
-    e->slots = LLVMGetParam(e->fn, 6);
-    e->flops_out = LLVMGetParam(e->fn, 7);
+    e->tokens = LLVMGetParam(e->fn, 4);
+    e->y = LLVMGetParam(e->fn, 5);
+    e->exits = LLVMGetParam(e->fn, 6);
+    e->slots = LLVMGetParam(e->fn, 7);
+    e->flops_out = LLVMGetParam(e->fn, 8);
     size_t nn = (size_t)p->n_nodes + 1;
     e->vals = sl_arena_array(&l->c->arena, nn, sizeof *e->vals);
     e->alias = sl_arena_array(&l->c->arena, nn, sizeof *e->alias);

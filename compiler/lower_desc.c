@@ -131,11 +131,17 @@ void sl_lower_desc(lower *l, const unsigned char *embedded, size_t embedded_size
         LLVMSetAlignment(weights, 64);
     }
 
+    sl_flops df = sl_cost_dense(p);
+    LLVMValueRef dense_flops[] = {LLVMConstReal(l->t_f64, df.k), LLVMConstReal(l->t_f64, df.t),
+                                  LLVMConstReal(l->t_f64, df.tt)};
+
     /* sl_model_desc, field by field as model.h has it */
     LLVMTypeRef desc_f[] = {
         i32,                     /* abi_version */
         ptr, ptr, ptr,           /* name, source, default_weights */
+        ptr, i32,                /* in_name, in_elem */
         i32, shape_t, i64,       /* in_rank, in_shape, in_size */
+        ptr, i64, i64, i64,      /* tokens_name, tokens_min, tokens_max, id_limit */
         i32, shape_t, i64,       /* out_rank, out_shape, out_size */
         i32, ptr,                /* n_tensors, tensors */
         i32, ptr,                /* n_dense, dense */
@@ -143,7 +149,7 @@ void sl_lower_desc(lower *l, const unsigned char *embedded, size_t embedded_size
         i32, ptr,                /* n_exits, exits */
         i32, ptr,                /* n_decisions, decisions */
         i32,                     /* n_slots */
-        l->t_f64,                /* dense_flops */
+        LLVMArrayType(l->t_f64, 3), /* dense_flops */
         i64, i64,                /* tile_rows, scratch_floats */
         ptr, i64,                /* embedded_weights, embedded_size */
         ptr,                     /* tile */
@@ -154,7 +160,10 @@ void sl_lower_desc(lower *l, const unsigned char *embedded, size_t embedded_size
         i32v(l, SL_ABI_VERSION),
         str(l, p->name, "model.name"), str(l, p->source_path, "model.source"),
         embedded ? LLVMConstNull(ptr) : str(l, p->weights_path, "model.weights"),
+        str(l, p->in_name, "model.in_name"), i32v(l, p->in_ty.elem == SL_I32),
         i32v(l, p->in_ty.rank), shape(l, p->in_ty.dims, p->in_ty.rank), i64v(l, sl_ty_numel(p->in_ty)),
+        str(l, p->tokens_name, "model.tokens_name"), i64v(l, p->tokens_min),
+        i64v(l, p->tokens_max), i64v(l, p->id_limit),
         i32v(l, p->out_ty.rank), shape(l, p->out_ty.dims, p->out_ty.rank), i64v(l, sl_ty_numel(p->out_ty)),
         i32v(l, (int64_t)nt), table(l, tensor_t, tensors, nt, "model.tensors"),
         i32v(l, (int64_t)nd_), table(l, dense_t, dense, nd_, "model.dense"),
@@ -163,7 +172,7 @@ void sl_lower_desc(lower *l, const unsigned char *embedded, size_t embedded_size
         i32v(l, (int64_t)ne), table(l, exit_t, exits, ne, "model.exits"),
         i32v(l, (int64_t)nd), table(l, dec_t, decs, nd, "model.decisions"),
         i32v(l, p->n_slots),
-        LLVMConstReal(l->t_f64, sl_cost_dense(p)),
+        LLVMConstArray2(l->t_f64, dense_flops, 3),
         i64v(l, l->tile_rows), i64v(l, (l->tile_rows * l->pl.row_bytes + 3) / 4),
         weights, i64v(l, (int64_t)embedded_size),
         l->tile,

@@ -113,6 +113,7 @@ struct sl_ctx {
     const char *prog;               /* "sluicec", for messages without a span */
     SL_VEC(const char *) import_dirs; /* -I dirs, then the stdlib */
     uint64_t *seen;                 /* hashes of printed diagnostics (malloc'd) */
+    const char *tokens_name;        /* the model's token count ("T"), for types in messages */
     size_t seen_cap, seen_len;
 };
 

@@ -201,7 +201,7 @@ int main(int argc, char **argv)
     }
     printf("info model=%s n=%lld threads=%s mean_flops=%.1f dense_flops=%.1f invariant=%s exits=",
            d->name, (long long)n, threads ? "yes" : "no", flops / (double)n,
-           d->dense_flops, invariant ? "yes" : "no");
+           d->dense_flops[0], invariant ? "yes" : "no");
     for (int32_t k = 0; k <= d->n_exits; k++)
         printf("%s%lld", k ? "," : "", (long long)hist[k]);
     printf("\n");

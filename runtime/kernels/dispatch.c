@@ -139,3 +139,34 @@ void sl_rt_topk(const float *x, int64_t n, int64_t k, int32_t *idx, float *val)
         return;
     sl_k_table_get()->topk(x, n, k < n ? k : n, idx, val);
 }
+
+/* One size for every level (a caller may size scratch before a level
+ * switch): see SL_K_ATT_* in kernel_table.h. */
+int64_t sl_rt_attention_scratch(int64_t n, int64_t d, int64_t heads)
+{
+    if (n <= 0 || d <= 0 || heads <= 0 || d % heads != 0)
+        return 0;
+    int64_t np, rows, floats;
+    if (__builtin_add_overflow(n, SL_K_ATT_PAD - 1, &np))
+        return -1;
+    np -= np % SL_K_ATT_PAD;
+    if (__builtin_mul_overflow(d / heads + SL_K_ATT_ROWS, np, &rows) ||
+        __builtin_add_overflow(rows, SL_K_ATT_ALIGN - 1, &floats))
+        return -1;
+    return floats;
+}
+
+void sl_rt_attention(const float *qkv, int64_t ldq, float *y, int64_t ldy, int64_t n,
+                     int64_t d, int64_t heads, int causal, float *scratch)
+{
+    /* A caller bug, not a data error: stop rather than compute heads
+     * wrongly (checked before n, so it shows on an empty sequence too). */
+    if (d <= 0 || heads <= 0 || d % heads != 0) {
+        fprintf(stderr, "sluice: error: sl_rt_attention: d %lld is not split into %lld "
+                "equal heads\n", (long long)d, (long long)heads);
+        abort();
+    }
+    if (n <= 0)
+        return;
+    sl_k_table_get()->attention(qkv, ldq, y, ldy, n, d, heads, causal != 0, scratch);
+}

@@ -45,6 +45,21 @@ typedef float sl_k_reduce_fn(const float *x, int64_t n);
 typedef int64_t sl_k_argmax_fn(const float *x, int64_t n);
 typedef void sl_k_topk_fn(const float *x, int64_t n, int64_t k, int32_t *idx,
                           float *val);
+/* n >= 1, d, heads >= 1, heads divides d, causal 0 or 1 (the wrapper
+ * checks); scratch holds sl_rt_attention_scratch(n, d, heads) floats. */
+typedef void sl_k_attention_fn(const float *qkv, int64_t ldq, float *y, int64_t ldy,
+                               int64_t n, int64_t d, int64_t heads, int causal,
+                               float *scratch);
+
+/* Attention's scratch (sl_rt_attention_scratch, one size for every level):
+ * SL_K_ATT_ALIGN - 1 floats to reach a 64-byte boundary, then
+ * (dh + SL_K_ATT_ROWS) * np with np = n rounded up to SL_K_ATT_PAD (the
+ * widest vector): one head's keys transposed, dh rows of np, and the score
+ * rows of a block of SL_K_ATT_ROWS queries.  The scalar level needs less
+ * (n + dh doubles). */
+#define SL_K_ATT_PAD 16
+#define SL_K_ATT_ROWS 4
+#define SL_K_ATT_ALIGN 16
 
 typedef struct sl_k_table {
     sl_isa isa;                           /* the level these entries need */
@@ -57,6 +72,7 @@ typedef struct sl_k_table {
     sl_k_reduce_fn *max, *min, *sum, *entropy, *margin; /* margin: n >= 2 */
     sl_k_argmax_fn *argmax;
     sl_k_topk_fn *topk;                   /* 1 <= k <= n */
+    sl_k_attention_fn *attention;
 } sl_k_table;
 
 /* A level's table, from the kernels its file defines under the common
@@ -84,6 +100,7 @@ typedef struct sl_k_table {
         .margin = sl_k_margin,                                               \
         .argmax = sl_k_argmax,                                               \
         .topk = sl_k_topk,                                                   \
+        .attention = sl_k_attention,                                         \
     }
 
 extern const sl_k_table sl_k_table_scalar;

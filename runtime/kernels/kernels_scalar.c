@@ -231,6 +231,63 @@ static void sl_k_layernorm(const float *x, const float *gamma, const float *beta
     }
 }
 
+/* ---- attention ---------------------------------------------------------- */
+
+/* Doubles in float scratch of any alignment: memcpy, which compiles to a
+ * plain (unaligned) load or store. */
+static inline double sl_k_ld_d(const float *base, int64_t i)
+{
+    double v;
+    memcpy(&v, (const unsigned char *)base + i * (int64_t)sizeof v, sizeof v);
+    return v;
+}
+
+static inline void sl_k_st_d(float *base, int64_t i, double v)
+{
+    memcpy((unsigned char *)base + i * (int64_t)sizeof v, &v, sizeof v);
+}
+
+/* Per token and head: the visible scores in double (scratch: n doubles),
+ * their max, then sum_s e^(s - max) v_s and sum_s e^(s - max) in double
+ * (scratch: dh doubles), divided and rounded once.  A NaN score makes the
+ * sum, and so the head's outputs, NaN. */
+static void sl_k_attention(const float *qkv, int64_t ldq, float *y, int64_t ldy, int64_t n,
+                           int64_t d, int64_t heads, int causal, float *scratch)
+{
+    int64_t dh = d / heads;
+    double root = sqrt((double)dh);
+    float *score = scratch, *acc = scratch + 2 * n;
+    for (int64_t t = 0; t < n; t++) {
+        int64_t n_vis = causal ? t + 1 : n;
+        for (int64_t j = 0; j < heads; j++) {
+            const float *q = qkv + t * ldq + j * dh;
+            double m = -INFINITY;
+            for (int64_t s = 0; s < n_vis; s++) {
+                const float *k = qkv + s * ldq + d + j * dh;
+                double dot = 0.0;
+                for (int64_t e = 0; e < dh; e++)
+                    dot += (double)q[e] * k[e];
+                dot /= root;
+                sl_k_st_d(score, s, dot);
+                if (dot > m)
+                    m = dot;
+            }
+            for (int64_t e = 0; e < dh; e++)
+                sl_k_st_d(acc, e, 0.0);
+            double sum = 0.0;
+            for (int64_t s = 0; s < n_vis; s++) {
+                const float *v = qkv + s * ldq + 2 * d + j * dh;
+                double w = exp(sl_k_ld_d(score, s) - m);
+                sum += w;
+                for (int64_t e = 0; e < dh; e++)
+                    sl_k_st_d(acc, e, sl_k_ld_d(acc, e) + w * v[e]);
+            }
+            for (int64_t e = 0; e < dh; e++)
+                y[t * ldy + j * dh + e] = (float)(sl_k_ld_d(acc, e) / sum);
+        }
+    }
+}
+
 #define SL_K_DENSE_NV NULL /* unpacked */
 #define SL_K_VW 1
 const sl_k_table sl_k_table_scalar = SL_K_TABLE_INIT(SL_ISA_SCALAR);

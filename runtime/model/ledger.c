@@ -68,13 +68,17 @@ int sl_ledger_write_jsonl(FILE *out, const sl_model_desc *d, const sl_ledger *l,
 {
     for (int64_t i = 0; i < l->n; i++) {
         int32_t e = l->exits[i];
-        fprintf(out, "{\"input\": %lld, \"exit\": ", (long long)(first_index + i));
+        fprintf(out, "{\"input\": %lld, ", (long long)(first_index + i));
+        if (d->tokens_max > 0)
+            fprintf(out, "\"tokens\": %d, ", l->tokens ? l->tokens[i] : 0);
+        fputs("\"exit\": ", out);
         if (e >= 0 && e < d->n_exits)
             json_string(out, d->exits[e].name);
         else
             fputs("\"end\"", out);
         /* FLOPs are whole numbers carried in doubles. */
-        fprintf(out, ", \"flops\": %.0f, \"dense_flops\": %.0f", l->flops[i], d->dense_flops);
+        fprintf(out, ", \"flops\": %.0f, \"dense_flops\": %.0f", l->flops[i],
+                sl_model_dense_flops(d, l->tokens ? l->tokens[i] : 0));
         const int32_t *slots = l->slots + i * d->n_slots;
         decisions(out, d, slots, SL_DECISION_GATE, "gates");
         decisions(out, d, slots, SL_DECISION_ROUTE, "routes");
@@ -87,11 +91,12 @@ int sl_ledger_write_jsonl(FILE *out, const sl_model_desc *d, const sl_ledger *l,
 void sl_ledger_summarize(const sl_model_desc *d, const sl_ledger *l, double seconds,
                          sl_summary *s)
 {
-    double total = 0;
+    double total = 0, dense = 0;
     if (s->exit_counts)
         memset(s->exit_counts, 0, ((size_t)d->n_exits + 1) * sizeof *s->exit_counts);
     for (int64_t i = 0; i < l->n; i++) {
         total += l->flops[i];
+        dense += sl_model_dense_flops(d, l->tokens ? l->tokens[i] : 0);
         if (s->exit_counts) {
             int32_t e = l->exits[i];
             s->exit_counts[e >= 0 && e < d->n_exits ? e : d->n_exits]++;
@@ -99,8 +104,9 @@ void sl_ledger_summarize(const sl_model_desc *d, const sl_ledger *l, double seco
     }
     s->inputs = l->n;
     s->mean_flops = l->n ? total / (double)l->n : 0;
-    s->dense_flops = d->dense_flops;
-    s->ratio = d->dense_flops > 0 ? s->mean_flops / d->dense_flops : 1;
+    /* a sequence model's inputs differ: their mean dense count */
+    s->dense_flops = l->n ? dense / (double)l->n : sl_model_dense_flops(d, d->tokens_max);
+    s->ratio = s->dense_flops > 0 ? s->mean_flops / s->dense_flops : 1;
     s->seconds = seconds;
     s->inputs_per_s = seconds > 0 ? (double)l->n / seconds : 0;
     s->accuracy = -1;

@@ -173,7 +173,12 @@ static void info(const sl_model_desc *d)
         else
             printf(", slots %d-%d\n", x->slot, x->slot + x->count - 1);
     }
-    printf("dense FLOPs: %.0f per input\n", d->dense_flops);
+    if (d->tokens_max > 0)
+        printf("dense FLOPs: %.0f + %.0f*%s + %.0f*%s^2 per input of %s tokens\n",
+               d->dense_flops[0], d->dense_flops[1], d->tokens_name, d->dense_flops[2],
+               d->tokens_name, d->tokens_name);
+    else
+        printf("dense FLOPs: %.0f per input\n", d->dense_flops[0]);
     printf("tiles: up to %lld rows, %.1f KiB of scratch each (one per thread)\n",
            (long long)d->tile_rows, (double)d->scratch_floats * 4 / 1024);
 }

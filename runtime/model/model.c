@@ -27,7 +27,8 @@ struct sl_model {
     int32_t *force;          /* [1 + n_decisions], SL_FORCE_* */
     sl_pool *pool;           /* the threads */
     float **scratch;         /* [threads]: a tile's arena each, 64-byte aligned */
-    size_t scratch_bytes;    /* of each */
+    size_t scratch_bytes;    /* of each, with the staging area */
+    size_t stage_off;        /* sequences: where in it a tile's inputs are laid out again */
     sl_env env;              /* what generated code reads */
     sl_ledger own;           /* used when sl_model_run gets no ledger */
 };
@@ -127,7 +128,11 @@ static int check_desc(const sl_model_desc *d, sl_error *err)
 {
     if (d->n_tensors < 0 || d->n_thresholds < 0 || d->n_exits < 0 || d->n_decisions < 0 ||
         d->n_slots < 0 || d->scratch_floats < 0 || d->in_size < 0 || d->out_size < 0 ||
-        !d->tile || d->tile_rows < 1 || d->n_dense < 0 || (d->n_dense && !d->dense))
+        !d->tile || d->tile_rows < 1 || d->n_dense < 0 || (d->n_dense && !d->dense) ||
+        (d->in_elem != SL_ELEM_F32 && d->in_elem != SL_ELEM_I32) || d->tokens_min < 0 ||
+        d->tokens_max < d->tokens_min || d->id_limit < 0 ||
+        (d->tokens_max > 0 && (d->tokens_min < 1 || d->in_rank < 1 ||
+                               d->in_shape[0] != d->tokens_max || d->in_size % d->tokens_max)))
         return sl_error_set(err, "model '%s': the descriptor is malformed", d->name);
     for (int32_t j = 0; j < d->n_dense; j++) {
         const sl_dense_desc *dd = &d->dense[j];
@@ -297,6 +302,19 @@ sl_model *sl_model_open(const sl_model_desc *d, const char *weights_path, sl_err
         return NULL;
     }
     m->scratch_bytes = (m->scratch_bytes + 63) / 64 * 64; /* aligned_alloc wants a multiple */
+    if (d->tokens_max > 0) {
+        /* A tile of sequences given at another length is copied to
+         * tokens_max tokens per input (the layout the tile reads). */
+        size_t stage;
+        m->stage_off = m->scratch_bytes;
+        if (__builtin_mul_overflow((size_t)d->tile_rows, (size_t)d->in_size * 4, &stage) ||
+            stage > SIZE_MAX - 64 - m->scratch_bytes) {
+            sl_error_set(err, "model '%s': a tile of inputs is too large", d->name);
+            sl_model_close(m);
+            return NULL;
+        }
+        m->scratch_bytes += (stage + 63) / 64 * 64;
+    }
     m->tensors = calloc(nt + 1, sizeof *m->tensors);
     m->dense = calloc((size_t)d->n_dense + 1, sizeof *m->dense);
     m->thresholds = calloc(nth ? nth : 1, sizeof *m->thresholds);
@@ -438,7 +456,8 @@ int sl_ledger_alloc(sl_ledger *l, const sl_model_desc *d, int64_t n, sl_error *e
     l->exits = calloc(rows, sizeof *l->exits); /* calloc checks the products */
     l->slots = calloc(cells, sizeof *l->slots);
     l->flops = calloc(rows, sizeof *l->flops);
-    if (!l->exits || !l->slots || !l->flops) {
+    l->tokens = calloc(rows, sizeof *l->tokens);
+    if (!l->exits || !l->slots || !l->flops || !l->tokens) {
         sl_ledger_free(l);
         return sl_error_set(err, "out of memory for a ledger of %lld inputs", (long long)n);
     }
@@ -453,6 +472,7 @@ void sl_ledger_free(sl_ledger *l)
     free(l->exits);
     free(l->slots);
     free(l->flops);
+    free(l->tokens);
     memset(l, 0, sizeof *l);
 }
 
@@ -463,19 +483,38 @@ void sl_ledger_free(sl_ledger *l)
 typedef struct batch {
     const sl_model *m;
     int64_t n, per_tile;
-    const float *x;
+    const char *x;           /* the inputs as given */
+    int64_t x_tokens;        /* sequences: tokens per input in x (tokens_max: no copy) */
+    const int32_t *tokens;   /* sequences: each input's count; else NULL */
     float *y;
     sl_ledger *ledger;
 } batch;
 
+enum { ELEM_BYTES = 4 }; /* an input element, f32 or i32 alike */
+
 static void run_tile(void *ctx, int thread, int64_t t)
 {
     const batch *b = ctx;
-    const sl_model_desc *d = b->m->desc;
+    const sl_model *m = b->m;
+    const sl_model_desc *d = m->desc;
     int64_t i = t * b->per_tile, n = b->n - i < b->per_tile ? b->n - i : b->per_tile;
-    d->tile(&b->m->env, b->m->scratch[thread], n, b->x + i * d->in_size,
+    const char *x = b->x + (size_t)i * (size_t)d->in_size * ELEM_BYTES;
+    if (d->tokens_max > 0 && b->x_tokens != d->tokens_max) {
+        /* Lay the tile's inputs out at tokens_max tokens, as the tile reads
+         * them; only the tokens an input has are copied (the rest are not read). */
+        size_t tok = (size_t)(d->in_size / d->tokens_max) * ELEM_BYTES;
+        char *stage = (char *)m->scratch[thread] + m->stage_off;
+        const char *src = b->x + (size_t)i * (size_t)b->x_tokens * tok;
+        for (int64_t r = 0; r < n; r++)
+            memcpy(stage + (size_t)r * (size_t)d->tokens_max * tok,
+                   src + (size_t)r * (size_t)b->x_tokens * tok, (size_t)b->tokens[i + r] * tok);
+        x = stage;
+    }
+    d->tile(&m->env, m->scratch[thread], n, x, b->tokens ? b->tokens + i : NULL,
             b->y + i * d->out_size, b->ledger->exits + i, b->ledger->slots + i * d->n_slots,
             b->ledger->flops + i);
+    for (int64_t r = 0; b->ledger->tokens && r < n; r++)
+        b->ledger->tokens[i + r] = b->tokens ? b->tokens[i + r] : 0;
 }
 
 /* The pool as the kernels' workers (sl_rt_workers). */
@@ -497,8 +536,9 @@ static void pool_fan_out(void *self, void (*fn)(void *arg, int64_t i), void *arg
     sl_pool_run(self, fan_item, &f, n);
 }
 
-static void run_tiles(sl_model *m, int64_t n, const float *x, float *y, sl_ledger *ledger)
+static void run_tiles(sl_model *m, batch *b)
 {
+    int64_t n = b->n;
     if (n == 0)
         return;
     /* Fewer rows than threads (a batch of one, above all): one tile, its
@@ -508,9 +548,9 @@ static void run_tiles(sl_model *m, int64_t n, const float *x, float *y, sl_ledge
      * docs/performance.md, "Threads"). */
     if (n < sl_pool_threads(m->pool)) {
         sl_rt_workers w = {pool_fan_out, m->pool, sl_pool_threads(m->pool)};
-        batch b = {m, n, n, x, y, ledger};
+        b->per_tile = n;
         sl_rt_set_workers(&w);
-        run_tile(&b, 0, 0);
+        run_tile(b, 0, 0);
         sl_rt_set_workers(NULL);
         return;
     }
@@ -518,30 +558,110 @@ static void run_tiles(sl_model *m, int64_t n, const float *x, float *y, sl_ledge
     int64_t tiles = (n + rows - 1) / rows;
     if (tiles < threads)
         tiles = n < threads ? n : threads;
-    batch b = {m, n, (n + tiles - 1) / tiles, x, y, ledger};
-    tiles = (n + b.per_tile - 1) / b.per_tile;
-    sl_pool_run(m->pool, run_tile, &b, tiles);
+    b->per_tile = (n + tiles - 1) / tiles;
+    tiles = (n + b->per_tile - 1) / b->per_tile;
+    sl_pool_run(m->pool, run_tile, b, tiles);
 }
 
-int sl_model_run(sl_model *m, int64_t n, const float *x, float *y, sl_ledger *ledger,
-                 sl_error *err)
+double sl_model_dense_flops(const sl_model_desc *d, int64_t tokens)
+{
+    double t = (double)tokens;
+    return d->dense_flops[0] + (d->dense_flops[1] + d->dense_flops[2] * t) * t;
+}
+
+/* Every id an input's tokens hold lies in [0, id_limit): an embedding
+ * reads its table at them. */
+static int check_ids(const sl_model_desc *d, const batch *b, sl_error *err)
+{
+    if (d->in_elem != SL_ELEM_I32 || d->id_limit <= 0)
+        return 0;
+    int64_t per_tok = d->tokens_max > 0 ? d->in_size / d->tokens_max : d->in_size;
+    for (int64_t i = 0; i < b->n; i++) {
+        int64_t count = d->tokens_max > 0 ? b->tokens[i] : 1;
+        int64_t stride = d->tokens_max > 0 ? b->x_tokens * per_tok : d->in_size;
+        const int32_t *x = (const int32_t *)b->x + i * stride;
+        for (int64_t j = 0; j < count * per_tok; j++)
+            if (x[j] < 0 || x[j] >= d->id_limit) {
+                if (d->tokens_max > 0)
+                    return sl_error_set(err, "model '%s': input '%s': input %lld, token %lld: "
+                                        "id %d is out of range (0 to %lld)", d->name, d->in_name,
+                                        (long long)i, (long long)(j / per_tok), x[j],
+                                        (long long)d->id_limit - 1);
+                return sl_error_set(err, "model '%s': input '%s': input %lld, element %lld: id "
+                                    "%d is out of range (0 to %lld)", d->name, d->in_name,
+                                    (long long)i, (long long)j, x[j], (long long)d->id_limit - 1);
+            }
+    }
+    return 0;
+}
+
+static int run_batch(sl_model *m, batch *b, sl_error *err)
 {
     const sl_model_desc *d = m->desc;
-    if (n < 0)
-        return sl_error_set(err, "model '%s': cannot run %lld inputs", d->name, (long long)n);
-    if (n > 0 && (!x || !y))
+    if (b->n < 0)
+        return sl_error_set(err, "model '%s': cannot run %lld inputs", d->name, (long long)b->n);
+    if (b->n > 0 && (!b->x || !b->y))
         return sl_error_set(err, "model '%s': no input or output buffer", d->name);
-    if (!ledger) {
-        if (m->own.n < n || !m->own.exits) {
+    if (!b->ledger) {
+        if (m->own.n < b->n || !m->own.exits) {
             sl_ledger_free(&m->own);
-            if (sl_ledger_alloc(&m->own, d, n, err) != 0)
+            if (sl_ledger_alloc(&m->own, d, b->n, err) != 0)
                 return -1;
         }
-        ledger = &m->own;
-    } else if (ledger->n < n) {
+        b->ledger = &m->own;
+    } else if (b->ledger->n < b->n) {
         return sl_error_set(err, "model '%s': the ledger holds %lld inputs, the batch has %lld",
-                            d->name, (long long)ledger->n, (long long)n);
+                            d->name, (long long)b->ledger->n, (long long)b->n);
     }
-    run_tiles(m, n, x, y, ledger);
-return 0;
+    if (check_ids(d, b, err) != 0)
+        return -1;
+    run_tiles(m, b);
+    return 0;
+}
+
+int sl_model_run(sl_model *m, int64_t n, const void *x, float *y, sl_ledger *ledger,
+                 sl_error *err)
+{
+    if (m->desc->tokens_max > 0)
+        return sl_model_run_tokens(m, n, x, m->desc->tokens_max, NULL, y, ledger, err);
+    batch b = {m, n, 0, x, 0, NULL, y, ledger};
+    return run_batch(m, &b, err);
+}
+
+int sl_model_run_tokens(sl_model *m, int64_t n, const void *x, int64_t x_tokens,
+                        const int32_t *tokens, float *y, sl_ledger *ledger, sl_error *err)
+{
+    const sl_model_desc *d = m->desc;
+    if (d->tokens_max <= 0)
+        return sl_error_set(err, "model '%s' has no token dimension; run it with sl_model_run",
+                            d->name);
+    if (x_tokens < 1)
+        return sl_error_set(err, "model '%s': inputs of %lld tokens", d->name,
+                            (long long)x_tokens);
+    for (int64_t i = 0; tokens && i < n; i++) {
+        if (tokens[i] < d->tokens_min || tokens[i] > d->tokens_max)
+            return sl_error_set(err, "model '%s': input %lld has %d tokens; the model takes %lld "
+                                "to %lld", d->name, (long long)i, tokens[i],
+                                (long long)d->tokens_min, (long long)d->tokens_max);
+        if (tokens[i] > x_tokens)
+            return sl_error_set(err, "model '%s': input %lld has %d tokens, but the inputs hold "
+                                "%lld each", d->name, (long long)i, tokens[i],
+                                (long long)x_tokens);
+    }
+    int32_t *all = NULL;
+    if (!tokens) {
+        if (x_tokens < d->tokens_min || x_tokens > d->tokens_max)
+            return sl_error_set(err, "model '%s': inputs of %lld tokens; the model takes %lld "
+                                "to %lld", d->name, (long long)x_tokens,
+                                (long long)d->tokens_min, (long long)d->tokens_max);
+        if (n > 0 && !(all = malloc((size_t)n * sizeof *all)))
+            return sl_error_set(err, "model '%s': out of memory", d->name);
+        for (int64_t i = 0; i < n; i++)
+            all[i] = (int32_t)x_tokens;
+        tokens = all;
+    }
+    batch b = {m, n, 0, x, x_tokens, tokens, y, ledger};
+    int rc = run_batch(m, &b, err);
+    free(all);
+    return rc;
 }

@@ -140,9 +140,12 @@ static int32_t fakenet_run1(const sl_env *env, float *scratch, const float *x, f
     return 1; /* the end: n_exits */
 }
 
-static void fakenet_tile(const sl_env *env, float *scratch, int64_t n, const float *x,
-                         float *y, int32_t *exits_, int32_t *slots, double *flops)
+static void fakenet_tile(const sl_env *env, float *scratch, int64_t n, const void *in,
+                         const int32_t *tokens, float *y, int32_t *exits_, int32_t *slots,
+                         double *flops)
 {
+    const float *x = in;
+    (void)tokens;
     for (int64_t i = 0; i < n; i++)
         exits_[i] = fakenet_run1(env, scratch, x + 4 * i, y + 3 * i, slots + 4 * i, flops + i);
 }
@@ -164,7 +167,7 @@ const sl_model_desc fakenet_model = {
     .n_exits = 1, .exits = exits,
     .n_decisions = 3, .decisions = decisions,
     .n_slots = 4,
-    .dense_flops = 2 * 4 * 6 + 2 * 6 * 3 + 2 * 6 * 6 + 2 * 6 * 2 + 2 * 6 * 4 + 2 * 4 * 2 +
+    .dense_flops[0] = 2 * 4 * 6 + 2 * 6 * 3 + 2 * 6 * 6 + 2 * 6 * 2 + 2 * 6 * 4 + 2 * 4 * 2 +
                    2 * 4 * 3,
     .tile_rows = 5,
     .scratch_floats = 40,

@@ -174,12 +174,13 @@ static void bad_weights(void)
 /* A descriptor whose tile records the environment and scratch it is given. */
 static const sl_env *seen_env;
 static const float *seen_scratch;
-static void probe_tile(const sl_env *env, float *scratch, int64_t n, const float *in, float *out,
-                       int32_t *exits, int32_t *slots, double *flops)
+static void probe_tile(const sl_env *env, float *scratch, int64_t n, const void *in,
+                       const int32_t *tokens, float *out, int32_t *exits, int32_t *slots,
+                       double *flops)
 {
     seen_env = env;
     seen_scratch = scratch;
-    fakenet_model.tile(env, scratch, n, in, out, exits, slots, flops);
+    fakenet_model.tile(env, scratch, n, in, tokens, out, exits, slots, flops);
 }
 
 static void weight_sources(void)
@@ -293,8 +294,8 @@ static void summary(void)
     sl_exit_desc odd = {"say \"hi\"\\\n\x01", 1, 1};
     d.exits = &odd;
     d.n_decisions = 0;
-    d.dense_flops = 1e12;
-    sl_ledger two = {2, l.exits, l.slots, l.flops};
+    d.dense_flops[0] = 1e12;
+    sl_ledger two = {2, l.exits, l.slots, l.flops, l.tokens};
     text = NULL;
     out = open_memstream(&text, &len);
     CHECK(sl_ledger_write_jsonl(out, &d, &two, 40) == 0);

@@ -6,7 +6,9 @@
  *   elementwise:             within 1 ulp of the double result
  *   dense, sum, entropy:     |d| <= eps |exact| + 4 n DBL_EPSILON (sum of |terms|)
  *   softmax, log_softmax, layernorm: |d| <= 2 eps max(|exact|, tiny)
- *   max, min, argmax, top-k, margin: exactly the brute-force answer */
+ *   max, min, argmax, top-k, margin: exactly the brute-force answer
+ *   attention:               |d| <= eps |exact| + 16 (n_vis + dh)(1 + A) DBL_EPSILON
+ *                              sum_s w_s |v_s[e]|  (A: the largest sum_e |q k| / sqrt(dh)) */
 #include <float.h>
 #include <math.h>
 #include <stdio.h>
@@ -263,6 +265,71 @@ static void test_reductions(void)
     }
 }
 
+/* Scalar attention against a double computation written differently: the
+ * scores times 1/sqrt(dh) (the reference divides), the weights as
+ * e^(s - logsumexp) (the reference divides by the sum at the end).  Strided
+ * rows, causal and not, several head counts. */
+static void test_attention(void)
+{
+    static const int64_t ns[] = {1, 3, 17, 64};
+    static const int64_t shapes[][2] = {{4, 1}, {16, 4}, {48, 2}, {96, 8}, {64, 1}};
+    rng r = {0xbbb};
+    for (size_t in = 0; in < sizeof ns / sizeof ns[0]; in++)
+        for (size_t is = 0; is < sizeof shapes / sizeof shapes[0]; is++)
+            for (int causal = 0; causal < 2; causal++) {
+                int64_t n = ns[in], d = shapes[is][0], heads = shapes[is][1], dh = d / heads;
+                int64_t ldq = 3 * d + 3, ldy = d + 1;
+                float *qkv = buf_alloc((n - 1) * ldq + 3 * d), *y = buf_alloc((n - 1) * ldy + d);
+                float *scratch = buf_alloc(sl_rt_attention_scratch(n, d, heads));
+                double *sc = malloc((size_t)n * sizeof *sc);
+                buf_fill(&r, qkv, (n - 1) * ldq + 3 * d, -3.0f, 3.0f);
+                sl_rt_attention(qkv, ldq, y, ldy, n, d, heads, causal, scratch);
+                double inv_root = 1.0 / sqrt((double)dh);
+                for (int64_t t = 0; t < n; t++) {
+                    int64_t nv = causal ? t + 1 : n;
+                    for (int64_t j = 0; j < heads; j++) {
+                        double m = -INFINITY, a = 0.0, lse = 0.0;
+                        for (int64_t s = 0; s < nv; s++) {
+                            double dot = 0.0, abs = 0.0;
+                            for (int64_t e = 0; e < dh; e++) {
+                                double prod = (double)qkv[t * ldq + j * dh + e] *
+                                              qkv[s * ldq + d + j * dh + e];
+                                dot += prod;
+                                abs += fabs(prod);
+                            }
+                            sc[s] = dot * inv_root;
+                            m = fmax(m, sc[s]);
+                            a = fmax(a, abs * inv_root);
+                        }
+                        for (int64_t s = 0; s < nv; s++)
+                            lse += exp(sc[s] - m);
+                        lse = m + log(lse);
+                        for (int64_t e = 0; e < dh; e++) {
+                            double exact = 0.0, terms = 0.0;
+                            for (int64_t s = 0; s < nv; s++) {
+                                double wv = exp(sc[s] - lse) * qkv[s * ldq + 2 * d + j * dh + e];
+                                exact += wv;
+                                terms += fabs(wv);
+                            }
+                            float got = y[t * ldy + j * dh + e];
+                            check_count++;
+                            if (!(fabs(got - exact) <= FLT_EPSILON * fabs(exact) +
+                                                           16.0 * (double)(nv + dh) * (1.0 + a) *
+                                                               DBL_EPSILON * terms))
+                                check_fail("scalar attention n=%lld d=%lld heads=%lld causal=%d: "
+                                           "y[%lld][%lld] = %.9g, double gives %.17g",
+                                           (long long)n, (long long)d, (long long)heads, causal,
+                                           (long long)t, (long long)(j * dh + e), got, exact);
+                        }
+                    }
+                }
+                buf_free(qkv);
+                buf_free(y);
+                buf_free(scratch);
+                free(sc);
+            }
+}
+
 int main(void)
 {
     use_isa(SL_ISA_SCALAR);
@@ -270,5 +337,6 @@ int main(void)
     test_dense();
     test_whole_vector();
     test_reductions();
+    test_attention();
     return check_summary("test_reference");
 }

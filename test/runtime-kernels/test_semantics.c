@@ -5,12 +5,20 @@
  * batch invariance bit for bit, that a pack copies its weights, keeps its
  * level, and that zero-skipping never reads a zero input's weights; that the
  * SIMD levels agree bit for bit on the transcendental functions and on
- * dense; and the row-list helpers against direct constructions. */
+ * dense; and the row-list helpers against direct constructions.  Attention:
+ * one token gives v, a causal first row gives v_0, a key scored -inf or
+ * -1e30 weighs nothing, a NaN query makes its row's head NaN and nothing
+ * else, results independent of scratch contents (NaN-poisoned), of
+ * alignment and strides, and of later tokens when causal, the same bits on
+ * every call; the abort when heads does not divide d. */
 #include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <signal.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "check.h"
 #include "kernel_table.h" /* struct sl_dense_pack: test_dense_zskip_never_read */
@@ -857,6 +865,283 @@ static void test_rows_by_expert(void)
     }
 }
 
+/* ---- attention ---------------------------------------------------------- */
+
+/* sl_rt_attention with its own exactly sized scratch (ASan sees an
+ * overrun), `off` floats past a 64-byte boundary, filled with `fill` (NaN:
+ * a read before a write would show). */
+static void att_call(const float *qkv, int64_t ldq, float *y, int64_t ldy, int64_t n, int64_t d,
+                     int64_t heads, int causal, int off, float fill)
+{
+    int64_t ns = sl_rt_attention_scratch(n, d, heads);
+    void *base = NULL;
+    if (posix_memalign(&base, 64, (size_t)(off + (ns > 0 ? ns : 0)) * sizeof(float) + 1) != 0)
+        abort();
+    float *scratch = (float *)base + off;
+    for (int64_t i = 0; i < ns; i++)
+        scratch[i] = fill;
+    sl_rt_attention(qkv, ldq, y, ldy, n, d, heads, causal, scratch);
+    free(base);
+}
+
+/* n rows of ldq floats (ending at the last row's 3d-th): q and k uniform in
+ * [lo, hi], v in [-1, 1], the row padding NaN. */
+static float *att_qkv(rng *g, int64_t n, int64_t ldq, int64_t d, float lo, float hi)
+{
+    float *qkv = buf_alloc((n - 1) * ldq + 3 * d);
+    for (int64_t t = 0; t < n; t++)
+        for (int64_t c = 0; c < ldq && t * ldq + c < (n - 1) * ldq + 3 * d; c++)
+            qkv[t * ldq + c] = c >= 3 * d ? NAN
+                               : c < 2 * d ? rng_uniform(g, lo, hi)
+                                           : rng_uniform(g, -1.0f, 1.0f);
+    return qkv;
+}
+
+/* rows x d floats of a (rows lda apart) and b (ldb) have the same bits. */
+static void expect_same_att(const char *what, const float *a, int64_t lda, const float *b,
+                            int64_t ldb, int64_t rows, int64_t d)
+{
+    int64_t differ = 0;
+    for (int64_t t = 0; t < rows; t++)
+        differ += memcmp(a + t * lda, b + t * ldb, (size_t)d * sizeof *a) != 0;
+    check_count++;
+    if (differ)
+        check_fail("%s attention %s: %lld of %lld rows differ", isa, what, (long long)differ,
+                   (long long)rows);
+}
+
+static const int64_t att_shapes[][2] = {{4, 1}, {8, 2}, {32, 4}, {48, 8}, {96, 2}, {64, 4}};
+#define N_ATT_SHAPES (int)(sizeof att_shapes / sizeof att_shapes[0])
+
+/* One token: its own value, head by head (weight 1); and a causal first
+ * row: v_0. */
+static void test_attention_one_key(void)
+{
+    rng g = {0x0e1};
+    for (int sh = 0; sh < N_ATT_SHAPES; sh++)
+        for (int causal = 0; causal < 2; causal++)
+            for (int64_t n = 1; n <= 20; n += 19) {
+                int64_t d = att_shapes[sh][0], heads = att_shapes[sh][1];
+                if (n > 1 && !causal)
+                    continue;
+                float *qkv = att_qkv(&g, n, 3 * d, d, -2.0f, 2.0f), *y = buf_alloc(n * d);
+                att_call(qkv, 3 * d, y, d, n, d, heads, causal, 0, NAN);
+                for (int64_t c = 0; c < d; c++) {
+                    char w[96];
+                    snprintf(w, sizeof w, "attention n=%lld d=%lld heads=%lld causal=%d: "
+                             "y[0][%lld] = v_0", (long long)n, (long long)d, (long long)heads,
+                             causal, (long long)c);
+                    expect_f(w, y[c], qkv[2 * d + c]);
+                }
+                buf_free(qkv);
+                buf_free(y);
+            }
+}
+
+/* A key whose scores are -inf (k = -inf, q > 0) or -1e30 weighs exactly 0:
+ * as the last key, the other rows equal (==) those of the sequence without
+ * it; in the middle, they agree with it to rounding. */
+static void test_attention_masked_key(void)
+{
+    rng g = {0x0e2};
+    static const float kill[] = {-INFINITY, -1e30f};
+    for (int kv = 0; kv < 2; kv++)
+        for (int64_t n = 9; n <= 33; n += 24) {
+            int64_t d = 32, heads = 2, ld = 3 * d;
+            for (int64_t at = 2; at < n; at += n - 3) { /* the middle, then the end */
+                float *qkv = att_qkv(&g, n, ld, d, 0.5f, 1.5f), *y = buf_alloc(n * d);
+                float *rest = buf_alloc((n - 2) * ld + 3 * d), *yr = buf_alloc((n - 1) * d);
+                for (int64_t c = d; c < 2 * d; c++)
+                    qkv[at * ld + c] = kill[kv];
+                for (int64_t t = 0, u = 0; t < n; t++)
+                    if (t != at)
+                        memcpy(rest + u++ * ld, qkv + t * ld, (size_t)(3 * d) * sizeof *qkv);
+                att_call(qkv, ld, y, d, n, d, heads, 0, 0, NAN);
+                att_call(rest, ld, yr, d, n - 1, d, heads, 0, 3, NAN);
+                for (int64_t t = 0, u = 0; t < n; t++) {
+                    if (t == at)
+                        continue;
+                    for (int64_t c = 0; c < d; c++) {
+                        float a = y[t * d + c], b = yr[u * d + c];
+                        check_count++;
+                        if (at == n - 1 ? !(a == b) : !(fabsf(a - b) <= 1e-5f))
+                            check_fail("%s attention: key %lld of %lld scored %g: y[%lld][%lld] "
+                                       "= %.9g, without the key %.9g", isa, (long long)at,
+                                       (long long)n, kill[kv], (long long)t, (long long)c, a, b);
+                    }
+                    u++;
+                }
+                buf_free(qkv);
+                buf_free(y);
+                buf_free(rest);
+                buf_free(yr);
+            }
+        }
+}
+
+/* A NaN in q_t's head j: y[t]'s head j all NaN, every other output the
+ * clean run's bits. */
+static void test_attention_nan_query(void)
+{
+    rng g = {0x0e3};
+    int64_t n = 17, d = 32, heads = 4, dh = 8, ld = 3 * d;
+    float *qkv = att_qkv(&g, n, ld, d, -2.0f, 2.0f), *clean = buf_alloc(n * d);
+    float *y = buf_alloc(n * d);
+    for (int causal = 0; causal < 2; causal++) {
+        att_call(qkv, ld, clean, d, n, d, heads, causal, 0, 0.0f);
+        for (int64_t t = 0; t < n; t += 8) {
+            float keep = qkv[t * ld + 2 * dh + 3];
+            qkv[t * ld + 2 * dh + 3] = NAN;
+            att_call(qkv, ld, y, d, n, d, heads, causal, 0, NAN);
+            qkv[t * ld + 2 * dh + 3] = keep;
+            int64_t wrong = 0;
+            for (int64_t u = 0; u < n; u++)
+                for (int64_t c = 0; c < d; c++) {
+                    int hit = u == t && c / dh == 2;
+                    wrong += hit ? !isnan(y[u * d + c])
+                                 : memcmp(&y[u * d + c], &clean[u * d + c], sizeof(float)) != 0;
+                }
+            check_count++;
+            if (wrong)
+                check_fail("%s attention causal=%d: NaN in q_%lld head 2: %lld outputs wrong", isa,
+                           causal, (long long)t, (long long)wrong);
+        }
+    }
+    buf_free(qkv);
+    buf_free(clean);
+    buf_free(y);
+}
+
+/* The same bits whatever the scratch held (0, NaN, inf, random), wherever
+ * scratch, qkv and y start, at strides past the row, and on a repeat. */
+static void test_attention_invariance(void)
+{
+    static const int64_t cases[][4] = {{1, 4, 1, 0},   {3, 8, 2, 1},    {17, 32, 4, 0},
+                                       {17, 32, 4, 1}, {64, 64, 4, 1},  {130, 48, 8, 0},
+                                       {40, 96, 2, 1}, {33, 200, 2, 0}};
+    static const int offs[] = {1, 7, 15, 3};
+    rng g = {0x0e4};
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        int64_t n = cases[c][0], d = cases[c][1], heads = cases[c][2];
+        int causal = (int)cases[c][3];
+        float *qkv = att_qkv(&g, n, 3 * d, d, -3.0f, 3.0f), *want = buf_alloc(n * d);
+        att_call(qkv, 3 * d, want, d, n, d, heads, causal, 0, 0.0f);
+        for (int k = 0; k < 4; k++) {
+            int64_t ldq = 3 * d + 1 + k, ldy = d + 2 * k, lead = k;
+            float fill = k == 0 ? NAN : k == 1 ? INFINITY : k == 2 ? -NAN : 1e30f;
+            float *q2 = buf_alloc(lead + (n - 1) * ldq + 3 * d) + lead;
+            float *y2 = buf_alloc(lead + (n - 1) * ldy + d) + lead;
+            for (int64_t i = -lead; i < (n - 1) * ldq + 3 * d; i++)
+                q2[i] = NAN;
+            for (int64_t t = 0; t < n; t++)
+                memcpy(q2 + t * ldq, qkv + t * 3 * d, (size_t)(3 * d) * sizeof *q2);
+            char what[96];
+            for (int rep = 0; rep < 2; rep++) {
+                att_call(q2, ldq, y2, ldy, n, d, heads, causal, offs[k], fill);
+                snprintf(what, sizeof what, "n=%lld d=%lld heads=%lld causal=%d layout %d call %d",
+                         (long long)n, (long long)d, (long long)heads, causal, k, rep + 1);
+                expect_same_att(what, y2, ldy, want, d, n, d);
+            }
+            buf_free(q2 - lead);
+            buf_free(y2 - lead);
+        }
+        buf_free(qkv);
+        buf_free(want);
+    }
+}
+
+/* Causal: row t reads nothing past token t, so the first m rows of a
+ * sequence are the bits of the sequence cut to m, and NaN in every later
+ * token changes none of them. */
+static void test_attention_causal_prefix(void)
+{
+    rng g = {0x0e5};
+    int64_t n = 40, d = 32, heads = 4, ld = 3 * d;
+    float *qkv = att_qkv(&g, n, ld, d, -2.0f, 2.0f), *full = buf_alloc(n * d);
+    float *y = buf_alloc(n * d);
+    att_call(qkv, ld, full, d, n, d, heads, 1, 0, NAN);
+    static const int64_t ms[] = {1, 5, 16, 17, 33};
+    for (size_t i = 0; i < sizeof ms / sizeof ms[0]; i++) {
+        int64_t m = ms[i];
+        char what[64];
+        att_call(qkv, ld, y, d, m, d, heads, 1, 5, NAN);
+        snprintf(what, sizeof what, "causal, cut to %lld of %lld", (long long)m, (long long)n);
+        expect_same_att(what, y, d, full, d, m, d);
+        float *poisoned = buf_copy(qkv, n * ld);
+        for (int64_t j = m * ld; j < n * ld; j++)
+            poisoned[j] = NAN;
+        att_call(poisoned, ld, y, d, n, d, heads, 1, 9, NAN);
+        snprintf(what, sizeof what, "causal, NaN from token %lld", (long long)m);
+        expect_same_att(what, y, d, full, d, m, d);
+        buf_free(poisoned);
+    }
+    buf_free(qkv);
+    buf_free(full);
+    buf_free(y);
+}
+
+/* n <= 0 writes nothing; the scratch size is 0 for nothing to do, -1 past
+ * int64_t, and covers (dh + 4) rows of n rounded up to 16, plus 15. */
+static void test_attention_sizes(void)
+{
+    float qkv[12] = {0}, y[4], scratch[256];
+    for (int i = 0; i < 4; i++)
+        y[i] = canary();
+    sl_rt_attention(qkv, 12, y, 4, 0, 4, 2, 0, scratch);
+    sl_rt_attention(qkv, 12, y, 4, -3, 4, 2, 1, scratch);
+    check_count++;
+    for (int i = 0; i < 4; i++)
+        if (!is_canary(y[i]))
+            check_fail("%s attention n <= 0 wrote y[%d]", isa, i);
+    expect_i("attention_scratch(0, 4, 1)", sl_rt_attention_scratch(0, 4, 1), 0);
+    expect_i("attention_scratch(5, 10, 3)", sl_rt_attention_scratch(5, 10, 3), 0);
+    expect_i("attention_scratch(5, 8, 0)", sl_rt_attention_scratch(5, 8, 0), 0);
+    expect_i("attention_scratch(1, 4, 1)", sl_rt_attention_scratch(1, 4, 1), 15 + 8 * 16);
+    expect_i("attention_scratch(17, 64, 4)", sl_rt_attention_scratch(17, 64, 4), 15 + 20 * 32);
+    expect_i("attention_scratch(INT64_MAX, 4, 1)", sl_rt_attention_scratch(INT64_MAX, 4, 1), -1);
+    expect_i("attention_scratch(2^40, 2^30, 1)",
+             sl_rt_attention_scratch((int64_t)1 << 40, (int64_t)1 << 30, 1), -1);
+}
+
+/* A heads that does not divide d (or d, heads < 1) is a caller bug: the
+ * message on stderr and abort, checked before n (so n = 0 too). */
+static void test_attention_abort(void)
+{
+    static const int64_t cases[][3] = {{2, 10, 3}, {0, 10, 3}, {2, 8, 0}, {2, 0, 1}};
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        int64_t n = cases[c][0], d = cases[c][1], heads = cases[c][2];
+        char want[128], out[512];
+        snprintf(want, sizeof want, "sluice: error: sl_rt_attention: d %lld is not split into "
+                 "%lld equal heads\n", (long long)d, (long long)heads);
+        int fd[2];
+        if (pipe(fd) != 0)
+            abort();
+        fflush(NULL);
+        pid_t pid = fork();
+        if (pid == 0) {
+            close(fd[0]);
+            dup2(fd[1], 2);
+            float qkv[64] = {0}, y[32], scratch[1024];
+            sl_rt_attention(qkv, 3 * d, y, d, n, d, heads, 0, scratch);
+            _exit(0);
+        }
+        close(fd[1]);
+        size_t len = 0;
+        ssize_t got;
+        while (len < sizeof out - 1 && (got = read(fd[0], out + len, sizeof out - 1 - len)) > 0)
+            len += (size_t)got;
+        out[len] = '\0';
+        close(fd[0]);
+        int status = 0;
+        waitpid(pid, &status, 0);
+        check_count++;
+        if (!WIFSIGNALED(status) || WTERMSIG(status) != SIGABRT || strcmp(out, want) != 0)
+            check_fail("attention n=%lld d=%lld heads=%lld: want abort with \"%s\", got status "
+                       "%d and \"%s\"", (long long)n, (long long)d, (long long)heads, want,
+                       status, out);
+    }
+}
+
 /* The SIMD levels compute exp, log, tanh, sigmoid and the GELUs with the
  * same operations, so they agree bit for bit (docs/kernels.md): checked on
  * every 4099th bit pattern. */
@@ -912,6 +1197,12 @@ int main(void)
         test_dense_split();
         test_dense_pack_copies(all[l]);
         test_dense_zskip_never_read(all[l]);
+        test_attention_one_key();
+        test_attention_masked_key();
+        test_attention_nan_query();
+        test_attention_invariance();
+        test_attention_causal_prefix();
+        test_attention_sizes();
     }
     isa = "all levels:";
     test_dense_pack_keeps_level(all, n);
@@ -919,5 +1210,6 @@ int main(void)
     test_dense_levels_agree(all + 1, n - 1);
     test_rows_merge();
     test_rows_by_expert();
+    test_attention_abort();
     return check_summary("test_semantics");
 }

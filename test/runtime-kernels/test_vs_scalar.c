@@ -2,8 +2,9 @@
  * the scalar reference, at the sizes where vector code has edges (1, 3, 15,
  * 16, 17, 63, 64, 65, 1000), on unaligned buffers, and in place where the
  * API allows it; the dense layer also over row counts 1-13, 64 and 100,
- * strided and scattered rows.  Tolerances are the ones docs/kernels.md
- * states:
+ * strided and scattered rows; attention over sequence lengths, widths and
+ * head counts around the vector widths, causal or not.  Tolerances are the
+ * ones docs/kernels.md states:
  *
  *   max, min, argmax, top-k, margin                      bit-exact
  *   exp, log, tanh, sigmoid, gelu, gelu_tanh             ulps (table below);
@@ -13,6 +14,8 @@
  *   entropy:           |d| <= (n + 8) eps sum |p ln p|
  *   softmax:           |d| <= (n + 8) eps |ref|
  *   log_softmax, layernorm: |d| <= (n + 8) eps max(1, |ref|)
+ *   attention: |d| <= (4 (dh + 2) A + 2 n_vis + 16) eps sum_s w_s |v_s[e]|
+ *       (w the softmax weights, A = max_s sum_e |q[e] k_s[e]| / sqrt(dh))
  *
  * (eps = FLT_EPSILON; the n-proportional bounds are the classical rounding
  * bounds of a float sum of n terms, for the reference and the SIMD order.) */
@@ -463,6 +466,126 @@ static void test_dense(void)
     dense_case(&r, 300, 200, 100);
 }
 
+/* ---- attention ---------------------------------------------------------- */
+
+/* The tolerance of each output (t, c = j dh + e), from double-precision
+ * weights w_s (the softmax of head j's visible scores) and the size of the
+ * scores' terms, A = max_s sum_e |q_t[e] k_s[e]| / sqrt(dh):
+ *     |d| <= (4 (dh + 2) A + 2 n_vis + 16) eps sum_s w_s |v_s[e]|
+ * A score's float error is about dh eps A, and e^(s - max) turns it into a
+ * relative error of the weight; the sums over n_vis keys add theirs. */
+static void attention_bounds(const float *qkv, int64_t ldq, int64_t n, int64_t d,
+                             int64_t heads, int causal, double *bound)
+{
+    int64_t dh = d / heads;
+    double *sc = malloc((size_t)n * sizeof *sc), root = sqrt((double)dh);
+    for (int64_t t = 0; t < n; t++) {
+        int64_t nv = causal ? t + 1 : n;
+        for (int64_t j = 0; j < heads; j++) {
+            const float *q = qkv + t * ldq + j * dh;
+            double m = -INFINITY, a = 0.0, sum = 0.0;
+            for (int64_t s = 0; s < nv; s++) {
+                const float *k = qkv + s * ldq + d + j * dh;
+                double dot = 0.0, abs = 0.0;
+                for (int64_t e = 0; e < dh; e++) {
+                    dot += (double)q[e] * k[e];
+                    abs += fabs((double)q[e] * k[e]);
+                }
+                sc[s] = dot / root;
+                m = fmax(m, sc[s]);
+                a = fmax(a, abs / root);
+            }
+            for (int64_t s = 0; s < nv; s++)
+                sum += sc[s] = exp(sc[s] - m);
+            for (int64_t e = 0; e < dh; e++) {
+                double wv = 0.0;
+                for (int64_t s = 0; s < nv; s++)
+                    wv += sc[s] / sum * fabs(qkv[s * ldq + 2 * d + j * dh + e]);
+                bound[t * d + j * dh + e] =
+                    (4.0 * (double)(dh + 2) * a + 2.0 * (double)nv + 16.0) * FLT_EPSILON * wv;
+            }
+        }
+    }
+    free(sc);
+}
+
+/* One shape: the reference and each SIMD level on the same strided rows
+ * (ldq > 3d, ldy > d half the time each; qkv's row padding NaN, so a read
+ * of it shows; y's canary must survive outside the n x d outputs; qkv, y
+ * and scratch end at their last float). */
+static void attention_case(rng *r, int64_t n, int64_t d, int64_t heads, int causal)
+{
+    int64_t ldq = 3 * d + (rng_next(r) % 2 ? 1 + (int64_t)(rng_next(r) % 5) : 0);
+    int64_t ldy = d + (rng_next(r) % 2 ? 1 + (int64_t)(rng_next(r) % 5) : 0);
+    int64_t nq = (n - 1) * ldq + 3 * d, ny = (n - 1) * ldy + d;
+    int64_t ns = sl_rt_attention_scratch(n, d, heads);
+    float amp = rng_next(r) % 3 == 0 ? 4.0f : 1.5f; /* 4: sharper softmax */
+    float *qkv = buf_alloc(nq), *ref = buf_alloc(ny), *got = buf_alloc(ny);
+    float *scratch = buf_alloc(ns);
+    double *bound = malloc((size_t)(n * d) * sizeof *bound);
+    for (int64_t i = 0; i < nq; i++)
+        qkv[i] = NAN;
+    for (int64_t t = 0; t < n; t++)
+        for (int64_t c = 0; c < 3 * d; c++)
+            qkv[t * ldq + c] = c < 2 * d ? rng_uniform(r, -amp, amp) : rng_uniform(r, -1.0f, 1.0f);
+    attention_bounds(qkv, ldq, n, d, heads, causal, bound);
+    for (int l = -1; l < n_levels; l++) {
+        const char *isa = l < 0 ? "scalar" : sl_rt_isa_name(levels[l]);
+        float *y = l < 0 ? ref : got;
+        use_isa(l < 0 ? SL_ISA_SCALAR : levels[l]);
+        for (int64_t i = 0; i < ny; i++)
+            y[i] = canary();
+        for (int64_t i = 0; i < ns; i++)
+            scratch[i] = NAN;
+        sl_rt_attention(qkv, ldq, y, ldy, n, d, heads, causal, scratch);
+        int64_t touched = 0;
+        for (int64_t i = 0; i < ny; i++)
+            if (i % ldy >= d && !is_canary(y[i]))
+                touched++;
+        check_count++;
+        if (touched)
+            check_fail("attention %s n=%lld d=%lld heads=%lld causal=%d ldy=%lld: wrote %lld "
+                       "floats between rows", isa, (long long)n, (long long)d, (long long)heads,
+                       causal, (long long)ldy, (long long)touched);
+        if (l < 0)
+            continue;
+        for (int64_t t = 0; t < n; t++)
+            for (int64_t c = 0; c < d; c++) {
+                float g = got[t * ldy + c], want = ref[t * ldy + c];
+                check_count++;
+                if (!(fabs(g - want) <= bound[t * d + c]))
+                    check_fail("attention %s n=%lld d=%lld heads=%lld causal=%d (ldq %lld, "
+                               "ldy %lld): y[%lld][%lld] got %.9g, reference %.9g, allowed "
+                               "%.3g", isa, (long long)n, (long long)d, (long long)heads,
+                               causal, (long long)ldq, (long long)ldy, (long long)t,
+                               (long long)c, g, want, bound[t * d + c]);
+            }
+    }
+    buf_free(qkv);
+    buf_free(ref);
+    buf_free(got);
+    buf_free(scratch);
+    free(bound);
+}
+
+static void test_attention(void)
+{
+    static const int64_t ns[] = {1, 2, 3, 7, 16, 17, 64, 130};
+    static const int64_t ds[] = {4, 8, 16, 32, 48, 64, 96};
+    static const int64_t hs[] = {1, 2, 4, 8};
+    rng r = {0xa77e};
+    for (size_t in = 0; in < sizeof ns / sizeof ns[0]; in++)
+        for (size_t id = 0; id < sizeof ds / sizeof ds[0]; id++)
+            for (size_t ih = 0; ih < sizeof hs / sizeof hs[0]; ih++)
+                for (int causal = 0; causal < 2; causal++)
+                    if (ds[id] % hs[ih] == 0)
+                        attention_case(&r, ns[in], ds[id], hs[ih], causal);
+    /* Heads wider than a whole register tile (AVX-512: 64), with a tail. */
+    attention_case(&r, 33, 200, 2, 0);
+    attention_case(&r, 33, 200, 2, 1);
+    attention_case(&r, 5, 256, 1, 1);
+}
+
 int main(void)
 {
     n_levels = isa_levels(levels);
@@ -475,5 +598,6 @@ int main(void)
     test_sum_entropy();
     test_softmax_layernorm();
     test_dense();
+    test_attention();
     return check_summary("test_vs_scalar");
 }

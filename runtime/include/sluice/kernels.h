@@ -121,6 +121,32 @@ float sl_rt_margin(const float *x, int64_t n);
  * rank first; k > n writes n entries. */
 void sl_rt_topk(const float *x, int64_t n, int64_t k, int32_t *idx, float *val);
 
+/* ---- attention -------------------------------------------------------- */
+
+/* Multi-head scaled dot-product self-attention over one sequence, what
+ * PyTorch's nn.MultiheadAttention computes between its in- and
+ * out-projections.  qkv is the in-projection's output, n rows of 3d
+ * floats (row stride ldq >= 3d): row t holds q_t (d floats), then k_t, then
+ * v_t.  heads divides d; dh = d / heads.  For each head j and token t:
+ *   s_ts = (q_t[j] . k_s[j]) / sqrt(dh)            for s in the visible set,
+ *   y[t, j*dh + e] = sum_s softmax_s(s_ts) v_s[j*dh + e]
+ * where q_t[j] is q_t's floats [j*dh, (j+1)*dh).  The visible set is all n
+ * tokens, or s <= t when causal (then row t reads nothing of the tokens
+ * after it).  The softmax is stable (row max subtracted first); a NaN in
+ * q_t[j] makes y[t]'s head j NaN.  y: n rows of d floats, stride ldy >= d
+ * (the floats between d and ldy are not written); y must not overlap qkv.
+ * scratch: at least sl_rt_attention_scratch(n, d, heads) floats, any
+ * alignment; the kernel allocates nothing, writes scratch before it reads
+ * it, and its result depends on neither scratch nor pointer alignment (same
+ * bits every call at one level).  n <= 0 does nothing; d, heads >= 1 with
+ * heads dividing d are a precondition, checked first: otherwise the call
+ * prints "sluice: error: ..." and aborts (a caller bug). */
+void sl_rt_attention(const float *qkv, int64_t ldq, float *y, int64_t ldy, int64_t n,
+                     int64_t d, int64_t heads, int causal, float *scratch);
+/* Scratch floats sl_rt_attention needs, the same at every level; 0 for
+ * n <= 0 or impossible d, heads; -1 if the count does not fit int64_t. */
+int64_t sl_rt_attention_scratch(int64_t n, int64_t d, int64_t heads);
+
 /* ---- row lists (a tile's rows that reach a region; ascending) --------- */
 
 /* out = a and b merged in ascending order (a and b disjoint); returns na + nb. */

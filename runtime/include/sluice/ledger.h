@@ -1,9 +1,11 @@
 /* ledger.h - per-input statistics: JSON Lines records and the run summary.
  *
- * One record per input, keys in this order (gates/routes/blocks only when
- * the model has decisions of that kind):
- *   {"input": 0, "exit": "exit1", "flops": 17290, "dense_flops": 45678,
- *    "gates": {"gate0": 1}, "routes": {"ffn": [3, 5]}, "blocks": {"fc1": [1, 0]}}
+ * One record per input, keys in this order (tokens only for a sequence
+ * model, gates/routes/blocks only when the model has decisions of that kind):
+ *   {"input": 0, "tokens": 12, "exit": "exit1", "flops": 17290,
+ *    "dense_flops": 45678, "gates": {"gate0": 1}, "routes": {"ffn": [3, 5]},
+ *    "blocks": {"fc1": [1, 0]}}
+ * dense_flops is the input's own (at its token count).
  * exit: the exit's name, or "end"; a gate: 1 then-arm, 0 else-arm; a route:
  * the chosen experts, best first; blocks: 1 active, 0 skipped; null for a
  * decision the input did not reach (any of its slots -1).  The format is
@@ -27,7 +29,8 @@ int sl_ledger_write_jsonl(FILE *out, const sl_model_desc *d, const sl_ledger *l,
 typedef struct sl_summary {
     int64_t inputs;
     double mean_flops;       /* executed, per input */
-    double dense_flops;      /* per input, every conditional region run */
+    double dense_flops;      /* per input, every conditional region run (the mean over
+                                the inputs' token counts) */
     double ratio;            /* mean_flops / dense_flops (1 when dense_flops is 0) */
     double seconds;          /* time spent running the model */
     double inputs_per_s;     /* inputs / seconds; 0 when seconds is 0 */

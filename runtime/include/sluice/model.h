@@ -4,15 +4,20 @@
  * sluicec emits, for a model named M, a constant `const sl_model_desc
  * M_model` and one function (the descriptor points to it):
  *
- *   void M_tile(const sl_env *env, float *scratch, int64_t n, const float *x,
- *               float *y, int32_t *exits, int32_t *slots, double *flops);
- *       a tile of n rows (1 <= n <= desc->tile_rows): x [n * in_size] ->
- *       y [n * out_size]; exits[i] the exit row i left by (n_exits: the
- *       end), slots[i * n_slots ...] its decisions (-1 where not reached),
- *       flops[i] the FLOPs it executed.  scratch: desc->scratch_floats
- *       floats, 64-byte aligned, the tile's own (one per thread).  Every
- *       conditional region runs once over the rows that reach it; a row's
- *       results do not depend on the other rows of its tile.
+ *   void M_tile(const sl_env *env, float *scratch, int64_t n, const void *x,
+ *               const int32_t *tokens, float *y, int32_t *exits,
+ *               int32_t *slots, double *flops);
+ *       a tile of n rows (1 <= n <= desc->tile_rows): x [n * in_size]
+ *       (float, or int32_t when in_elem is SL_ELEM_I32) -> y [n * out_size];
+ *       tokens[i] row i's token count (NULL for a model without a token
+ *       dimension; a sequence row is laid out at tokens_max tokens, the
+ *       first tokens[i] of them real); exits[i] the exit row i left by
+ *       (n_exits: the end), slots[i * n_slots ...] its decisions (-1 where
+ *       not reached), flops[i] the FLOPs it executed.  scratch:
+ *       desc->scratch_floats floats, 64-byte aligned, the tile's own (one
+ *       per thread).  Every conditional region runs once over the rows that
+ *       reach it; a row's results do not depend on the other rows of its
+ *       tile.
  *
  * The runtime cuts a batch into tiles and runs them on its threads
  * (sl_model_run).  The layout of these structs is part of the ABI the code
@@ -28,7 +33,7 @@
 extern "C" {
 #endif
 
-#define SL_ABI_VERSION 3
+#define SL_ABI_VERSION 4
 #define SL_MAX_RANK 4
 #define SL_MAX_THREADS 256
 
@@ -85,17 +90,28 @@ typedef struct sl_env {
 #define SL_FORCE_NONE  (-1)
 #define SL_FORCE_NEVER (-2)
 
-typedef void (*sl_tile_fn)(const sl_env *env, float *scratch, int64_t n, const float *x,
-                           float *y, int32_t *exits, int32_t *slots, double *flops);
+typedef void (*sl_tile_fn)(const sl_env *env, float *scratch, int64_t n, const void *x,
+                           const int32_t *tokens, float *y, int32_t *exits, int32_t *slots,
+                           double *flops);
+
+/* The element type of the model's input. */
+typedef enum sl_elem_kind { SL_ELEM_F32 = 0, SL_ELEM_I32 = 1 } sl_elem_kind;
 
 typedef struct sl_model_desc {
     uint32_t abi_version;               /* SL_ABI_VERSION */
     const char *name;                   /* the model's name */
     const char *source;                 /* the model file it was compiled from */
     const char *default_weights;        /* weights path used when none is given; may be NULL */
+    const char *in_name;                /* the input's name in the model file */
+    int32_t in_elem;                    /* sl_elem_kind */
     int32_t in_rank;
-    int64_t in_shape[SL_MAX_RANK];
-    int64_t in_size;                    /* floats per input */
+    int64_t in_shape[SL_MAX_RANK];      /* a sequence's first dimension: tokens_max */
+    int64_t in_size;                    /* elements per input (at tokens_max tokens) */
+    /* The token dimension: a sequence model takes inputs of tokens_min to
+     * tokens_max tokens (its first dimension); both 0 for a model without. */
+    const char *tokens_name;            /* "T", as declared; NULL without */
+    int64_t tokens_min, tokens_max;
+    int64_t id_limit;                   /* i32 input: ids must lie in [0, id_limit); 0: unchecked */
     int32_t out_rank;
     int64_t out_shape[SL_MAX_RANK];
     int64_t out_size;                   /* floats per output */
@@ -111,7 +127,10 @@ typedef struct sl_model_desc {
     int32_t n_decisions;
     const sl_decision_desc *decisions;
     int32_t n_slots;                    /* ledger slots per input */
-    double dense_flops;                 /* FLOPs if every conditional region ran */
+    /* FLOPs if every conditional region ran, for an input of T tokens:
+     * dense_flops[0] + dense_flops[1] * T + dense_flops[2] * T * T (T = 0
+     * without a token dimension); sl_model_dense_flops evaluates it. */
+    double dense_flops[3];
     int64_t tile_rows;                  /* rows a tile holds at most */
     int64_t scratch_floats;             /* scratch arena of one tile (per thread) */
     const unsigned char *embedded_weights; /* a whole safetensors file, or NULL */
@@ -129,6 +148,7 @@ typedef struct sl_ledger {
     int32_t *exits;
     int32_t *slots;
     double *flops;
+    int32_t *tokens;     /* each input's token count (0 without a token dimension) */
 } sl_ledger;
 
 /* Open with weights from `weights_path`; NULL means the embedded weights if
@@ -154,13 +174,28 @@ int sl_model_force_gate(sl_model *m, const char *gate_name, int32_t arm_or_knob,
 int sl_model_set_threads(sl_model *m, int n, sl_error *err);
 int sl_model_threads(const sl_model *m);
 
-/* Run n inputs x [n * in_size] -> y [n * out_size]; ledger may be NULL,
- * else its arrays must hold n entries.  The batch is cut into tiles run on
- * the model's threads; a row's outputs, decisions and FLOPs are the same
- * bits whatever else is in the batch (docs/runtime.md, "Batches").  One
- * sl_model runs one batch at a time. */
-int sl_model_run(sl_model *m, int64_t n, const float *x, float *y,
+/* Run n inputs x [n * in_size] -> y [n * out_size]; x holds floats, or
+ * int32_t for a model whose in_elem is SL_ELEM_I32 (token ids).  ledger may
+ * be NULL, else its arrays must hold n entries.  The batch is cut into
+ * tiles run on the model's threads; a row's outputs, decisions and FLOPs
+ * are the same bits whatever else is in the batch (docs/runtime.md,
+ * "Batches").  One sl_model runs one batch at a time.  For a sequence
+ * model this is sl_model_run_tokens with x_tokens = tokens_max and every
+ * input that long. */
+int sl_model_run(sl_model *m, int64_t n, const void *x, float *y,
                  sl_ledger *ledger, sl_error *err);
+
+/* Run n sequences laid out at x_tokens tokens each: input i is
+ * x[i * x_tokens * token_size ...] with token_size = in_size / tokens_max,
+ * and only its first tokens[i] tokens are read (tokens NULL: all x_tokens).
+ * Each count must lie in [tokens_min, tokens_max] and not pass x_tokens;
+ * an id outside [0, id_limit) in a read token is an error naming the input
+ * and the token, and nothing runs. */
+int sl_model_run_tokens(sl_model *m, int64_t n, const void *x, int64_t x_tokens,
+                        const int32_t *tokens, float *y, sl_ledger *ledger, sl_error *err);
+
+/* The dense FLOPs of an input of `tokens` tokens (desc->dense_flops). */
+double sl_model_dense_flops(const sl_model_desc *d, int64_t tokens);
 
 int sl_ledger_alloc(sl_ledger *l, const sl_model_desc *desc, int64_t n, sl_error *err);
 void sl_ledger_free(sl_ledger *l);
