@@ -11,9 +11,9 @@
 
 typedef enum builtin_class {
     B_ELEMWISE,   /* f32 tensor -> same shape */
-    B_VECTOR,     /* f32 vector -> same shape */
-    B_REDUCE,     /* f32 vector -> f32 scalar */
-    B_ARGMAX      /* f32 vector -> i32 scalar */
+    B_VECTOR,     /* along the last dimension: same shape */
+    B_REDUCE,     /* over the last dimension: a vector to f32, a matrix to a value per row */
+    B_ARGMAX      /* the same, to i32 */
 } builtin_class;
 
 typedef struct builtin {
@@ -44,7 +44,8 @@ static const builtin *find_builtin(const char *name)
 /* Names a parameter, layer or variable may not take. */
 bool sema_is_reserved(const char *name)
 {
-    return find_builtin(name) || strcmp(name, "dense") == 0 || strcmp(name, "layernorm") == 0;
+    return find_builtin(name) || sema_find_shape_builtin(name) || strcmp(name, "dense") == 0 ||
+           strcmp(name, "layernorm") == 0;
 }
 
 /* ---- names in the current frame ---------------------------------------- */
@@ -63,13 +64,18 @@ void sema_frame_add_param(sema *s, frame *f, int i, const sl_decl *d)
         sl_names_put(&s->c->arena, &f->param_index, d->name, i);
 }
 
+/* A threshold the unit being walked declares: the model's, or the layer
+ * instance's own (thresholds are per instance). */
 int sema_find_threshold(sema *s, const char *name)
 {
-    if (s->fr->inst) /* thresholds belong to the model */
-        return -1;
-    for (size_t i = 0; i < s->p->thresholds.len; i++)
-        if (strcmp(s->p->thresholds.items[i].name, name) == 0)
-            return (int)i;
+    int k = 0;
+    for (const sl_decl *d = s->fr->unit->decls; d; d = d->next) {
+        if (d->kind != SL_DECL_THRESHOLD)
+            continue;
+        if (strcmp(d->name, name) == 0)
+            return s->fr->threshold0 + k;
+        k++;
+    }
     return -1;
 }
 
@@ -87,11 +93,13 @@ static void undeclared(sema *s, env_t *env, const char *name, sl_span at)
     for (int i = 0; i < s->fr->n_params; i++)
         if (s->fr->param_decls[i])
             sema_suggest_try(&g, s->fr->param_decls[i]->name);
-    if (!s->fr->inst)
-        for (size_t i = 0; i < s->p->thresholds.len; i++)
-            sema_suggest_try(&g, s->p->thresholds.items[i].name);
+    for (const sl_decl *d = s->fr->unit->decls; d; d = d->next)
+        if (d->kind == SL_DECL_THRESHOLD)
+            sema_suggest_try(&g, d->name);
     for (size_t i = 0; i < sizeof builtins / sizeof *builtins; i++)
         sema_suggest_try(&g, builtins[i].name);
+    for (int i = 0; sema_shape_builtin_name(i); i++)
+        sema_suggest_try(&g, sema_shape_builtin_name(i));
     if (g.best)
         sema_err(s, at, "use of undeclared identifier '%s'; did you mean '%s'?", name, g.best);
     else
@@ -113,26 +121,6 @@ sl_node *sema_to_f32(sema *s, sl_node *n)
 }
 
 static bool is_numeric(sl_ty t) { return t.elem == SL_F32 || t.elem == SL_I32; }
-
-/* The shape of a binary operation: equal shapes, or one side a scalar
- * (docs/language.md, "Broadcasting").  The caller sets the element type. */
-static bool broadcast(sema *s, sl_span at, sl_ty a, sl_ty b, sl_ty *out)
-{
-    if (a.rank == 0 || b.rank == 0) {
-        *out = a.rank == 0 ? b : a;
-        return true;
-    }
-    bool same = a.rank == b.rank;
-    for (int i = 0; same && i < a.rank; i++)
-        same = a.dims[i] == b.dims[i];
-    if (same) {
-        *out = a;
-        return true;
-    }
-    sema_err(s, at, "shapes %s and %s do not match (they must be equal, or one a scalar)",
-             sema_ty_str(s, a), sema_ty_str(s, b));
-    return false;
-}
 
 static double fold(int op, double x, double y)
 {
@@ -160,7 +148,7 @@ static sl_node *binary(sema *s, env_t *env, const sl_expr *e)
         return NULL;
     int op = e->op;
     sl_ty shape;
-    if (!broadcast(s, e->span, a->ty, b->ty, &shape))
+    if (!sema_broadcast(s, e->span, a->ty, b->ty, &shape))
         return NULL;
 
     if (op == SL_T_AND || op == SL_T_OR) {
@@ -259,34 +247,98 @@ static sl_node *call_builtin(sema *s, const builtin *bi, sl_node *x, const sl_ex
         sema_err(s, e->span, "%s() needs numbers, not %s", bi->name, sema_ty_str(s, x->ty));
         return NULL;
     }
-    if (bi->cls != B_ELEMWISE && x->ty.rank != 1) {
+    if (bi->cls != B_ELEMWISE && x->ty.rank == 0) {
         sema_err(s, e->span, "%s() needs a vector, not %s", bi->name, sema_ty_str(s, x->ty));
         return NULL;
     }
-    if (bi->op == SL_OP_MARGIN && x->ty.dims[0] < 2) {
+    int32_t a;
+    int64_t c;
+    bool by_row = x->ty.rank == 2; /* a matrix or sequence: per row, over its last dimension */
+    int64_t last = x->ty.dims[x->ty.rank - 1];
+    if (x->ty.rank == 1 && sema_rows_of(x->ty, &a, &c))
+        last = sema_extent_min(s, a, c); /* a value per token: over the tokens */
+    if (bi->op == SL_OP_MARGIN && last < 2) {
         sema_err(s, e->span, "margin() needs at least 2 elements, not %s", sema_ty_str(s, x->ty));
         return NULL;
     }
     if (!(x = sema_to_f32(s, x)))
         return NULL;
     sl_ty t = x->ty;
-    if (bi->cls == B_REDUCE)
-        t = sl_ty_scalar(SL_F32);
-    else if (bi->cls == B_ARGMAX)
-        t = sl_ty_scalar(SL_I32);
+    if (bi->cls == B_REDUCE || bi->cls == B_ARGMAX) {
+        sl_elem el = bi->cls == B_REDUCE ? SL_F32 : SL_I32;
+        if (by_row) {
+            sema_rows_of(x->ty, &a, &c);
+            t = sema_rows_ty(s, el, 1, a, c, NULL);
+        } else {
+            t = sl_ty_scalar(el);
+        }
+    }
     return sema_emit(s, sema_node(s, bi->op, t, e->span, x, NULL));
 }
 
-/* The argument of a layer, converted from i32 where it takes f32; NULL
- * (reported) if its shape is wrong. */
-static sl_node *coerce_arg(sema *s, const sl_inst *inst, sl_node *x, sl_span at)
+/* What a parameter applied per row gives: x [rows, in] -> [rows, out]. */
+static sl_ty per_row(sema *s, sl_ty x, sl_ty out)
 {
-    if (x->ty.elem == SL_I32 && inst->in_ty.elem == SL_F32 && !(x = sema_to_f32(s, x)))
+    int32_t a;
+    int64_t c;
+    if (!sema_rows_of(x, &a, &c) || out.rank != 1)
+        return out;
+    return sema_rows_ty(s, out.elem, 2, a, c, &out.dims[0]);
+}
+
+/* Does x feed inst row by row: a matrix or sequence whose rows are what
+ * inst takes?  (A layer written in Sluice takes exactly its input type.) */
+static bool rows_fit(sl_ty x, sl_ty in)
+{
+    if (in.rank == 1 && x.rank == 2)
+        return x.dims[1] == in.dims[0] && x.elem == in.elem;
+    if (in.rank == 0 && x.rank == 1 && x.elem == in.elem)
+        return true; /* ids: a vector or sequence of them */
+    return false;
+}
+
+/* The argument of a parameter, converted from i32 where it takes f32; NULL
+ * (reported) if its shape is wrong.  *out gets the result's type. */
+static sl_node *coerce_arg(sema *s, const sl_inst *inst, sl_node *x, sl_span at, sl_ty *out)
+{
+    sl_ty in = inst->in_ty;
+    *out = inst->out_ty;
+    if (inst->kind == SL_P_LAYER && inst->tokens_generic) {
+        int32_t a;
+        int64_t c;
+        if (!sema_rows_of(x->ty, &a, &c)) {
+            const char *S = sema_unit_decl(inst->layer, SL_DECL_TOKENS)->name;
+            const char *el = in.elem == SL_I32 ? "i32" : "f32";
+            if (in.rank == 2)
+                sema_err(s, at, "'%s' (%s) takes a sequence %s[%s, %lld], but this is %s",
+                         inst->path, inst->kind_str, el, S, (long long)in.dims[1],
+                         sema_ty_str(s, x->ty));
+            else
+                sema_err(s, at, "'%s' (%s) takes a sequence %s[%s], but this is %s", inst->path,
+                         inst->kind_str, el, S, sema_ty_str(s, x->ty));
+            return NULL;
+        }
+        in = sema_bind_tokens(s, in, a, c);
+        *out = sema_bind_tokens(s, inst->out_ty, a, c);
+    }
+    if (x->ty.elem == SL_I32 && in.elem == SL_F32 && !(x = sema_to_f32(s, x)))
         return NULL;
-    if (sl_ty_equal(x->ty, inst->in_ty))
+    if (sl_ty_equal(x->ty, in) && inst->kind != SL_P_ATTENTION)
         return x;
-    sema_err(s, at, "'%s' (%s) takes %s, but this is %s", inst->path, inst->kind_str,
-             sema_ty_str(s, inst->in_ty), sema_ty_str(s, x->ty));
+    if (inst->kind != SL_P_LAYER && rows_fit(x->ty, in)) {
+        *out = per_row(s, x->ty, inst->out_ty);
+        return x;
+    }
+    if (inst->kind == SL_P_ATTENTION)
+        sema_err(s, at, "'%s' (%s) takes a sequence f32[T, %lld] (or a matrix), but this is %s",
+                 inst->path, inst->kind_str, (long long)inst->n_in, sema_ty_str(s, x->ty));
+    else
+        sema_err(s, at, "'%s' (%s) takes %s, but this is %s", inst->path, inst->kind_str,
+                 sema_ty_str(s, in), sema_ty_str(s, x->ty));
+    if (inst->kind == SL_P_LAYER && rows_fit(x->ty, in))
+        sl_note(s->c, inst->layer->name_span, "a layer written in Sluice takes exactly its "
+                "input's type; to take sequences, '%s' would declare 'tokens S' and an input "
+                "f32[S, %lld]", inst->layer->name, (long long)in.dims[0]);
     return NULL;
 }
 
@@ -294,10 +346,11 @@ static sl_node *apply(sema *s, sl_inst *inst, sl_node *x, sl_span at);
 
 /* A layer written in Sluice, inlined: its body runs in the current region
  * with a fresh environment holding its input. */
-static sl_node *apply_layer(sema *s, sl_inst *inst, sl_node *x, sl_span at)
+static sl_node *apply_layer(sema *s, sl_inst *inst, sl_node *x, sl_span at, sl_ty out_ty)
 {
     const sl_unit *u = inst->layer;
-    frame f = {.unit = u, .inst = inst, .applied_at = at, .parent = s->fr};
+    frame f = {.unit = u, .inst = inst, .applied_at = at, .parent = s->fr,
+               .threshold0 = inst->threshold0, .out_ty = out_ty};
     f.params = inst->children;
     f.n_params = inst->n_children;
     f.param_decls = sl_arena_array(&s->c->arena, (size_t)f.n_params + 1, sizeof *f.param_decls);
@@ -307,6 +360,8 @@ static sl_node *apply_layer(sema *s, sl_inst *inst, sl_node *x, sl_span at)
             sema_frame_add_param(s, &f, i++, d);
     f.input = sema_unit_decl(u, SL_DECL_INPUT);
     f.output = sema_unit_decl(u, SL_DECL_OUTPUT);
+    if ((f.tokens = sema_unit_decl(u, SL_DECL_TOKENS)))
+        sema_rows_of(x->ty, &f.tok_a, &f.tok_c); /* S is what it is applied to */
 
     frame *saved = s->fr;
     s->fr = &f;
@@ -316,7 +371,10 @@ static sl_node *apply_layer(sema *s, sl_inst *inst, sl_node *x, sl_span at)
     sema_stmts(s, &env, u->body, &terminated);
     binding *b = sema_env_find(&env, f.output->name);
     sl_node *result = NULL;
-    if (b && b->node == POISON) {
+    if (terminated) {
+        sema_err(s, u->close_span, "layer '%s' always exits: it has no output to give",
+                 u->name);
+    } else if (b && b->node == POISON) {
         /* reported where it failed */
     } else if (!b || !b->node) {
         sema_err(s, u->close_span, "layer '%s' does not assign its output '%s' on every path",
@@ -330,32 +388,86 @@ static sl_node *apply_layer(sema *s, sl_inst *inst, sl_node *x, sl_span at)
     return result;
 }
 
+/* A node computed by a parameter: inst's kernel on x. */
+static sl_node *param_node(sema *s, sl_op op, sl_inst *inst, sl_node *x, sl_ty out, sl_span at)
+{
+    sl_node *n = sema_node(s, op, out, at, x, NULL);
+    if (n)
+        n->inst = inst;
+    return sema_emit(s, n);
+}
+
+/* The ids an embedding reads come from the model's input, which the
+ * runtime checks before a run (or are constants, checked here). */
+static bool ids_checked(sema *s, const sl_inst *inst, const sl_node *x, sl_span at)
+{
+    const sl_node *n = x;
+    while (n->op == SL_OP_SLICE || n->op == SL_OP_TAKE || n->op == SL_OP_INDEX)
+        n = n->a;
+    if (n->op == SL_OP_INPUT) {
+        if (s->p->id_limit == 0 || inst->n_in < s->p->id_limit)
+            s->p->id_limit = inst->n_in;
+        return true;
+    }
+    if (n->op == SL_OP_CONST && n == x) {
+        if (x->value < 0 || x->value >= (double)inst->n_in) {
+            sema_err(s, at, "id %.0f is out of range for '%s' (%s)", x->value, inst->path,
+                     inst->kind_str);
+            return false;
+        }
+        return true;
+    }
+    sema_err(s, at, "an embedding looks up the model's input ids (checked when the model "
+             "runs) or constants; '%s' cannot look up computed ids", inst->path);
+    return false;
+}
+
+sl_node *sema_apply(sema *s, sl_inst *inst, sl_node *x, sl_span at)
+{
+    return apply(s, inst, x, at);
+}
+
 static sl_node *apply(sema *s, sl_inst *inst, sl_node *x, sl_span at)
 {
     if (inst->kind == SL_P_BANK) {
-        sema_err(s, at, "expert bank '%s' is applied with 'route %s(x) top K by scores'",
-                 inst->path, inst->name);
+        if (inst->is_list)
+            sema_err(s, at, "'%s' is a list of layers: apply one of them ('%s[i](x)'), or loop "
+                     "over them ('for layer in %s { ... }')", inst->path, inst->name, inst->name);
+        else
+            sema_err(s, at, "expert bank '%s' is applied with 'route %s(x) top K by scores'",
+                     inst->path, inst->name);
         return NULL;
     }
-    if (!(x = coerce_arg(s, inst, x, at)))
+    if (inst->kind == SL_P_TENSOR) {
+        sema_err(s, at, "'%s' (%s) is a learned value, not a layer: use it as a value",
+                 inst->path, inst->kind_str);
         return NULL;
-    inst->used = true;
+    }
+    sl_ty out;
+    if (!(x = coerce_arg(s, inst, x, at, &out)))
+        return NULL;
     switch (inst->kind) {
-    case SL_P_DENSE: {
-        sl_node *n = sema_node(s, SL_OP_DENSE, inst->out_ty, at, x, NULL);
-        if (n)
-            n->inst = inst;
-        return sema_emit(s, n);
-    }
-    case SL_P_LAYERNORM: {
-        sl_node *n = sema_node(s, SL_OP_LAYERNORM, inst->out_ty, at, x, NULL);
-        if (n)
-            n->inst = inst;
-        return sema_emit(s, n);
-    }
+    case SL_P_DENSE:
+        inst->used = true;
+        return param_node(s, SL_OP_DENSE, inst, x, out, at);
+    case SL_P_LAYERNORM:
+        inst->used = true;
+        return param_node(s, SL_OP_LAYERNORM, inst, x, out, at);
+    case SL_P_BATCHNORM:
+        inst->used = true;
+        return param_node(s, SL_OP_BATCHNORM, inst, x, out, at);
+    case SL_P_ATTENTION:
+        inst->used = true;
+        return param_node(s, SL_OP_ATTENTION, inst, x, out, at);
+    case SL_P_EMBEDDING:
+        if (!ids_checked(s, inst, x, at))
+            return NULL;
+        inst->used = true;
+        return param_node(s, SL_OP_EMBED, inst, x, out, at);
     case SL_P_LAYER:
-        return apply_layer(s, inst, x, at);
-    case SL_P_BANK:
+        inst->used = true;
+        return apply_layer(s, inst, x, at, out);
+    case SL_P_BANK: case SL_P_TENSOR:
         break;
     }
     return NULL;
@@ -384,12 +496,9 @@ int sema_add_decision(sema *s, sl_decision_kind_c kind, const char *name, sl_spa
 }
 
 /* fc[mask](x): only the active blocks of fc's output units are computed. */
-static sl_node *apply_blocks(sema *s, env_t *env, const sl_expr *call)
+static sl_node *apply_blocks(sema *s, env_t *env, const sl_expr *call, sl_inst *inst)
 {
     const sl_expr *idx = call->lhs;
-    sl_inst *inst = frame_param(s->fr, idx->lhs->name);
-    if (!inst)
-        return NULL; /* the declaration failed and was reported */
     if (inst->kind != SL_P_DENSE || inst->blocks == 0) {
         sema_err(s, idx->span,
                  "'%s' is not split into blocks; declare it 'dense[in -> out] blocks K'",
@@ -406,8 +515,13 @@ static sl_node *apply_blocks(sema *s, env_t *env, const sl_expr *call)
                  sema_ty_str(s, want), sema_ty_str(s, mask->ty));
         return NULL;
     }
-    if (!(x = coerce_arg(s, inst, x, call->span)))
+    if (x->ty.elem == SL_I32 && !(x = sema_to_f32(s, x)))
         return NULL;
+    if (!sl_ty_equal(x->ty, inst->in_ty)) { /* blocks gate a vector, not rows */
+        sema_err(s, call->span, "'%s' (%s) takes %s, but this is %s", inst->path, inst->kind_str,
+                 sema_ty_str(s, inst->in_ty), sema_ty_str(s, x->ty));
+        return NULL;
+    }
     inst->used = true;
     sl_node *n = sema_node(s, SL_OP_DENSE_BLOCKS, inst->out_ty, call->span, x, mask);
     if (!n)
@@ -418,26 +532,64 @@ static sl_node *apply_blocks(sema *s, env_t *env, const sl_expr *call)
     return sema_emit(s, n);
 }
 
+sl_inst *sema_list_element(sema *s, env_t *env, sl_inst *bank, const sl_expr *index)
+{
+    int64_t k;
+    if (!sema_const_int(s, env, index, &k))
+        return NULL;
+    int64_t n = bank->n_children;
+    if (k < -n || k >= n) {
+        sema_err(s, index->span, "index %lld is out of range for '%s' (%s)", (long long)k,
+                 bank->path, bank->kind_str);
+        return NULL;
+    }
+    bank->used = true;
+    return bank->children[k < 0 ? k + n : k];
+}
+
 static sl_node *call(sema *s, env_t *env, const sl_expr *e)
 {
     const sl_expr *callee = e->lhs;
     if (callee->kind == SL_EX_INDEX && callee->lhs->kind == SL_EX_NAME &&
         sema_frame_has_param_decl(s->fr, callee->lhs->name)) {
-        if (e->n_args != 1) {
-            sema_err(s, e->span, "'%s' takes 1 argument, not %d", callee->lhs->name, e->n_args);
+        /* fc[mask](x), or layers[i](x) */
+        if (e->n_args != 1 || callee->n_args != 1) {
+            if (e->n_args != 1)
+                sema_err(s, e->span, "'%s' takes 1 argument, not %d", callee->lhs->name,
+                         e->n_args);
+            else
+                sema_err(s, callee->span, "'%s' takes one index", callee->lhs->name);
             return NULL;
         }
-        return apply_blocks(s, env, e);
+        sl_inst *inst = frame_param(s->fr, callee->lhs->name);
+        if (!inst)
+            return NULL; /* the declaration failed and was reported */
+        if (inst->kind != SL_P_BANK)
+            return apply_blocks(s, env, e, inst);
+        sl_inst *elem = sema_list_element(s, env, inst, callee->args);
+        sl_node *x = elem ? sema_expr(s, env, e->args) : NULL;
+        return x ? apply(s, elem, x, e->span) : NULL;
     }
     if (callee->kind != SL_EX_NAME) {
         sema_err(s, callee->span, "only layers and functions can be called");
         return NULL;
     }
     const char *name = callee->name;
+    binding *b = sema_env_find(env, name);
+    if (b && b->inst) { /* a loop's layer */
+        if (e->n_args != 1) {
+            sema_err(s, e->span, "'%s' takes 1 argument, not %d", name, e->n_args);
+            return NULL;
+        }
+        sl_node *x = sema_expr(s, env, e->args);
+        return x ? apply(s, b->inst, x, e->span) : NULL;
+    }
     const builtin *bi = find_builtin(name);
+    const shape_builtin *sb = sema_find_shape_builtin(name);
     bool is_param = sema_frame_has_param_decl(s->fr, name);
+    if (sb)
+        return sema_call_shape_builtin(s, env, sb, e);
     if (!bi && !is_param) {
-        binding *b = sema_env_find(env, name);
         if (b || sema_find_threshold(s, name) >= 0 ||
             (s->fr->input && strcmp(s->fr->input->name, name) == 0))
             sema_err(s, callee->span, "'%s' is a value, not a layer or a function", name);
@@ -461,31 +613,19 @@ static sl_node *call(sema *s, env_t *env, const sl_expr *e)
 static sl_node *index_expr(sema *s, env_t *env, const sl_expr *e)
 {
     if (e->lhs->kind == SL_EX_NAME && sema_frame_has_param_decl(s->fr, e->lhs->name)) {
-        sema_err(s, e->span, "a block mask selects blocks of a call: write '%s[mask](x)'",
-                 e->lhs->name);
-        return NULL;
+        sl_inst *inst = frame_param(s->fr, e->lhs->name);
+        if (inst && inst->kind == SL_P_BANK) {
+            sema_err(s, e->span, "'%s' is a list of layers: apply its element, '%s(x)'",
+                     e->lhs->name, sl_span_text(s->c, e->span));
+            return NULL;
+        }
+        if (inst && inst->kind != SL_P_TENSOR && inst->kind != SL_P_EMBEDDING) {
+            sema_err(s, e->span, "a block mask selects blocks of a call: write '%s[mask](x)'",
+                     e->lhs->name);
+            return NULL;
+        }
     }
-    sl_node *base = sema_expr(s, env, e->lhs);
-    sl_node *idx = sema_expr(s, env, e->args);
-    if (!base || !idx)
-        return NULL;
-    if (base->ty.rank != 1) {
-        sema_err(s, e->lhs->span, "only a vector can be indexed, not %s", sema_ty_str(s, base->ty));
-        return NULL;
-    }
-    if (idx->op != SL_OP_CONST || idx->ty.elem != SL_I32) {
-        sema_err(s, e->args->span, "an index must be an integer constant");
-        return NULL;
-    }
-    if (idx->value < 0 || idx->value >= (double)base->ty.dims[0]) {
-        sema_err(s, e->args->span, "index %.0f is out of range for %s", idx->value,
-                 sema_ty_str(s, base->ty));
-        return NULL;
-    }
-    sl_node *n = sema_node(s, SL_OP_INDEX, sl_ty_scalar(base->ty.elem), e->span, base, NULL);
-    if (n)
-        n->index = (int64_t)idx->value;
-    return sema_emit(s, n);
+    return sema_subscript(s, env, e);
 }
 
 /* route bank(x) top k by scores */
@@ -503,7 +643,7 @@ static sl_node *route(sema *s, env_t *env, const sl_expr *e)
                  bank->kind_str);
         return NULL;
     }
-    dim_scope sc = {s->fr->unit->dim_params, s->fr->inst ? s->fr->inst->dims : NULL, ""};
+    dim_scope sc = sema_frame_scope(s);
     int64_t k = sema_eval_dim(s, e->k, &sc);
     sl_node *x = sema_expr(s, env, e->args);
     sl_node *scores = sema_expr(s, env, e->scores);
@@ -522,11 +662,12 @@ static sl_node *route(sema *s, env_t *env, const sl_expr *e)
                  bank->path, sema_ty_str(s, want), scores ? sema_ty_str(s, scores->ty) : "?");
         return NULL;
     }
-    if (!(x = coerce_arg(s, bank->children[0], x, e->args->span)))
+    sl_ty out;
+    if (!(x = coerce_arg(s, bank->children[0], x, e->args->span, &out)))
         return NULL;
     bank->used = true;
 
-    sl_node *r = sema_node(s, SL_OP_ROUTE, bank->out_ty, e->span, x, scores);
+    sl_node *r = sema_node(s, SL_OP_ROUTE, out, e->span, x, scores);
     sl_node *arg = sema_node(s, SL_OP_ROUTE_ARG, x->ty, e->args->span, NULL, NULL);
     if (!r || !arg)
         return NULL;
@@ -536,15 +677,18 @@ static sl_node *route(sema *s, env_t *env, const sl_expr *e)
     r->experts = sl_arena_array(&s->c->arena, (size_t)n, sizeof *r->experts);
     r->expert_out = sl_arena_array(&s->c->arena, (size_t)n, sizeof *r->expert_out);
     sl_region *saved = s->region;
+    s->in_expert++;
     for (int64_t i = 0; i < n; i++) {
         s->region = r->experts[i] = sema_region_new(s);
         r->expert_out[i] = apply(s, bank->children[i], arg, e->span);
         sema_use(r->expert_out[i]);
         if (!r->expert_out[i]) {
             s->region = saved;
+            s->in_expert--;
             return NULL;
         }
     }
+    s->in_expert--;
     s->region = saved;
     r->decision = sema_add_decision(s, SL_DEC_ROUTE, bank->path, e->span, (int)k, (int)n);
     return sema_emit(s, r);
@@ -565,6 +709,11 @@ sl_node *sema_expr(sema *s, env_t *env, const sl_expr *e)
         binding *b = sema_env_find(env, e->name);
         if (b && b->node == POISON)
             return NULL; /* its assignment failed, and said so */
+        if (b && b->inst) {
+            sema_err(s, e->span, "'%s' is a layer (%s); apply it to a value: %s(x)", e->name,
+                     b->inst->kind_str, e->name);
+            return NULL;
+        }
         if (b && b->node)
             return b->node;
         if (b) {
@@ -583,8 +732,31 @@ sl_node *sema_expr(sema *s, env_t *env, const sl_expr *e)
             return sema_emit(s, n);
         }
         if (sema_frame_has_param_decl(s->fr, e->name)) {
+            sl_inst *inst = frame_param(s->fr, e->name);
+            if (!inst)
+                return NULL; /* its declaration failed */
+            if (inst->kind == SL_P_TENSOR || inst->kind == SL_P_EMBEDDING) {
+                /* a learned vector or matrix; an embedding's table */
+                inst->used = true;
+                sl_ty ty = inst->out_ty;
+                if (inst->kind == SL_P_EMBEDDING)
+                    ty = sema_rows_ty(s, SL_F32, 2, 0, inst->n_in, &inst->n_out);
+                sl_node *n = sema_node(s, SL_OP_TENSOR, ty, e->span, NULL, NULL);
+                if (n)
+                    n->inst = inst;
+                return sema_emit(s, n);
+            }
             sema_err(s, e->span, "'%s' is a parameter; apply it to a value: %s(x)", e->name,
                      e->name);
+            return NULL;
+        }
+        if (s->fr->tokens && strcmp(s->fr->tokens->name, e->name) == 0) {
+            sema_err(s, e->span, "'%s' is the token count, a dimension, not a value; it can "
+                     "bound a slice ('x[:%s]')", e->name, e->name);
+            return NULL;
+        }
+        if (sema_find_shape_builtin(e->name)) {
+            sema_err(s, e->span, "'%s' is a function; call it: %s(...)", e->name, e->name);
             return NULL;
         }
         if (find_builtin(e->name)) {
@@ -608,6 +780,72 @@ sl_node *sema_expr(sema *s, env_t *env, const sl_expr *e)
         return binary(s, env, e);
     case SL_EX_ROUTE:
         return route(s, env, e);
+    case SL_EX_LIST:
+        return sema_list_literal(s, env, e);
+    case SL_EX_SLICE: /* the parser puts slices only inside [...] */
+        sema_err(s, e->span, "a slice 'a:b' belongs inside [...]");
+        return NULL;
     }
     return NULL;
+}
+
+dim_scope sema_frame_scope(sema *s)
+{
+    frame *f = s->fr;
+    dim_scope sc = {f->unit->dim_params, f->inst ? f->inst->dims : NULL,
+                    f->inst ? "layer" : "model", f->tokens ? f->tokens->name : NULL,
+                    f->tok_a, f->tok_c, false};
+    return sc;
+}
+
+/* An expression as a dimension: the same arithmetic dimensions allow. */
+static sl_dim *expr_to_dim(sema *s, const sl_expr *e)
+{
+    sl_dim *d = sl_arena_alloc(&s->c->arena, sizeof *d);
+    d->span = e->span;
+    switch (e->kind) {
+    case SL_EX_NUM:
+        if (!e->is_int)
+            break;
+        d->kind = SL_DIM_INT;
+        d->value = (int64_t)e->num;
+        return d;
+    case SL_EX_NAME:
+        d->kind = SL_DIM_NAME;
+        d->name = e->name;
+        return d;
+    case SL_EX_BINARY:
+        if (e->op != '+' && e->op != '-' && e->op != '*' && e->op != '/')
+            break;
+        d->kind = SL_DIM_BINARY;
+        d->op = e->op;
+        if (!(d->lhs = expr_to_dim(s, e->lhs)) || !(d->rhs = expr_to_dim(s, e->rhs)))
+            return NULL;
+        return d;
+    default:
+        break;
+    }
+    sema_err(s, e->span, "expected a dimension: a whole number, a shape parameter or the "
+             "token count, with + - * /");
+    return NULL;
+}
+
+bool sema_expr_extent(sema *s, const sl_expr *e, int32_t *a, int64_t *c)
+{
+    sl_dim *d = expr_to_dim(s, e);
+    dim_scope sc = sema_frame_scope(s);
+    return d && sema_eval_extent(s, d, &sc, a, c);
+}
+
+bool sema_const_int(sema *s, env_t *env, const sl_expr *e, int64_t *v)
+{
+    sl_node *n = sema_expr(s, env, e);
+    if (!n)
+        return false;
+    if (n->op != SL_OP_CONST || n->ty.elem != SL_I32) {
+        sema_err(s, e->span, "an index must be an integer constant");
+        return false;
+    }
+    *v = (int64_t)n->value;
+    return true;
 }

@@ -19,9 +19,10 @@ void sema_env_bind(sema *s, env_t *env, const char *name, sl_node *n, sl_span ga
     if (b) {
         b->node = n;
         b->gate = gate;
+        b->inst = NULL;
         return;
     }
-    binding nb = {name, n, gate};
+    binding nb = {name, n, gate, NULL};
     sl_names_put(&s->c->arena, &env->index, name, (int)env->b.len);
     SL_VEC_PUSH(&s->c->arena, &env->b, nb);
 }
@@ -57,7 +58,7 @@ static void assign(sema *s, env_t *env, const sl_stmt *st)
     sl_node *v = sema_expr(s, env, st->value);
     const sl_decl *out = s->fr->output;
     if (v && out && strcmp(out->name, name) == 0) {
-        sl_ty want = s->fr->inst ? s->fr->inst->out_ty : s->p->out_ty;
+        sl_ty want = s->fr->out_ty;
         if (v->ty.elem == SL_I32)
             v = sema_to_f32(s, v);
         if (v && !sl_ty_equal(v->ty, want)) {
@@ -71,9 +72,9 @@ static void assign(sema *s, env_t *env, const sl_stmt *st)
 
 static void exit_stmt(sema *s, env_t *env, const sl_stmt *st, bool *terminated)
 {
-    if (s->fr->inst) {
-        sema_err(s, st->span, "'exit' is only allowed in a model, not in layer '%s'",
-                 s->fr->unit->name);
+    if (s->in_expert) {
+        /* an expert's rows come back to be combined: none may leave there */
+        sema_err(s, st->span, "an exit cannot be inside an expert of a route");
         return;
     }
     sl_node *cond = NULL;
@@ -98,8 +99,9 @@ static void exit_stmt(sema *s, env_t *env, const sl_stmt *st, bool *terminated)
     if (!v)
         return;
     if (!sl_ty_equal(v->ty, s->p->out_ty)) {
-        sema_err(s, st->value->span, "an exit returns the output '%s' (%s), but this value is %s",
-                 s->p->out_name, sema_ty_str(s, s->p->out_ty), sema_ty_str(s, v->ty));
+        sema_err(s, st->value->span, "an exit returns the %soutput '%s' (%s), but this value is %s",
+                 s->fr->inst ? "model's " : "", s->p->out_name, sema_ty_str(s, s->p->out_ty),
+                 sema_ty_str(s, v->ty));
         return;
     }
     sl_item *it = sema_item_add(s, SL_IT_EXIT, st->span);
@@ -171,6 +173,11 @@ static void gate_stmt(sema *s, env_t *env, const sl_stmt *st, bool *terminated)
                 sema_env_bind(s, &merged, b->name, POISON, SL_SPAN_NONE);
                 continue;
             }
+            if (b->inst && o && o->inst == b->inst) { /* a loop's layer, the same in both */
+                sema_env_bind(s, &merged, b->name, NULL, SL_SPAN_NONE);
+                sema_env_find(&merged, b->name)->inst = b->inst;
+                continue;
+            }
             if (!o || !o->node || !b->node) {
                 sema_env_bind(s, &merged, b->name, NULL, gate_span);
                 continue;
@@ -194,6 +201,64 @@ static void gate_stmt(sema *s, env_t *env, const sl_stmt *st, bool *terminated)
         }
     }
     *env = merged;
+}
+
+/* for [i,] layer in layers { ... }: the body once per element of the
+ * list, in order, with `layer` the element and `i` its position (an i32
+ * constant); names it binds stay bound after it, as after any statement. */
+static void for_stmt(sema *s, env_t *env, const sl_stmt *st, bool *terminated)
+{
+    sl_inst *list = NULL;
+    for (int i = 0; i < s->fr->n_params; i++)
+        if (s->fr->param_decls[i] && strcmp(s->fr->param_decls[i]->name, st->list) == 0) {
+            list = s->fr->params[i];
+            if (!list)
+                return; /* its declaration failed */
+            break;
+        }
+    if (!list) {
+        binding *b = sema_env_find(env, st->list);
+        if (b)
+            sema_err(s, st->list_span, "'%s' is a value; a loop goes over a list of layers "
+                     "('param %s: list[N] of ...')", st->list, st->list);
+        else
+            sema_err(s, st->list_span, "'%s' is not a list of layers of this %s", st->list,
+                     s->fr->inst ? "layer" : "model");
+        return;
+    }
+    if (list->kind != SL_P_BANK) {
+        sema_err(s, st->list_span, "'%s' is %s, not a list of layers ('list[N] of ...')",
+                 st->list, list->kind_str);
+        return;
+    }
+    const char *names[2] = {st->name, st->index};
+    sl_span spans[2] = {st->name_span, st->index_span};
+    for (int k = 0; k < 2; k++) {
+        if (!names[k])
+            continue;
+        if (sema_frame_has_param_decl(s->fr, names[k]) || sema_find_threshold(s, names[k]) >= 0 ||
+            sema_is_reserved(names[k])) {
+            sema_err(s, spans[k], "'%s' is already declared; a loop needs a new name", names[k]);
+            return;
+        }
+    }
+    if (st->index && strcmp(st->index, st->name) == 0) {
+        sema_err(s, st->index_span, "the position and the element need two names");
+        return;
+    }
+    list->used = true;
+    for (int i = 0; i < list->n_children && !*terminated && !s->c->too_many_errors; i++) {
+        binding *b;
+        sema_env_bind(s, env, st->name, NULL, SL_SPAN_NONE);
+        b = sema_env_find(env, st->name);
+        b->inst = list->children[i];
+        if (st->index)
+            sema_env_bind(s, env, st->index, sema_constant(s, SL_I32, i, st->index_span),
+                          SL_SPAN_NONE);
+        bool t = false;
+        sema_stmts(s, env, st->then_body, &t);
+        *terminated |= t;
+    }
 }
 
 void sema_stmts(sema *s, env_t *env, const sl_stmt *st, bool *terminated)
@@ -222,6 +287,12 @@ void sema_stmts(sema *s, env_t *env, const sl_stmt *st, bool *terminated)
         case SL_ST_GATE: {
             bool t = false;
             gate_stmt(s, env, st, &t);
+            *terminated |= t;
+            break;
+        }
+        case SL_ST_FOR: {
+            bool t = false;
+            for_stmt(s, env, st, &t);
             *terminated |= t;
             break;
         }

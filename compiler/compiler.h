@@ -57,7 +57,11 @@ typedef enum sl_pkind {
     SL_P_DENSE,       /* dense[in -> out] [blocks K] */
     SL_P_LAYERNORM,   /* layernorm[d] */
     SL_P_LAYER,       /* a layer written in Sluice */
-    SL_P_BANK         /* expert[N] of <kind> */
+    SL_P_BANK,        /* expert[N] of <kind>, list[N] of <kind> */
+    SL_P_TENSOR,      /* vector[d], matrix[r, c]: a learned value (nn.Parameter) */
+    SL_P_EMBEDDING,   /* embedding[vocab, d] */
+    SL_P_ATTENTION,   /* attention[d, heads] [causal] */
+    SL_P_BATCHNORM    /* batchnorm[d] */
 } sl_pkind;
 
 typedef struct sl_inst sl_inst;
@@ -67,14 +71,25 @@ struct sl_inst {
     const char *path;       /* state_dict prefix: "ffn.3.fc1" */
     sl_span span;           /* the declaration */
     const char *kind_str;   /* "dense[64 -> 256]", "mlp[64, 128, 64]" */
-    int64_t n_in, n_out;    /* DENSE: in, out; LAYERNORM: d, d */
+    int64_t n_in, n_out;    /* DENSE: in, out; LAYERNORM, BATCHNORM, ATTENTION: d, d;
+                               EMBEDDING: vocab, d */
     int64_t blocks;         /* DENSE: 0, or the number of blocks */
-    int w_tensor, b_tensor; /* DENSE, LAYERNORM: manifest indices (-1: unassigned) */
+    int64_t heads;          /* ATTENTION */
+    bool causal;            /* ATTENTION: a token attends to itself and those before */
+    bool is_list;           /* BANK: declared list[N] (for loops), not expert[N] */
+    /* Manifest indices (-1: unassigned): DENSE, LAYERNORM: weight, bias;
+     * ATTENTION: in_proj_weight, in_proj_bias, out_proj.weight, out_proj.bias;
+     * BATCHNORM: weight, bias, running_mean, running_var; EMBEDDING: weight;
+     * TENSOR: the parameter itself */
+    int w_tensor, b_tensor, w2_tensor, b2_tensor;
     const sl_unit *layer;   /* LAYER: its definition */
     int64_t *dims;          /* LAYER: values of its shape parameters */
     sl_inst **children;     /* LAYER: its params in order; BANK: its experts */
     int n_children;
-    sl_ty in_ty, out_ty;    /* what applying it takes and gives */
+    int threshold0;         /* LAYER: its thresholds' first index in the program */
+    sl_ty in_ty, out_ty;    /* what applying it takes and gives; TENSOR: out_ty is the value.
+                               A layer with a token count: in S, bound when applied */
+    bool tokens_generic;    /* LAYER: declares `tokens S` */
     bool used;              /* applied somewhere (or an expert of a used bank) */
 };
 
@@ -83,8 +98,11 @@ struct sl_inst {
 typedef enum sl_op {
     /* leaves */
     SL_OP_INPUT, SL_OP_CONST, SL_OP_THRESHOLD, SL_OP_ROUTE_ARG,
+    SL_OP_TENSOR,     /* a learned vector or matrix (the weights' memory) */
+    SL_OP_CONST_VEC,  /* a constant vector: zeros, ones, a literal of numbers */
     /* layers */
-    SL_OP_DENSE, SL_OP_DENSE_BLOCKS, SL_OP_LAYERNORM,
+    SL_OP_DENSE, SL_OP_DENSE_BLOCKS, SL_OP_LAYERNORM, SL_OP_BATCHNORM, SL_OP_EMBED,
+    SL_OP_ATTENTION,
     /* elementwise, cheap: fused into loops */
     SL_OP_NEG, SL_OP_NOT, SL_OP_TO_F32, SL_OP_RELU,
     SL_OP_ADD, SL_OP_SUB, SL_OP_MUL, SL_OP_DIV,
@@ -94,9 +112,17 @@ typedef enum sl_op {
     SL_OP_GELU, SL_OP_GELU_TANH, SL_OP_SIGMOID, SL_OP_TANH, SL_OP_EXP, SL_OP_LOG,
     /* whole vector */
     SL_OP_SOFTMAX, SL_OP_LOG_SOFTMAX,
-    /* reductions to a scalar */
+    /* reductions over the last dimension (per row of a matrix or sequence) */
     SL_OP_MAX, SL_OP_MIN, SL_OP_SUM, SL_OP_MEAN, SL_OP_ARGMAX, SL_OP_ENTROPY,
     SL_OP_MARGIN, SL_OP_INDEX,
+    /* reductions over the first dimension (tokens) */
+    SL_OP_POOL_MEAN, SL_OP_POOL_MAX, SL_OP_POOL_SUM,
+    /* plumbing */
+    SL_OP_TAKE,       /* one row (axis 0) or column (axis 1) of a matrix or sequence */
+    SL_OP_SLICE,      /* a range of axis 0 or 1, from `index` */
+    SL_OP_CONCAT,     /* args joined along axis 0, or the last axis (axis 1) */
+    SL_OP_STACK,      /* [a, b, c] of scalars: a vector */
+    SL_OP_TOPK_MASK,  /* bool vector: the k (index) largest */
     /* control */
     SL_OP_PHI, SL_OP_ROUTE,
     SL_OP_COUNT
@@ -116,7 +142,13 @@ struct sl_node {
                                DENSE_BLOCKS: input, mask) */
     sl_inst *inst;          /* DENSE*, LAYERNORM, ROUTE (the bank) */
     double value;           /* CONST: the value (bool as 0/1) */
-    int64_t index;          /* INDEX: the element; THRESHOLD: which; ROUTE: k */
+    int64_t index;          /* INDEX: the element; THRESHOLD: which; ROUTE, TOPK_MASK: k;
+                               TAKE: the row or column, negative from the end; SLICE: the
+                               start */
+    int axis;               /* TAKE, SLICE, CONCAT: 0 the first dimension, 1 the last */
+    sl_node **args;         /* CONCAT, STACK: the operands */
+    int n_args;
+    float *cvals;           /* CONST_VEC: the elements */
     int decision;           /* DENSE_BLOCKS, ROUTE: index into program decisions */
     sl_region **experts;    /* ROUTE: one region per expert, reading `route_arg` */
     sl_node **expert_out;   /* ROUTE: each expert region's result */
@@ -164,10 +196,11 @@ typedef struct sl_tensor {
 } sl_tensor;
 
 typedef struct sl_threshold {
-    const char *name;
+    const char *name;       /* a layer's: its instance's path first ("blocks.0.t") */
     float value;            /* default */
     sl_span span;
     bool used;
+    const sl_inst *owner;   /* the layer instance declaring it; NULL: the model */
 } sl_threshold;
 
 typedef struct sl_exit {

@@ -19,7 +19,12 @@ static const char *const op_names[SL_OP_COUNT] = {
     [SL_OP_SOFTMAX] = "softmax", [SL_OP_LOG_SOFTMAX] = "log_softmax", [SL_OP_MAX] = "max",
     [SL_OP_MIN] = "min", [SL_OP_SUM] = "sum", [SL_OP_MEAN] = "mean", [SL_OP_ARGMAX] = "argmax",
     [SL_OP_ENTROPY] = "entropy", [SL_OP_MARGIN] = "margin", [SL_OP_INDEX] = "index",
-    [SL_OP_PHI] = "phi", [SL_OP_ROUTE] = "route",
+    [SL_OP_PHI] = "phi", [SL_OP_ROUTE] = "route", [SL_OP_TENSOR] = "tensor",
+    [SL_OP_CONST_VEC] = "const_vec", [SL_OP_BATCHNORM] = "batchnorm", [SL_OP_EMBED] = "embed",
+    [SL_OP_ATTENTION] = "attention", [SL_OP_POOL_MEAN] = "pool_mean",
+    [SL_OP_POOL_MAX] = "pool_max", [SL_OP_POOL_SUM] = "pool_sum", [SL_OP_TAKE] = "take",
+    [SL_OP_SLICE] = "slice", [SL_OP_CONCAT] = "concat", [SL_OP_STACK] = "stack",
+    [SL_OP_TOPK_MASK] = "topk_mask",
 };
 
 const char *sl_op_str(sl_op op)
@@ -56,6 +61,37 @@ static void dump_node(dumper *d, const sl_node *n)
     case SL_OP_INDEX:
         fprintf(out, " %%%d[%lld]", n->a->id, (long long)n->index);
         break;
+    case SL_OP_TAKE:
+        fprintf(out, " %%%d[%s%lld]", n->a->id, n->axis ? ":, " : "", (long long)n->index);
+        break;
+    case SL_OP_SLICE:
+        fprintf(out, " %%%d[%s%lld:]", n->a->id, n->axis ? ":, " : "", (long long)n->index);
+        break;
+    case SL_OP_TOPK_MASK:
+        fprintf(out, " %%%d top %lld", n->a->id, (long long)n->index);
+        break;
+    case SL_OP_CONCAT: case SL_OP_STACK:
+        if (n->op == SL_OP_CONCAT)
+            fprintf(out, " axis %d", n->axis);
+        for (int i = 0; i < n->n_args; i++)
+            fprintf(out, "%s %%%d", i ? "," : "", n->args[i]->id);
+        break;
+    case SL_OP_CONST_VEC: {
+        int64_t k = sl_ty_numel(n->ty);
+        bool same = true;
+        for (int64_t i = 1; i < k; i++)
+            same &= n->cvals[i] == n->cvals[0];
+        if (same)
+            fprintf(out, " all %.9g", (double)n->cvals[0]);
+        else
+            for (int64_t i = 0; i < k; i++)
+                fprintf(out, "%s %.9g", i ? "," : "", (double)n->cvals[i]);
+        break;
+    }
+    case SL_OP_TENSOR:
+        fprintf(out, " %s", n->inst->path);
+        break;
+    case SL_OP_BATCHNORM: case SL_OP_EMBED: case SL_OP_ATTENTION:
     case SL_OP_DENSE:
     case SL_OP_LAYERNORM:
         fprintf(out, " %s %%%d", n->inst->path, n->a->id);

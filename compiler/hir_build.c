@@ -31,13 +31,15 @@ static sl_flops elems(sl_ty t)
     return (sl_flops){inner * (double)t.tok_c, inner * t.tok_a, 0};
 }
 
-/* How many times a per-token cost is paid: T's polynomial for a sequence,
- * once for anything else. */
+/* How many times a per-row cost is paid: the rows of a matrix or a
+ * sequence (T's polynomial), once for a vector. */
 static sl_flops tokens(sl_ty t)
 {
-    if (!sl_ty_is_seq(t))
+    int32_t a;
+    int64_t c;
+    if (!sema_rows_of(t, &a, &c))
         return (sl_flops){1, 0, 0};
-    return (sl_flops){(double)t.tok_c, t.tok_a, 0};
+    return (sl_flops){(double)c, a, 0};
 }
 
 static bool more(sl_flops a, sl_flops b)
@@ -52,8 +54,23 @@ static sl_flops node_flops(const sl_node *n)
 {
     switch (n->op) {
     case SL_OP_INPUT: case SL_OP_CONST: case SL_OP_THRESHOLD: case SL_OP_ROUTE_ARG:
-    case SL_OP_TO_F32: case SL_OP_INDEX: case SL_OP_PHI:
-        return (sl_flops){0, 0, 0};
+    case SL_OP_TO_F32: case SL_OP_INDEX: case SL_OP_PHI: case SL_OP_TENSOR: case SL_OP_CONST_VEC:
+    case SL_OP_EMBED: case SL_OP_TAKE: case SL_OP_SLICE: case SL_OP_CONCAT: case SL_OP_STACK:
+        return (sl_flops){0, 0, 0}; /* copies and leaves */
+    case SL_OP_BATCHNORM: /* a scale and a shift per element */
+        return sl_flops_scale(elems(n->ty), 2);
+    case SL_OP_ATTENTION: {
+        /* per token: the q, k, v and output projections (2*d*4d + 4d); per
+         * pair of tokens attended: q.k and the weighted v (2*d each) and the
+         * softmax (1 per head).  A causal mask attends n(n+1)/2 pairs. */
+        double d = (double)n->inst->n_in, h = (double)n->inst->heads;
+        sl_flops t = tokens(n->ty);
+        sl_flops pairs = {t.k * t.k, 2 * t.k * t.t, t.t * t.t};
+        if (n->inst->causal)
+            pairs = sl_flops_scale(sl_flops_add(pairs, t), 0.5);
+        return sl_flops_add(sl_flops_scale(t, 8 * d * d + 4 * d),
+                            sl_flops_scale(pairs, 4 * d + h));
+    }
     case SL_OP_DENSE: {
         double in = (double)n->inst->n_in, out = (double)n->inst->n_out;
         return sl_flops_scale(tokens(n->ty), 2.0 * in * out + out);

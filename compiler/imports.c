@@ -16,7 +16,7 @@ void sema_check_decls(sema *s, const sl_unit *u)
 {
     bool is_model = u->kind == SL_UNIT_MODEL;
     const char *what = is_model ? "model" : "layer";
-    const sl_decl *input = NULL, *output = NULL, *weights = NULL;
+    const sl_decl *input = NULL, *output = NULL, *weights = NULL, *tokens = NULL;
     sl_names seen = {0};             /* name -> position in `named` */
     SL_VEC(const sl_decl *) named = {0};
     for (const sl_decl *d = u->decls; d; d = d->next) {
@@ -40,9 +40,18 @@ void sema_check_decls(sema *s, const sl_unit *u)
             weights = d;
             continue;
         }
-        if (d->kind == SL_DECL_THRESHOLD && !is_model) {
-            sema_err(s, d->span, "thresholds belong to the model, not to layer '%s'", u->name);
-            continue;
+        if (d->kind == SL_DECL_TOKENS) {
+            if (tokens) {
+                sema_err(s, d->span, "a %s has one token count; '%s' is already it", what,
+                         tokens->name);
+                continue;
+            }
+            tokens = d;
+            if (!is_model && d->bounds) {
+                sema_err(s, d->bounds->span, "a layer's token count is what it is applied to; "
+                         "only the model's has bounds");
+                continue;
+            }
         }
         if (sema_is_reserved(d->name)) {
             sema_err(s, d->name_span, "'%s' names a builtin; choose another name", d->name);
@@ -132,7 +141,7 @@ void sema_load_module(sema *s, sl_module *m, bool is_main)
                 sl_note(s->c, prev->name_span, "previous definition is here");
                 break;
             }
-            if (sema_is_reserved(u->name) || strcmp(u->name, "expert") == 0) {
+            if (sema_is_reserved(u->name) || sema_is_builtin_kind(u->name)) {
                 sema_err(s, u->name_span, "'%s' names a builtin; choose another name", u->name);
                 break;
             }

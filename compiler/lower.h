@@ -1,6 +1,6 @@
 /* lower.h - shared state of the lowering files (plan.c: what lives where
- * in a tile's scratch; lower.c: the model's code; lower_desc.c: its
- * descriptor).  Internal to compiler/. */
+ * in a tile's scratch; lower.c, lower_ops.c, lower_emit.c: the model's
+ * code; lower_desc.c: its descriptor).  Internal to compiler/. */
 #ifndef SLUICE_LOWER_H
 #define SLUICE_LOWER_H
 
@@ -11,7 +11,7 @@
 typedef enum rt_fn {
     RT_DENSE_ROWS, RT_LAYERNORM, RT_GELU, RT_GELU_TANH, RT_SIGMOID, RT_TANH, RT_EXP, RT_LOG,
     RT_SOFTMAX, RT_LOG_SOFTMAX, RT_MAX, RT_MIN, RT_SUM, RT_ARGMAX, RT_ENTROPY, RT_MARGIN,
-    RT_TOPK, RT_ROWS_MERGE, RT_ROWS_BY_EXPERT, RT_COUNT
+    RT_TOPK, RT_ROWS_MERGE, RT_ROWS_BY_EXPERT, RT_ATTENTION, RT_COUNT
 } rt_fn;
 
 /* Where a tile's values live.  Every per-row value has a buffer of
@@ -23,6 +23,7 @@ typedef struct plan_item {
                                    ROUTE: the bucketed rows; DENSE_BLOCKS: a block's rows */
     int64_t idx, w, pos, comb;  /* ROUTE: top-k indices, their weights, bucket positions,
                                    the chosen experts' outputs [rows][k][d] */
+    int64_t qkv, ctx;           /* ATTENTION: q, k, v of every token; the heads' output */
     bool may_exit;              /* an exit inside (GATE: rows may not come back) */
 } plan_item;
 
@@ -40,7 +41,10 @@ typedef struct plan {
     plan_item *items;           /* per item, in walk order */
     int n_items;
     int64_t rows0, flops0;      /* the tile's row list and FLOP counters */
+    int64_t tokens0;            /* the token list of a dense call over rows (token_list) */
     int64_t row_bytes;          /* scratch bytes per tile row, at the peak */
+    int64_t tile_bytes;         /* tile_rows * row_bytes: where the tile-wide area starts */
+    int64_t attn_floats;        /* the tile-wide area: attention's scratch, for the longest */
     int *dense;                 /* per tensor: first sl_dense_desc of its weight; -1 */
     SL_VEC(plan_dense) packs;   /* what the runtime packs, in order */
 } plan;

@@ -173,7 +173,7 @@ void sl_lower_desc(lower *l, const unsigned char *embedded, size_t embedded_size
         i32v(l, (int64_t)nd), table(l, dec_t, decs, nd, "model.decisions"),
         i32v(l, p->n_slots),
         LLVMConstArray2(l->t_f64, dense_flops, 3),
-        i64v(l, l->tile_rows), i64v(l, (l->tile_rows * l->pl.row_bytes + 3) / 4),
+        i64v(l, l->tile_rows), i64v(l, l->pl.tile_bytes / 4 + l->pl.attn_floats),
         weights, i64v(l, (int64_t)embedded_size),
         l->tile,
     };

@@ -8,7 +8,7 @@ static int add_tensor(sl_ctx *c, sl_program *p, sl_inst *inst, const char *suffi
                       int64_t d0, int64_t d1)
 {
     sl_tensor t = {0};
-    t.name = sl_arena_printf(&c->arena, "%s.%s", inst->path, suffix);
+    t.name = suffix ? sl_arena_printf(&c->arena, "%s.%s", inst->path, suffix) : inst->path;
     t.rank = rank;
     t.shape[0] = d0;
     t.shape[1] = d1;
@@ -31,6 +31,29 @@ static void add_inst(sl_ctx *c, sl_program *p, sl_inst *inst)
         /* nn.LayerNorm: weight [d], bias [d] */
         inst->w_tensor = add_tensor(c, p, inst, "weight", 1, inst->n_out, 0);
         inst->b_tensor = add_tensor(c, p, inst, "bias", 1, inst->n_out, 0);
+        break;
+    case SL_P_BATCHNORM:
+        /* nn.BatchNorm1d in eval mode (num_batches_tracked is not read) */
+        inst->w_tensor = add_tensor(c, p, inst, "weight", 1, inst->n_out, 0);
+        inst->b_tensor = add_tensor(c, p, inst, "bias", 1, inst->n_out, 0);
+        inst->w2_tensor = add_tensor(c, p, inst, "running_mean", 1, inst->n_out, 0);
+        inst->b2_tensor = add_tensor(c, p, inst, "running_var", 1, inst->n_out, 0);
+        break;
+    case SL_P_EMBEDDING:
+        /* nn.Embedding: weight [vocab, d] */
+        inst->w_tensor = add_tensor(c, p, inst, "weight", 2, inst->n_in, inst->n_out);
+        break;
+    case SL_P_ATTENTION:
+        /* nn.MultiheadAttention: q, k and v projections stacked, then out_proj */
+        inst->w_tensor = add_tensor(c, p, inst, "in_proj_weight", 2, 3 * inst->n_in, inst->n_in);
+        inst->b_tensor = add_tensor(c, p, inst, "in_proj_bias", 1, 3 * inst->n_in, 0);
+        inst->w2_tensor = add_tensor(c, p, inst, "out_proj.weight", 2, inst->n_in, inst->n_in);
+        inst->b2_tensor = add_tensor(c, p, inst, "out_proj.bias", 1, inst->n_in, 0);
+        break;
+    case SL_P_TENSOR:
+        /* nn.Parameter: the tensor is the parameter's own name */
+        inst->w_tensor = add_tensor(c, p, inst, NULL, inst->out_ty.rank, inst->out_ty.dims[0],
+                                    inst->out_ty.dims[1]);
         break;
     case SL_P_LAYER:
         for (int i = 0; i < inst->n_children; i++)

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 
 #include "lower.h"
+#include "sluice/kernels.h" /* sl_rt_attention_scratch: the kernel's own count */
 
 /* Scratch a tile may take before its row count is halved: the arena of a
  * tile is tile_rows * row_bytes, allocated once per thread. */
@@ -132,6 +133,7 @@ typedef struct planner {
     arena_plan arena;
     sl_node **nodes;            /* per id */
     SL_VEC(int) open;           /* numbers of the items entered and not yet left */
+    int64_t list_rows;          /* the most rows a token list holds per tile row */
 } planner;
 
 static int64_t row_bytes(const sl_node *n)
@@ -163,11 +165,28 @@ static bool uniform_op(const plan *pl, const sl_node *n)
     }
 }
 
+/* One pack per weight (per block of a block-gated layer); attention has
+ * two: its in- and out-projections. */
+static void add_pack(planner *p, int w, int b, int64_t rows)
+{
+    plan *pl = p->pl;
+    if (pl->dense[w] >= 0)
+        return;
+    pl->dense[w] = (int)pl->packs.len;
+    plan_dense d = {w, b, 0, rows, false};
+    SL_VEC_PUSH(&p->l->c->arena, &pl->packs, d);
+}
+
 static void add_packs(planner *p, const sl_node *n)
 {
     plan *pl = p->pl;
     const sl_inst *inst = n->inst;
     int w = inst->w_tensor;
+    if (n->op == SL_OP_ATTENTION) {
+        add_pack(p, inst->w_tensor, inst->b_tensor, 3 * inst->n_in);
+        add_pack(p, inst->w2_tensor, inst->b2_tensor, inst->n_in);
+        return;
+    }
     if (pl->dense[w] < 0) {
         pl->dense[w] = (int)pl->packs.len;
         int64_t k = inst->blocks ? inst->blocks : 1, rows = inst->n_out / k;
@@ -200,8 +219,20 @@ static void first_enter(sl_walker *w, const sl_item *it)
     note_user(p, n, n->a);
     note_user(p, n, n->b);
     p->pl->uniform[n->id] = uniform_op(p->pl, n);
-    if (n->op == SL_OP_DENSE || n->op == SL_OP_DENSE_BLOCKS)
+    if (n->op == SL_OP_DENSE || n->op == SL_OP_DENSE_BLOCKS || n->op == SL_OP_ATTENTION)
         add_packs(p, n);
+    /* dense over tokens lists them; attention needs its kernel's scratch */
+    if ((n->op == SL_OP_DENSE || n->op == SL_OP_ATTENTION) && n->a->ty.rank == 2 &&
+        n->a->ty.dims[0] > p->list_rows)
+        p->list_rows = n->a->ty.dims[0];
+    if (n->op == SL_OP_ATTENTION) {
+        int64_t f = sl_rt_attention_scratch(n->ty.dims[0], n->inst->n_in, n->inst->heads);
+        if (f < 0)
+            sl_error(p->l->c, n->span, "attention over %lld tokens needs more scratch than "
+                     "memory holds", (long long)n->ty.dims[0]);
+        if (f > p->pl->attn_floats)
+            p->pl->attn_floats = f;
+    }
 }
 
 static void any_sub_enter(sl_walker *w, const sl_item *it, int k, const sl_region *r)
@@ -216,7 +247,7 @@ static void any_sub_leave(sl_walker *w, const sl_item *it, int k, const sl_regio
     pop_region(w->data);
 }
 
-/* A cheap per-row value read only by one cheap per-row value of its rank,
+/* A cheap per-row value read only by one cheap per-row value of its shape,
  * in the same region, is computed inside that user's loop. */
 static void decide_fusion(planner *p, int n_nodes, sl_node **nodes)
 {
@@ -226,9 +257,11 @@ static void decide_fusion(planner *p, int n_nodes, sl_node **nodes)
         if (!n)
             continue;
         sl_node *u = p->user[n->id];
+        bool same_shape = u && u->ty.rank == n->ty.rank && u->ty.tok_a == n->ty.tok_a &&
+                          u->ty.tok_c == n->ty.tok_c && sl_ty_numel(u->ty) == sl_ty_numel(n->ty);
         pl->fused[n->id] = !pl->uniform[n->id] && sl_plan_is_cheap(n->op) && n->uses == 1 &&
-                           u && sl_plan_is_cheap(u->op) && !pl->uniform[u->id] &&
-                           u->ty.rank == n->ty.rank && p->region_of[u->id] == p->region_of[n->id];
+                           u && sl_plan_is_cheap(u->op) && !pl->uniform[u->id] && same_shape &&
+                           p->region_of[u->id] == p->region_of[n->id];
     }
 }
 
@@ -260,6 +293,8 @@ static void live_enter(sl_walker *w, const sl_item *it)
         if (n->op != SL_OP_ROUTE) /* a route reads its input until its last expert */
             read_at(p, n->a, ev);
         read_at(p, n->b, ev);
+        for (int i = 0; i < n->n_args; i++)
+            read_at(p, n->args[i], ev);
         break;
     }
     case SL_IT_GATE:
@@ -308,7 +343,9 @@ static bool has_buffer(const plan *pl, const sl_node *n)
 {
     if (pl->uniform[n->id] || pl->fused[n->id])
         return false;
-    return n->op != SL_OP_INPUT && n->op != SL_OP_ROUTE_ARG;
+    /* the input, a learned value, a constant vector: where they are */
+    return n->op != SL_OP_INPUT && n->op != SL_OP_ROUTE_ARG && n->op != SL_OP_TENSOR &&
+           n->op != SL_OP_CONST_VEC;
 }
 
 static void place(planner *p, const sl_node *n)
@@ -345,6 +382,12 @@ static void place_enter(sl_walker *w, const sl_item *it)
         } else if (n->op == SL_OP_DENSE_BLOCKS) {
             pi->list0 = take(c, &p->arena, 4);
             give(c, &p->arena, pi->list0, 4);
+        } else if (n->op == SL_OP_ATTENTION) { /* only while it runs */
+            int64_t rows = n->ty.dims[0], d = n->inst->n_in;
+            pi->qkv = take(c, &p->arena, 4 * rows * 3 * d);
+            pi->ctx = take(c, &p->arena, 4 * rows * d);
+            give(c, &p->arena, pi->ctx, 4 * rows * d);
+            give(c, &p->arena, pi->qkv, 4 * rows * 3 * d);
         }
         break;
     }
@@ -446,9 +489,12 @@ void sl_plan(lower *l, int64_t tile_rows)
             p.dies_head[p.last_ev[i]] = i;
         }
 
-    /* The tile's row list and FLOP counters live for the whole tile. */
+    /* The tile's row list, FLOP counters and token list live for the whole
+     * tile. */
     pl->rows0 = take(l->c, &p.arena, 4);
     pl->flops0 = take(l->c, &p.arena, 8);
+    if (p.list_rows)
+        pl->tokens0 = take(l->c, &p.arena, 4 * p.list_rows);
     p.ev = 0;
     p.item_no = 0;
     p.nodes = nodes;
@@ -463,4 +509,5 @@ void sl_plan(lower *l, int64_t tile_rows)
         while (l->tile_rows > 1 && l->tile_rows * pl->row_bytes > SCRATCH_BUDGET)
             l->tile_rows /= 2;
     }
+    pl->tile_bytes = l->tile_rows * pl->row_bytes;
 }

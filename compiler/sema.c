@@ -122,6 +122,83 @@ static void check_model_name(sema *s, const sl_unit *u)
                  strlen(u->name), MAX_MODEL_NAME);
 }
 
+void sema_add_threshold(sema *s, const sl_decl *d, const char *name, const sl_inst *owner)
+{
+    const sl_expr *v = d->value;
+    bool neg = v->kind == SL_EX_UNARY && v->op == '-';
+    const sl_expr *num = neg ? v->lhs : v;
+    if (num->kind != SL_EX_NUM)
+        sema_err(s, v->span, "a threshold's default must be a number");
+    double x = num->kind == SL_EX_NUM ? (neg ? -num->num : num->num) : 0;
+    /* pushed even after an error: a unit's thresholds are counted from its first */
+    sl_threshold t = {name, (float)x, d->name_span, false, owner};
+    SL_VEC_PUSH(&s->c->arena, &s->p->thresholds, t);
+}
+
+/* `tokens T max N` (and `min M`, default 1): the model's token count. */
+static bool model_tokens(sema *s, const sl_decl *d)
+{
+    sl_program *p = s->p;
+    dim_scope none = {NULL, NULL, "model", NULL, 0, 0, false};
+    p->tokens_min = 1;
+    p->tokens_max = 0;
+    bool ok = true;
+    for (const sl_dim *b = d->bounds; b; b = b->next) {
+        bool is_min = strcmp(b->name, "min") == 0, is_max = strcmp(b->name, "max") == 0;
+        if (!is_min && !is_max) {
+            sema_err(s, b->span, "expected 'min' or 'max' after 'tokens %s', found '%s'",
+                     d->name, b->name);
+            ok = false;
+            continue;
+        }
+        int64_t v = sema_eval_dim(s, b->lhs, &none);
+        if (v < 0)
+            ok = false;
+        else if (is_min)
+            p->tokens_min = v;
+        else
+            p->tokens_max = v;
+    }
+    if (!ok)
+        return false;
+    if (p->tokens_max == 0) {
+        sema_err(s, d->span, "the model's token count needs a bound: 'tokens %s max N'", d->name);
+        return false;
+    }
+    if (p->tokens_min > p->tokens_max) {
+        sema_err(s, d->span, "'tokens %s' has min %lld above max %lld", d->name,
+                 (long long)p->tokens_min, (long long)p->tokens_max);
+        return false;
+    }
+    p->tokens_name = d->name;
+    s->c->tokens_name = d->name;
+    return true;
+}
+
+/* The model's input: a vector, a matrix, token ids, or a sequence whose
+ * first dimension is the token count itself. */
+static bool check_model_input(sema *s, const sl_decl *in)
+{
+    sl_program *p = s->p;
+    sl_ty t = p->in_ty;
+    if (p->tokens_name) {
+        if (!(t.tok_a == 1 && t.tok_c == 0)) {
+            sema_err(s, in->type->span, "the model's input must have its token count '%s' as "
+                     "its first dimension (f32[%s, d], f32[%s] or i32[%s]), not %s",
+                     p->tokens_name, p->tokens_name, p->tokens_name, p->tokens_name,
+                     sema_ty_str(s, t));
+            return false;
+        }
+        return true;
+    }
+    if (t.rank == 0) {
+        sema_err(s, in->type->span, "the model's input must be a vector (f32[N]), a matrix "
+                 "(f32[N, d]) or token ids (i32[N])");
+        return false;
+    }
+    return true;
+}
+
 static sl_program *check_model(sema *s, const sl_unit *u)
 {
     sl_program *p = s->p;
@@ -133,17 +210,18 @@ static sl_program *check_model(sema *s, const sl_unit *u)
     if (s->c->n_errors)
         return NULL;
 
-    dim_scope sc = {NULL, NULL, "model"};
+    const sl_decl *tokens = sema_unit_decl(u, SL_DECL_TOKENS);
+    if (tokens && !model_tokens(s, tokens))
+        return NULL;
+    dim_scope sc = {NULL, NULL, "model", tokens ? tokens->name : NULL, 1, 0, false};
     const sl_decl *in = sema_unit_decl(u, SL_DECL_INPUT), *out = sema_unit_decl(u, SL_DECL_OUTPUT);
     p->in_name = in->name;
     p->out_name = out->name;
     bool ok = sema_eval_type(s, in->type, &sc, &p->in_ty) &&
               sema_eval_type(s, out->type, &sc, &p->out_ty);
-    if (ok && p->in_ty.rank != 1) {
-        sema_err(s, in->type->span, "the model's input must be a vector (f32[N])");
-        ok = false;
-    }
-    if (ok && p->out_ty.rank != 1) {
+    if (ok)
+        ok = check_model_input(s, in);
+    if (ok && (p->out_ty.rank != 1 || p->out_ty.tok_a || p->out_ty.elem != SL_F32)) {
         sema_err(s, out->type->span, "the model's output must be a vector (f32[N])");
         ok = false;
     }
@@ -151,21 +229,13 @@ static sl_program *check_model(sema *s, const sl_unit *u)
     const sl_decl *weights = sema_unit_decl(u, SL_DECL_WEIGHTS);
     p->weights_path = resolve_weights(s, u, weights ? weights->path : NULL);
 
-    frame f = {.unit = u, .input = in, .output = out};
+    frame f = {.unit = u, .input = in, .output = out, .tokens = tokens, .tok_a = 1,
+               .out_ty = p->out_ty};
     for (const sl_decl *d = u->decls; d; d = d->next) {
         if (d->kind == SL_DECL_PARAM)
             f.n_params++;
-        if (d->kind != SL_DECL_THRESHOLD)
-            continue;
-        const sl_expr *v = d->value;
-        bool neg = v->kind == SL_EX_UNARY && v->op == '-';
-        const sl_expr *num = neg ? v->lhs : v;
-        if (num->kind != SL_EX_NUM) {
-            sema_err(s, v->span, "a threshold's default must be a number");
-            continue;
-        }
-        sl_threshold t = {d->name, (float)(neg ? -num->num : num->num), d->name_span, false};
-        SL_VEC_PUSH(&s->c->arena, &p->thresholds, t);
+        if (d->kind == SL_DECL_THRESHOLD)
+            sema_add_threshold(s, d, d->name, NULL);
     }
     f.params = sl_arena_array(&s->c->arena, (size_t)f.n_params + 1, sizeof *f.params);
     f.param_decls = sl_arena_array(&s->c->arena, (size_t)f.n_params + 1, sizeof *f.param_decls);
@@ -174,7 +244,8 @@ static sl_program *check_model(sema *s, const sl_unit *u)
         if (d->kind != SL_DECL_PARAM)
             continue;
         sema_frame_add_param(s, &f, i, d);
-        f.params[i++] = sema_instantiate(s, d->pkind, d->name, d->name, d->span, &sc);
+        f.params[i++] = sema_instantiate(s, d->pkind, d->name, sema_param_path(s, NULL, d),
+                                         d->span, &sc);
     }
     p->params = f.params;
     p->n_params = f.n_params;
@@ -214,7 +285,8 @@ static sl_program *check_model(sema *s, const sl_unit *u)
     for (int j = 0; j < p->n_params; j++)
         warn_unused(s, p->params[j]);
     for (size_t j = 0; j < p->thresholds.len; j++)
-        if (!p->thresholds.items[j].used)
+        if (!p->thresholds.items[j].used &&
+            (!p->thresholds.items[j].owner || p->thresholds.items[j].owner->used))
             sl_warn(s->c, p->thresholds.items[j].span, "threshold '%s' is never used",
                     p->thresholds.items[j].name);
     if (x && x->uses == 0)

@@ -71,7 +71,7 @@ static void print_dims(dumper *d, const sl_dim *x)
 
 static void print_type(dumper *d, const sl_type_ast *t)
 {
-    fputs("f32", d->out);
+    fputs(t->is_i32 ? "i32" : "f32", d->out);
     if (t->rank) {
         fputc('[', d->out);
         print_dims(d, t->dims);
@@ -98,16 +98,19 @@ static void print_kind(dumper *d, const sl_kind_ast *k)
         }
         break;
     case SL_KIND_EXPERT:
-        fputs("expert[", d->out);
-        print_dim(d, k->args, 0);
+    case SL_KIND_LIST:
+        fprintf(d->out, "%s[", k->form == SL_KIND_EXPERT ? "expert" : k->name);
+        print_dims(d, k->args);
         fputs("] of ", d->out);
         print_kind(d, k->elem);
-        break;
+        return; /* the element's blocks and flags are its own */
     }
     if (k->blocks) {
         fputs(" blocks ", d->out);
         print_dim(d, k->blocks, 0);
     }
+    for (const sl_dim *f = k->flags; f; f = f->next)
+        fprintf(d->out, " %s", f->name);
 }
 
 static void dump_expr(dumper *d, const sl_expr *e, int indent)
@@ -143,7 +146,22 @@ static void dump_expr(dumper *d, const sl_expr *e, int indent)
         line_start(d, indent, "Index", e->span);
         fputc('\n', d->out);
         dump_expr(d, e->lhs, indent + 1);
-        dump_expr(d, e->args, indent + 1);
+        for (const sl_expr *a = e->args; a; a = a->next)
+            dump_expr(d, a, indent + 1);
+        return;
+    case SL_EX_SLICE:
+        line_start(d, indent, "Slice", e->span);
+        fprintf(d->out, "%s%s\n", e->lhs ? "" : " from-start", e->rhs ? "" : " to-end");
+        if (e->lhs)
+            dump_expr(d, e->lhs, indent + 1);
+        if (e->rhs)
+            dump_expr(d, e->rhs, indent + 1);
+        return;
+    case SL_EX_LIST:
+        line_start(d, indent, "List", e->span);
+        fprintf(d->out, " %d\n", e->n_args);
+        for (const sl_expr *a = e->args; a; a = a->next)
+            dump_expr(d, a, indent + 1);
         return;
     case SL_EX_UNARY:
         line_start(d, indent, "Unary", e->span);
@@ -202,6 +220,13 @@ static void dump_stmt(dumper *d, const sl_stmt *s, int indent)
             dump_stmts(d, s->else_body, indent + 2);
         }
         return;
+    case SL_ST_FOR:
+        line_start(d, indent, "For", s->span);
+        if (s->index)
+            fprintf(d->out, " %s,", s->index);
+        fprintf(d->out, " %s in %s\n", s->name, s->list);
+        dump_stmts(d, s->then_body, indent + 1);
+        return;
     }
 }
 
@@ -245,6 +270,19 @@ static void dump_decl(dumper *d, const sl_decl *x, int indent)
         line_start(d, indent, "Param", x->span);
         fprintf(d->out, " %s ", x->name);
         print_kind(d, x->pkind);
+        if (x->path) {
+            fputs(" from ", d->out);
+            print_quoted(d->out, x->path);
+        }
+        fputc('\n', d->out);
+        return;
+    case SL_DECL_TOKENS:
+        line_start(d, indent, "Tokens", x->span);
+        fprintf(d->out, " %s", x->name);
+        for (const sl_dim *b = x->bounds; b; b = b->next) {
+            fprintf(d->out, " %s ", b->name);
+            print_dim(d, b->lhs, 0);
+        }
         fputc('\n', d->out);
         return;
     case SL_DECL_THRESHOLD:

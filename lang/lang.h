@@ -135,6 +135,9 @@ typedef enum sl_tok {
     SL_T_F32, SL_T_TRUE, SL_T_FALSE, SL_T_AND, SL_T_OR, SL_T_NOT,
     /* multi-character operators */
     SL_T_ARROW, SL_T_LE, SL_T_GE, SL_T_EQ, SL_T_NE,
+    /* keywords added later (numbered after the operators, so the parser's
+     * older token numbers stay) */
+    SL_T_TOKENS, SL_T_FOR, SL_T_IN, SL_T_FROM, SL_T_I32,
     SL_T_LAST
     /* single-character punctuation is its own character: '{' '(' '+' ... */
 } sl_tok;
@@ -194,19 +197,22 @@ struct sl_dim {
     sl_dim *next;        /* in a list */
 };
 
-/* `f32` or `f32[d, ...]` */
+/* `f32`, `f32[d, ...]`, `i32[T]` */
 typedef struct sl_type_ast {
     sl_span span;
+    bool is_i32;         /* written i32 (else f32) */
     int rank;
     sl_dim *dims;        /* list of rank dims */
 } sl_type_ast;
 
 /* A parameter's kind: dense[i -> o], layernorm[d], mlp[a, b, c], a bare
- * layer name, or expert[N] of <kind>; any may carry `blocks K`. */
+ * layer name, expert[N] of <kind> or list[N] of <kind>; any may carry
+ * `blocks K` and flags (`causal`). */
 typedef enum sl_kind_form {
     SL_KIND_ARROW,       /* name[in -> out] */
     SL_KIND_ARGS,        /* name[d, ...] or name */
-    SL_KIND_EXPERT       /* expert[count] of elem */
+    SL_KIND_EXPERT,      /* expert[count] of elem */
+    SL_KIND_LIST         /* name[count] of elem (name should be `list`) */
 } sl_kind_form;
 
 typedef struct sl_kind_ast sl_kind_ast;
@@ -218,8 +224,9 @@ struct sl_kind_ast {
     sl_dim *args;        /* ARROW: in then out; ARGS: list; EXPERT: the count */
     int n_args;
     bool has_brackets;   /* ARGS: written with [...] */
-    sl_kind_ast *elem;   /* EXPERT */
+    sl_kind_ast *elem;   /* EXPERT, LIST */
     sl_dim *blocks;      /* `blocks K`, or NULL */
+    sl_dim *flags;       /* words after the kind (`causal`): SL_DIM_NAME list */
 };
 
 typedef enum sl_expr_kind {
@@ -230,7 +237,9 @@ typedef enum sl_expr_kind {
     SL_EX_INDEX,  /* base[index] */
     SL_EX_UNARY,  /* -x, not x */
     SL_EX_BINARY, /* a op b */
-    SL_EX_ROUTE   /* route bank(arg) top k by scores */
+    SL_EX_ROUTE,  /* route bank(arg) top k by scores */
+    SL_EX_SLICE,  /* a:b inside [...]; either side may be missing */
+    SL_EX_LIST    /* [a, b, c], a vector literal */
 } sl_expr_kind;
 
 typedef struct sl_expr sl_expr;
@@ -244,26 +253,32 @@ struct sl_expr {
     const char *name;     /* NAME; ROUTE: the bank */
     sl_span name_span;    /* ROUTE: the bank's span */
     int op;               /* UNARY: '-' or SL_T_NOT; BINARY: '+', SL_T_LE, SL_T_AND, ... */
-    sl_expr *lhs, *rhs;   /* BINARY; UNARY uses lhs; CALL/INDEX: lhs is the callee/base */
-    sl_expr *args;        /* CALL: list; INDEX: the index; ROUTE: the argument */
+    sl_expr *lhs, *rhs;   /* BINARY; UNARY uses lhs; CALL/INDEX: lhs is the callee/base;
+                             SLICE: start, end (NULL when left out) */
+    sl_expr *args;        /* CALL: list; INDEX: the subscripts (exprs or SLICEs);
+                             ROUTE: the argument; LIST: the elements */
     int n_args;
     sl_dim *k;            /* ROUTE: top k */
     sl_expr *scores;      /* ROUTE: by ... */
     sl_expr *next;        /* in an argument list */
 };
 
-typedef enum sl_stmt_kind { SL_ST_ASSIGN, SL_ST_GATE, SL_ST_EXIT } sl_stmt_kind;
+typedef enum sl_stmt_kind { SL_ST_ASSIGN, SL_ST_GATE, SL_ST_EXIT, SL_ST_FOR } sl_stmt_kind;
 
 typedef struct sl_stmt sl_stmt;
 struct sl_stmt {
     sl_stmt_kind kind;
     sl_span span;
     int depth;            /* nesting depth, for the limit */
-    const char *name;     /* ASSIGN: the target */
+    const char *name;     /* ASSIGN: the target; FOR: the element's name */
     sl_span name_span;
+    const char *index;    /* FOR: the position's name (`for i, l in ls`), or NULL */
+    sl_span index_span;
+    const char *list;     /* FOR: the list looped over */
+    sl_span list_span;
     sl_expr *value;       /* ASSIGN: the value; EXIT: the value */
     sl_expr *cond;        /* GATE: the condition; EXIT: `when`, or NULL */
-    sl_stmt *then_body;   /* GATE */
+    sl_stmt *then_body;   /* GATE; FOR: the body */
     sl_stmt *else_body;   /* GATE: NULL if no else; an `else gate` is a one-stmt list */
     bool has_else;        /* GATE */
     sl_span else_span;    /* GATE: the `else` keyword */
@@ -271,19 +286,23 @@ struct sl_stmt {
 };
 
 typedef enum sl_decl_kind {
-    SL_DECL_INPUT, SL_DECL_OUTPUT, SL_DECL_PARAM, SL_DECL_THRESHOLD, SL_DECL_WEIGHTS
+    SL_DECL_INPUT, SL_DECL_OUTPUT, SL_DECL_PARAM, SL_DECL_THRESHOLD, SL_DECL_WEIGHTS,
+    SL_DECL_TOKENS
 } sl_decl_kind;
 
 typedef struct sl_decl sl_decl;
 struct sl_decl {
     sl_decl_kind kind;
     sl_span span;
-    const char *name;     /* INPUT, OUTPUT, PARAM, THRESHOLD */
+    const char *name;     /* INPUT, OUTPUT, PARAM, THRESHOLD, TOKENS */
     sl_span name_span;
     sl_type_ast *type;    /* INPUT, OUTPUT */
     sl_kind_ast *pkind;   /* PARAM */
     sl_expr *value;       /* THRESHOLD: the default */
-    const char *path;     /* WEIGHTS: the string's contents */
+    const char *path;     /* WEIGHTS: the string's contents; PARAM: `from "..."`, or NULL */
+    sl_span path_span;    /* PARAM: the `from` string */
+    sl_dim *bounds;       /* TOKENS: `min a max b` as SL_DIM_NAME words, each with
+                             its value in `lhs` */
     sl_decl *next;
 };
 

@@ -2,7 +2,7 @@
  *
  * Newlines end statements the way Go's semicolons are inserted: a newline
  * becomes an SL_T_NL token when the token before it can end a statement (a
- * name, a literal, `f32`, `)`, `]`, `}`) and it is not inside ( ) or [ ];
+ * name, a literal, `f32`, `i32`, `)`, `]`, `}`) and it is not inside ( ) or [ ];
  * an SL_T_NL right before `else` is dropped, so `}` and `else` may sit on
  * different lines.  `;` is an explicit SL_T_NL.  Any byte sequence lexes:
  * bad bytes get a diagnostic and are skipped. */
@@ -34,7 +34,7 @@ static bool ends_statement(int kind)
 {
     switch (kind) {
     case SL_T_IDENT: case SL_T_INT: case SL_T_FLOAT: case SL_T_STRING:
-    case SL_T_TRUE: case SL_T_FALSE: case SL_T_F32:
+    case SL_T_TRUE: case SL_T_FALSE: case SL_T_F32: case SL_T_I32:
     case ')': case ']': case '}':
         return true;
     default:
@@ -213,6 +213,11 @@ void sl_lex_more(sl_lexer *lx)
     "and"                { emit(lx, SL_T_AND, tok, cur); continue; }
     "or"                 { emit(lx, SL_T_OR, tok, cur); continue; }
     "not"                { emit(lx, SL_T_NOT, tok, cur); continue; }
+    "tokens"             { emit(lx, SL_T_TOKENS, tok, cur); continue; }
+    "for"                { emit(lx, SL_T_FOR, tok, cur); continue; }
+    "in"                 { emit(lx, SL_T_IN, tok, cur); continue; }
+    "from"               { emit(lx, SL_T_FROM, tok, cur); continue; }
+    "i32"                { emit(lx, SL_T_I32, tok, cur); continue; }
     ident                { emit(lx, SL_T_IDENT, tok, cur); continue; }
 
     dec                  { emit(lx, SL_T_INT, tok, cur); continue; }

@@ -264,6 +264,7 @@ static void body_add(body *b, sl_decl *d, sl_stmt *s)
 %token ROUTE 275 TOP 276 BY 277 EXPERT 278 OF 279 BLOCKS 280
 %token F32 281 TRUE 282 FALSE 283 AND 284 OR 285 NOT 286
 %token ARROW 287 LE 288 GE 289 EQ 290 NE 291
+%token TOKENS 292 FOR 293 IN 294 FROM 295 I32 296
 
 %left OR
 %left AND
@@ -276,17 +277,17 @@ static void body_add(body *b, sl_decl *d, sl_stmt *s)
 %precedence ROUTE_BY
 %precedence '(' '['
 
-%type <expr> expr postfix primary
-%type <exprs> args arg_list
+%type <expr> expr postfix primary subscript
+%type <exprs> args arg_list subscripts
 %type <dim> dim dim_atom
-%type <dims> dims names
+%type <dims> dims names bounds
 %type <stmt> stmt gate
 %type <stmts> stmts block
 %type <decl> decl
 %type <item> item
 %type <body> items unit_body
 %type <unit> unit
-%type <kind> kind kind_core
+%type <kind> kind kind_core kind_mods
 %type <type> type
 
 %%
@@ -365,8 +366,8 @@ item
     ;
 
 /* decl = "input" IDENT ":" type | "output" IDENT ":" type
- *      | "param" IDENT ":" kind | "threshold" IDENT "=" expr
- *      | "weights" STRING */
+ *      | "param" IDENT ":" kind [ "from" STRING ] | "threshold" IDENT "=" expr
+ *      | "weights" STRING | "tokens" IDENT { IDENT dim_atom } */
 decl
     : INPUT IDENT ':' type {
         $$ = decl_new(p, SL_DECL_INPUT, @$); $$->name = TEXT(@2); $$->name_span = @2; $$->type = $4;
@@ -377,6 +378,14 @@ decl
     | PARAM IDENT ':' kind {
         $$ = decl_new(p, SL_DECL_PARAM, @$); $$->name = TEXT(@2); $$->name_span = @2; $$->pkind = $4;
       }
+    | PARAM IDENT ':' kind FROM STRING {
+        $$ = decl_new(p, SL_DECL_PARAM, @$); $$->name = TEXT(@2); $$->name_span = @2; $$->pkind = $4;
+        $$->path = string_value(p, @6); $$->path_span = @6;
+      }
+    | TOKENS IDENT bounds {
+        $$ = decl_new(p, SL_DECL_TOKENS, @$); $$->name = TEXT(@2); $$->name_span = @2;
+        $$->bounds = $3.head;
+      }
     | THRESHOLD IDENT '=' expr {
         $$ = decl_new(p, SL_DECL_THRESHOLD, @$); $$->name = TEXT(@2); $$->name_span = @2; $$->value = $4;
       }
@@ -385,23 +394,62 @@ decl
       }
     ;
 
-/* type = "f32" [ "[" [ dims ] "]" ] */
+/* bounds = { IDENT dim_atom }   (`min 1 max 64`; the checker reads the words) */
+bounds
+    : %empty { $$.head = $$.tail = NULL; $$.n = 0; }
+    | bounds IDENT dim_atom {
+        sl_dim *d = dim_new(p, SL_DIM_NAME, @2);
+        d->name = TEXT(@2); d->lhs = $3;
+        $$ = $1;
+        if ($$.tail) $$.tail->next = d; else $$.head = d;
+        $$.tail = d; $$.n++;
+      }
+    ;
+
+/* type = ( "f32" | "i32" ) [ "[" [ dims ] "]" ] */
 type
     : F32 { $$ = NEW(sl_type_ast); $$->span = @$; }
     | F32 '[' ']' { $$ = NEW(sl_type_ast); $$->span = @$; }
     | F32 '[' dims ']' {
         $$ = NEW(sl_type_ast); $$->span = @$; $$->dims = $3.head; $$->rank = $3.n;
       }
+    | I32 { $$ = NEW(sl_type_ast); $$->span = @$; $$->is_i32 = true; }
+    | I32 '[' ']' { $$ = NEW(sl_type_ast); $$->span = @$; $$->is_i32 = true; }
+    | I32 '[' dims ']' {
+        $$ = NEW(sl_type_ast); $$->span = @$; $$->dims = $3.head; $$->rank = $3.n;
+        $$->is_i32 = true;
+      }
     ;
 
-/* kind = kind_core [ "blocks" dim_atom ] | "expert" "[" dim "]" "of" kind */
+/* kind = kind_core { "blocks" dim_atom | IDENT }
+ *      | kind_core "of" kind                  (list[N] of ...)
+ *      | "expert" "[" dim "]" "of" kind */
 kind
-    : kind_core { $$ = $1; }
-    | kind_core BLOCKS dim_atom { $$ = $1; $$->blocks = $3; $$->span = @$; }
+    : kind_mods { $$ = $1; }
+    | kind_core OF kind {
+        $$ = $1; $$->form = SL_KIND_LIST; $$->span = @$; $$->elem = $3;
+      }
     | EXPERT '[' dim ']' OF kind {
         $$ = NEW(sl_kind_ast); $$->form = SL_KIND_EXPERT; $$->span = @$;
         $$->name = "expert"; $$->name_span = @1;
         $$->args = $3; $$->n_args = 1; $$->elem = $6;
+      }
+    ;
+
+kind_mods
+    : kind_core { $$ = $1; }
+    | kind_mods BLOCKS dim_atom {
+        $$ = $1;
+        if ($$->blocks) sl_error(p->c, @2, "'blocks' is given twice");
+        $$->blocks = $3; $$->span = @$;
+      }
+    | kind_mods IDENT {
+        $$ = $1; $$->span = @$;
+        sl_dim *f = dim_new(p, SL_DIM_NAME, @2);
+        f->name = TEXT(@2);
+        sl_dim **tail = &$$->flags;
+        while (*tail) tail = &(*tail)->next;
+        *tail = f;
       }
     ;
 
@@ -444,12 +492,24 @@ dim_atom
     | '(' dim ')' { $$ = $2; }
     ;
 
-/* stmt = IDENT "=" expr | gate | "exit" expr [ "when" expr ] */
+/* stmt = IDENT "=" expr | gate | "exit" expr [ "when" expr ]
+ *      | "for" [ IDENT "," ] IDENT "in" IDENT block */
 stmt
     : IDENT '=' expr {
         $$ = stmt_new(p, SL_ST_ASSIGN, @$); $$->name = TEXT(@1); $$->name_span = @1; $$->value = $3;
       }
     | gate { $$ = $1; }
+    | FOR IDENT IN IDENT block {
+        $$ = stmt_new(p, SL_ST_FOR, @$); $$->name = TEXT(@2); $$->name_span = @2;
+        $$->list = TEXT(@4); $$->list_span = @4; $$->then_body = $5.head;
+        $$->depth = nest(p, @1, body_depth($5.head));
+      }
+    | FOR IDENT ',' IDENT IN IDENT block {
+        $$ = stmt_new(p, SL_ST_FOR, @$); $$->index = TEXT(@2); $$->index_span = @2;
+        $$->name = TEXT(@4); $$->name_span = @4;
+        $$->list = TEXT(@6); $$->list_span = @6; $$->then_body = $7.head;
+        $$->depth = nest(p, @1, body_depth($7.head));
+      }
     | EXIT expr {
         $$ = stmt_new(p, SL_ST_EXIT, @$); $$->value = $2;
       }
@@ -518,7 +578,9 @@ expr
     | postfix { $$ = $1; }
     ;
 
-/* postfix = primary | postfix "(" [ args ] ")" | postfix "[" expr "]" */
+/* postfix = primary | postfix "(" [ args ] ")" | postfix "[" subscripts "]"
+ * subscripts = subscript { "," subscript }
+ * subscript = expr | [ expr ] ":" [ expr ] */
 postfix
     : primary { $$ = $1; }
     | postfix '(' args ')' {
@@ -527,8 +589,26 @@ postfix
         for (sl_expr *a = $3.head; a; a = a->next) d = max_depth(d, a->depth);
         $$->depth = nest(p, @$, d);
       }
-    | postfix '[' expr ']' {
-        $$ = expr_new(p, SL_EX_INDEX, @$); $$->lhs = $1; $$->args = $3; $$->n_args = 1;
+    | postfix '[' subscripts ']' {
+        $$ = expr_new(p, SL_EX_INDEX, @$); $$->lhs = $1; $$->args = $3.head; $$->n_args = $3.n;
+        int d = $1->depth;
+        for (sl_expr *a = $3.head; a; a = a->next) d = max_depth(d, a->depth);
+        $$->depth = nest(p, @$, d);
+      }
+    ;
+
+subscripts
+    : subscript { $$.head = $$.tail = $1; $$.n = 1; }
+    | subscripts ',' subscript { $$ = $1; $$.tail->next = $3; $$.tail = $3; $$.n++; }
+    ;
+
+subscript
+    : expr { $$ = $1; }
+    | ':' { $$ = expr_new(p, SL_EX_SLICE, @$); }
+    | expr ':' { $$ = expr_new(p, SL_EX_SLICE, @$); $$->lhs = $1; $$->depth = nest(p, @$, $1->depth); }
+    | ':' expr { $$ = expr_new(p, SL_EX_SLICE, @$); $$->rhs = $2; $$->depth = nest(p, @$, $2->depth); }
+    | expr ':' expr {
+        $$ = expr_new(p, SL_EX_SLICE, @$); $$->lhs = $1; $$->rhs = $3;
         $$->depth = nest(p, @$, max_depth($1->depth, $3->depth));
       }
     ;
@@ -544,6 +624,7 @@ arg_list
     ;
 
 /* primary = IDENT | INT | FLOAT | "true" | "false" | "(" expr ")"
+ *         | "[" expr { "," expr } "]"
  *         | "route" IDENT "(" expr ")" "top" dim_atom "by" postfix */
 primary
     : IDENT { $$ = expr_new(p, SL_EX_NAME, @1); $$->name = TEXT(@1); }
@@ -552,6 +633,12 @@ primary
     | TRUE { $$ = expr_new(p, SL_EX_BOOL, @1); $$->bval = true; }
     | FALSE { $$ = expr_new(p, SL_EX_BOOL, @1); $$->bval = false; }
     | '(' expr ')' { $$ = $2; }
+    | '[' arg_list ']' {
+        $$ = expr_new(p, SL_EX_LIST, @$); $$->args = $2.head; $$->n_args = $2.n;
+        int d = 0;
+        for (sl_expr *a = $2.head; a; a = a->next) d = max_depth(d, a->depth);
+        $$->depth = nest(p, @$, d);
+      }
     | ROUTE IDENT '(' expr ')' TOP dim_atom BY postfix %prec ROUTE_BY {
         $$ = expr_new(p, SL_EX_ROUTE, @$); $$->name = TEXT(@2); $$->name_span = @2;
         $$->args = $4; $$->n_args = 1; $$->k = $7; $$->scores = $9;
@@ -566,7 +653,8 @@ _Static_assert(SAME(SLP_NL, SL_T_NL) && SAME(SLP_IDENT, SL_T_IDENT) &&
                SAME(SLP_STRING, SL_T_STRING) && SAME(SLP_MODEL, SL_T_MODEL) &&
                SAME(SLP_BLOCKS, SL_T_BLOCKS) && SAME(SLP_F32, SL_T_F32) &&
                SAME(SLP_NOT, SL_T_NOT) && SAME(SLP_ARROW, SL_T_ARROW) &&
-               SAME(SLP_NE, SL_T_NE) && SL_T_NE + 1 == SL_T_LAST,
+               SAME(SLP_NE, SL_T_NE) && SAME(SLP_TOKENS, SL_T_TOKENS) &&
+               SAME(SLP_I32, SL_T_I32) && SL_T_I32 + 1 == SL_T_LAST,
                "parser.y token numbers must match lang.h's sl_tok");
 
 static int slp_lex(SLP_STYPE *val, sl_span *loc, parser *p)
@@ -668,7 +756,7 @@ static int yyreport_syntax_error(const yypcontext_t *ctx, parser *p)
         if (toks[i] >= 0 && toks[i] < SL_T_LAST)
             has[toks[i]] = true;
     bool operand = has[SL_T_IDENT] && has[SL_T_INT] && has[SL_T_FLOAT] && has[SL_T_TRUE] &&
-                   has[SL_T_FALSE] && has[SL_T_ROUTE] && has['('];
+                   has[SL_T_FALSE] && has[SL_T_ROUTE] && has['('] && has['['];
     bool expression = operand && has['-'] && has[SL_T_NOT];
     /* After a complete operand, any operator could continue it; those are
      * rarely what is missing, so they are left out when something else
@@ -681,7 +769,7 @@ static int yyreport_syntax_error(const yypcontext_t *ctx, parser *p)
     for (int i = 0; i < n; i++) {
         int t = toks[i];
         bool starter = t == SL_T_IDENT || t == SL_T_INT || t == SL_T_FLOAT || t == SL_T_TRUE ||
-                       t == SL_T_FALSE || t == SL_T_ROUTE || t == '(';
+                       t == SL_T_FALSE || t == SL_T_ROUTE || t == '(' || t == '[';
         if (operand && (starter || (expression && (t == '-' || t == SL_T_NOT))))
             continue;
         if (!operand && structural > 0 && is_continuation(t))

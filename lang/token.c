@@ -38,6 +38,11 @@ static const char *const keyword_names[] = {
     [SL_T_GE - SL_T_NL] = "'>='",
     [SL_T_EQ - SL_T_NL] = "'=='",
     [SL_T_NE - SL_T_NL] = "'!='",
+    [SL_T_TOKENS - SL_T_NL] = "'tokens'",
+    [SL_T_FOR - SL_T_NL] = "'for'",
+    [SL_T_IN - SL_T_NL] = "'in'",
+    [SL_T_FROM - SL_T_NL] = "'from'",
+    [SL_T_I32 - SL_T_NL] = "'i32'",
 };
 
 const char *sl_tok_name(int kind)

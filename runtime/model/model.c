@@ -93,9 +93,14 @@ int sl_weights_check_tensor(const sl_st_file *f, const sl_tensor_desc *want,
     if (!t->data)
         return sl_error_set(err, "%s: tensor '%s': expected a float dtype (F32, F16 or BF16), "
                             "found %s", sl_st_name(f), want->name, t->dtype_name);
-    bool same = t->rank == want->rank;
+    /* Leading dimensions of 1 hold the same data: PyTorch keeps a class
+     * token as [1, 1, d], a position table as [1, n, d]. */
+    int lead = t->rank - want->rank;
+    bool same = lead >= 0;
+    for (int i = 0; same && i < lead; i++)
+        same = t->shape[i] == 1;
     for (int i = 0; same && i < want->rank; i++)
-        same = t->shape[i] == want->shape[i];
+        same = t->shape[lead + i] == want->shape[i];
     if (!same)
         return sl_error_set(err, "%s: tensor '%s': expected shape %s, found %s", sl_st_name(f),
                             want->name, sl_shape_str(want->shape, want->rank, a, sizeof a),
