@@ -3,6 +3,7 @@
  * The tree is walked by sl_walk_region (region.c); this file only prints
  * what the walk enters and leaves. */
 #include <stdio.h>
+#include <string.h>
 
 #include "compiler.h"
 
@@ -64,9 +65,21 @@ static void dump_node(dumper *d, const sl_node *n)
     case SL_OP_TAKE:
         fprintf(out, " %%%d[%s%lld]", n->a->id, n->axis ? ":, " : "", (long long)n->index);
         break;
-    case SL_OP_SLICE:
-        fprintf(out, " %%%d[%s%lld:]", n->a->id, n->axis ? ":, " : "", (long long)n->index);
+    case SL_OP_SLICE: { /* [from:to], `to` from the result's length */
+        sl_ty t = n->ty;
+        fprintf(out, " %%%d[%s%lld:", n->a->id, n->axis ? ":, " : "", (long long)n->index);
+        if (n->axis)
+            fprintf(out, "%lld]", (long long)(n->index + t.dims[1]));
+        else if (sl_ty_is_seq(t)) { /* the result's first dimension, moved on by `from` */
+            t.tok_c += n->index;
+            const char *s = sl_ty_str(d->c, t); /* "f32[T + 1, ...]" */
+            const char *comma = strchr(s, ',');
+            size_t len = comma ? (size_t)(comma - s) - 4 : strlen(s) - 5;
+            fprintf(out, "%.*s]", (int)len, s + 4);
+        } else
+            fprintf(out, "%lld]", (long long)(n->index + t.dims[0]));
         break;
+    }
     case SL_OP_TOPK_MASK:
         fprintf(out, " %%%d top %lld", n->a->id, (long long)n->index);
         break;

@@ -396,7 +396,7 @@ static bool check_flags(sema *s, const sl_kind_ast *k, sl_inst *inst)
 /* A bank of N instances of one kind: expert[N] of K, list[N] of K. */
 static sl_inst *instantiate_bank(sema *s, sl_inst *inst, const sl_kind_ast *k, const dim_scope *sc)
 {
-    const char *what = k->form == SL_KIND_LIST ? "list" : "expert bank";
+    const char *what = k->form == SL_KIND_LIST ? "a list" : "an expert bank";
     if (k->form == SL_KIND_LIST && (strcmp(k->name, "list") != 0 || k->n_args != 1 ||
                                     k->blocks || k->flags)) {
         sema_err(s, k->span, "'%s[...] of' is not a kind; a list of layers is written "
@@ -407,12 +407,12 @@ static sl_inst *instantiate_bank(sema *s, sl_inst *inst, const sl_kind_ast *k, c
     if (n < 0)
         return NULL;
     if (n > SL_MAX_EXPERTS) {
-        sema_err(s, k->args->span, "an %s holds at most %d %s", what, SL_MAX_EXPERTS,
+        sema_err(s, k->args->span, "%s holds at most %d %s", what, SL_MAX_EXPERTS,
                  k->form == SL_KIND_LIST ? "layers" : "experts");
         return NULL;
     }
     if (k->elem->form == SL_KIND_EXPERT || k->elem->form == SL_KIND_LIST) {
-        sema_err(s, k->elem->span, "an %s cannot hold %s", what,
+        sema_err(s, k->elem->span, "%s cannot hold %s", what,
                  k->elem->form == SL_KIND_LIST ? "lists" : "expert banks");
         return NULL;
     }

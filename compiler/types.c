@@ -102,10 +102,13 @@ bool sl_flops_is_zero(sl_flops f) { return f.k == 0 && f.t == 0 && f.tt == 0; }
 const char *sl_flops_str(sl_ctx *c, sl_flops f, const char *tokens_name)
 {
     char buf[160];
-    size_t n = (size_t)snprintf(buf, sizeof buf, "%.0f", f.k);
+    size_t n = 0;
+    if (f.k != 0 || (f.t == 0 && f.tt == 0))
+        n = (size_t)snprintf(buf, sizeof buf, "%.0f", f.k);
     if (f.t != 0)
-        n += (size_t)snprintf(buf + n, sizeof buf - n, " + %.0f*%s", f.t, tokens_name);
+        n += (size_t)snprintf(buf + n, sizeof buf - n, "%s%.0f*%s", n ? " + " : "", f.t,
+                              tokens_name);
     if (f.tt != 0)
-        snprintf(buf + n, sizeof buf - n, " + %.0f*%s^2", f.tt, tokens_name);
+        snprintf(buf + n, sizeof buf - n, "%s%.0f*%s^2", n ? " + " : "", f.tt, tokens_name);
     return sl_arena_strdup(&c->arena, buf);
 }
