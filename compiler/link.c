@@ -130,10 +130,11 @@ static int write_header(sl_ctx *c, const sl_program *p, const char *path, const 
                " *\n"
                " * Link with %s, jansson and libm, e.g.\n"
                " *     cc app.c %s -ljansson -lm -lpthread\n"
-               " * Open the model with %s_open(), run it with sl_model_run(), close it\n"
+               " * Open the model with %s_open(), run it with %s, close it\n"
                " * with sl_model_close(); the sections below say what the ledger holds. */\n"
                "#ifndef %s_H\n#define %s_H\n\n",
-            p->name, p->name, SL_VERSION, p->source_path, lib, lib, p->name, up, up);
+            p->name, p->name, SL_VERSION, p->source_path, lib, lib, p->name,
+            p->tokens_name ? "sl_model_run_tokens()" : "sl_model_run()", up, up);
     fputs(err_h, f);
     fputc('\n', f);
     /* model.h without its #include "sluice/error.h": the copy above stands in. */
@@ -152,12 +153,17 @@ static int write_header(sl_ctx *c, const sl_program *p, const char *path, const 
         const char *name, *comment;
         long long value;
     } sizes[] = {
-        {"IN_SIZE", "floats per input", (long long)sl_ty_numel(p->in_ty)},
+        {"IN_SIZE", p->in_ty.elem == SL_I32 ? "int32_t ids per input (at TOKENS_MAX tokens)"
+                    : p->tokens_name ? "floats per input (at TOKENS_MAX tokens)"
+                                     : "floats per input",
+         (long long)sl_ty_numel(p->in_ty)},
         {"OUT_SIZE", "floats per output", (long long)sl_ty_numel(p->out_ty)},
         {"N_EXITS", "exits; a run returns n_exits when none was taken", (long long)p->exits.len},
         {"N_SLOTS", "ledger slots per input", (long long)p->n_slots},
+        {"TOKENS_MIN", "the fewest tokens an input has", (long long)p->tokens_min},
+        {"TOKENS_MAX", "the most tokens an input has", (long long)p->tokens_max},
     };
-    size_t n_sizes = sizeof sizes / sizeof *sizes;
+    size_t n_sizes = sizeof sizes / sizeof *sizes - (p->tokens_name ? 0 : 2);
     int width = 0;
     for (size_t i = 0; i < n_sizes; i++) {
         int w = snprintf(NULL, 0, "%s_%s = %lld,", up, sizes[i].name, sizes[i].value);
