@@ -422,17 +422,12 @@ static bool ids_checked(sema *s, const sl_inst *inst, const sl_node *x, sl_span 
     return false;
 }
 
-sl_node *sema_apply(sema *s, sl_inst *inst, sl_node *x, sl_span at)
-{
-    return apply(s, inst, x, at);
-}
-
 static sl_node *apply(sema *s, sl_inst *inst, sl_node *x, sl_span at)
 {
     if (inst->kind == SL_P_BANK) {
         if (inst->is_list)
             sema_err(s, at, "'%s' is a list of layers: apply one of them ('%s[i](x)'), or loop "
-                     "over them ('for layer in %s { ... }')", inst->path, inst->name, inst->name);
+                     "over them ('for blk in %s { ... }')", inst->path, inst->name, inst->name);
         else
             sema_err(s, at, "expert bank '%s' is applied with 'route %s(x) top K by scores'",
                      inst->path, inst->name);
@@ -446,31 +441,18 @@ static sl_node *apply(sema *s, sl_inst *inst, sl_node *x, sl_span at)
     sl_ty out;
     if (!(x = coerce_arg(s, inst, x, at, &out)))
         return NULL;
-    switch (inst->kind) {
-    case SL_P_DENSE:
-        inst->used = true;
-        return param_node(s, SL_OP_DENSE, inst, x, out, at);
-    case SL_P_LAYERNORM:
-        inst->used = true;
-        return param_node(s, SL_OP_LAYERNORM, inst, x, out, at);
-    case SL_P_BATCHNORM:
-        inst->used = true;
-        return param_node(s, SL_OP_BATCHNORM, inst, x, out, at);
-    case SL_P_ATTENTION:
-        inst->used = true;
-        return param_node(s, SL_OP_ATTENTION, inst, x, out, at);
-    case SL_P_EMBEDDING:
-        if (!ids_checked(s, inst, x, at))
-            return NULL;
-        inst->used = true;
-        return param_node(s, SL_OP_EMBED, inst, x, out, at);
-    case SL_P_LAYER:
+    if (inst->kind == SL_P_LAYER) {
         inst->used = true;
         return apply_layer(s, inst, x, at, out);
-    case SL_P_BANK: case SL_P_TENSOR:
-        break;
     }
-    return NULL;
+    if (inst->kind == SL_P_EMBEDDING && !ids_checked(s, inst, x, at))
+        return NULL;
+    inst->used = true;
+    static const sl_op ops[] = {[SL_P_DENSE] = SL_OP_DENSE, [SL_P_LAYERNORM] = SL_OP_LAYERNORM,
+                                [SL_P_BATCHNORM] = SL_OP_BATCHNORM,
+                                [SL_P_ATTENTION] = SL_OP_ATTENTION,
+                                [SL_P_EMBEDDING] = SL_OP_EMBED};
+    return param_node(s, ops[inst->kind], inst, x, out, at);
 }
 
 int sema_add_decision(sema *s, sl_decision_kind_c kind, const char *name, sl_span at,
@@ -532,7 +514,8 @@ static sl_node *apply_blocks(sema *s, env_t *env, const sl_expr *call, sl_inst *
     return sema_emit(s, n);
 }
 
-sl_inst *sema_list_element(sema *s, env_t *env, sl_inst *bank, const sl_expr *index)
+/* Element k of a bank or a list, k a constant index (negative: from the end). */
+static sl_inst *list_element(sema *s, env_t *env, sl_inst *bank, const sl_expr *index)
 {
     int64_t k;
     if (!sema_const_int(s, env, index, &k))
@@ -566,7 +549,7 @@ static sl_node *call(sema *s, env_t *env, const sl_expr *e)
             return NULL; /* the declaration failed and was reported */
         if (inst->kind != SL_P_BANK)
             return apply_blocks(s, env, e, inst);
-        sl_inst *elem = sema_list_element(s, env, inst, callee->args);
+        sl_inst *elem = list_element(s, env, inst, callee->args);
         sl_node *x = elem ? sema_expr(s, env, e->args) : NULL;
         return x ? apply(s, elem, x, e->span) : NULL;
     }

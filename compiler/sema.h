@@ -148,10 +148,7 @@ sl_node *sema_expr(sema *s, env_t *env, const sl_expr *e);
 bool sema_expr_extent(sema *s, const sl_expr *e, int32_t *a, int64_t *c);
 /* An integer constant expression (an index); false (reported) if not. */
 bool sema_const_int(sema *s, env_t *env, const sl_expr *e, int64_t *v);
-/* Apply a parameter to a value (a layer inlined, a kernel called). */
-sl_node *sema_apply(sema *s, sl_inst *inst, sl_node *x, sl_span at);
-/* A bank's (or list's) element k of a constant index expression. */
-sl_inst *sema_list_element(sema *s, env_t *env, sl_inst *bank, const sl_expr *index);
+
 sl_node *sema_to_f32(sema *s, sl_node *n);
 int sema_add_decision(sema *s, sl_decision_kind_c kind, const char *name, sl_span at,
                       int count, int choices);
