@@ -54,8 +54,12 @@ if subprocess.run([config.python, "-c", _probe], capture_output=True).returncode
 
 # ---- runtime I/O (test/runtime-io) and model executables (test/runtime-main) ----
 # %fake_model: fakenet, a hand-written model linked like sluicec's executables;
+# %fake_seq, %fake_ids: fakeseq and fakeids, hand-written sequence models
+# (test/runtime-io/fake_seq.c), linked the same way;
 # %io_tool: the loaders from the command line (npy-cmp compares outputs);
 # %corpus: the committed fixtures, written by test/runtime-io/gen_fixtures.py.
 config.substitutions.append(("%fake_model", os.path.join(config.sluice_obj_root, "test", "runtime-io", "fake_model")))
+config.substitutions.append(("%fake_seq", os.path.join(config.sluice_obj_root, "test", "runtime-io", "fake_seq")))
+config.substitutions.append(("%fake_ids", os.path.join(config.sluice_obj_root, "test", "runtime-io", "fake_ids")))
 config.substitutions.append(("%io_tool", os.path.join(config.sluice_obj_root, "test", "runtime-io", "io_tool")))
 config.substitutions.append(("%corpus", os.path.join(config.sluice_src_root, "test", "runtime-io", "corpus")))

@@ -1,4 +1,5 @@
-/* npy.c - NumPy .npy files of f32: a strict reader and a writer.
+/* npy.c - NumPy .npy files: strict readers of f32 and of int32 (token ids,
+ * lengths, labels), and an f32 writer.
  *
  * Format: "\x93NUMPY", major and minor version bytes, the header length
  * (2 bytes little-endian in 1.0, 4 bytes in 2.0 and 3.0), then a Python
@@ -20,7 +21,7 @@
 #include "sluice/text.h"
 
 #if __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
-#error "the .npy reader assumes a little-endian host ('<f4' data is copied as is)"
+#error "the .npy readers assume a little-endian host ('<f4' data is copied as is)"
 #endif
 
 #define MAX_HEADER 10000    /* numpy.lib.format._MAX_HEADER_SIZE, read_array's default */
@@ -41,6 +42,7 @@ typedef struct cursor {
     const char *start, *p, *end;
     const char *file;
     bool long_suffix;           /* Python 2 writers (versions 1.0, 2.0) wrote 3L */
+    const char *want;           /* the dtypes the reader takes, for messages */
     sl_error *err;
 } cursor;
 
@@ -197,7 +199,7 @@ static int parse_header(cursor *c, header *h)
             skip_ws(c);
             if (c->p < c->end && *c->p == '[')
                 return sl_error_set(c->err, "%s: a structured dtype (a list of fields) is not "
-                                    "supported (expected '<f4' or '<f8')", c->file);
+                                    "supported (expected %s)", c->file, c->want);
             if (string_lit(c, h->descr, sizeof h->descr, "a dtype string for 'descr'") != 0)
                 return -1;
         } else if (k == FORTRAN) {
@@ -228,20 +230,61 @@ static int parse_header(cursor *c, header *h)
 
 /* ---- reading -------------------------------------------------------------------- */
 
+/* A dtype the readers take, as NumPy spells it: little-endian, and '|' for
+ * one-byte types, whose order does not matter. */
+typedef struct dtype {
+    const char *descr;
+    char kind;            /* 'f' float, 'i' signed, 'u' unsigned integer */
+    size_t size;          /* bytes */
+} dtype;
+
+static const dtype dtypes[] = {
+    {"<f4", 'f', 4}, {"<f8", 'f', 8}, /* the f32 reader takes these two only */
+    {"|i1", 'i', 1}, {"<i2", 'i', 2}, {"<i4", 'i', 4}, {"<i8", 'i', 8},
+    {"|u1", 'u', 1}, {"<u2", 'u', 2}, {"<u4", 'u', 4}, {"<u8", 'u', 8},
+};
+
+/* What one reader takes, and how its messages say so. */
+typedef struct reader {
+    bool ints;            /* int32 out: integer dtypes, and floats holding whole numbers */
+    const char *want;     /* "'<f4' or '<f8'" */
+    const char *want_all; /* the same, spelled out */
+    const char *convert;  /* the dtype x.astype() should make of a big-endian array */
+    const char *what;     /* "floats", for "out of memory for N floats" */
+} reader;
+
+static const reader f32_reader = {
+    false, "'<f4' or '<f8'", "'<f4' or '<f8', float32 or float64", "'<f4'", "floats",
+};
+static const reader i32_reader = {
+    true, "integers, or '<f4' or '<f8' holding whole numbers",
+    "an integer dtype ('|i1', '<i2', '<i4', '<i8', '|u1', '<u2', '<u4' or '<u8'), or '<f4' "
+    "or '<f8' holding whole numbers", "'<i4'", "integers",
+};
+
+static const dtype *find_dtype(const char *descr, const reader *r)
+{
+    size_t n = r->ints ? sizeof dtypes / sizeof *dtypes : 2;
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(descr, dtypes[i].descr) == 0)
+            return &dtypes[i];
+    return NULL;
+}
+
 /* Where the data is and how much of it there must be. */
 typedef struct layout {
     header h;
+    const dtype *type;
     size_t data_off;      /* bytes before the data */
-    size_t itemsize;      /* 4 or 8 */
     int64_t numel;
-    size_t bytes;         /* numel * itemsize */
+    size_t bytes;         /* numel * type->size */
 } layout;
 
 /* Everything before the data, from the file's first `avail` bytes (all of
  * it, or at least MAX_PREAMBLE + MAX_HEADER), and the data's size against
  * the file's length. */
 static int parse_prefix(const unsigned char *b, size_t avail, size_t file_len, const char *name,
-                        layout *L, sl_error *err)
+                        const reader *r, layout *L, sl_error *err)
 {
     static const unsigned char magic[6] = {0x93, 'N', 'U', 'M', 'P', 'Y'};
     memset(L, 0, sizeof *L);
@@ -275,24 +318,23 @@ static int parse_prefix(const unsigned char *b, size_t avail, size_t file_len, c
         return sl_error_set(err, "%s: truncated in the header: it announces %zu bytes, %zu "
                             "follow", name, hlen, avail - pre);
     cursor c = {(const char *)b + pre, (const char *)b + pre, (const char *)b + pre + hlen,
-                name, major < 3, err};
+                name, major < 3, r->want, err};
     if (parse_header(&c, &L->h) != 0)
         return -1;
 
     const char *d = L->h.descr;
-    if (strcmp(d, "<f4") == 0)
-        L->itemsize = 4;
-    else if (strcmp(d, "<f8") == 0)
-        L->itemsize = 8;
-    else if (d[0] == '>' && (strcmp(d + 1, "f4") == 0 || strcmp(d + 1, "f8") == 0))
-        return sl_error_set(err, "%s: dtype '%s' is big-endian (expected '<f4' or '<f8'; "
-                            "x.astype('<f4') converts)", name, d);
-    else if (strchr(d, 'O'))
-        return sl_error_set(err, "%s: dtype '%s' is an object array (expected '<f4' or '<f8')",
-                            name, d);
-    else
-        return sl_error_set(err, "%s: dtype '%s' is not supported (expected '<f4' or '<f8', "
-                            "float32 or float64)", name, d);
+    char little[sizeof L->h.descr];
+    snprintf(little, sizeof little, "<%s", d[0] ? d + 1 : "");
+    if (!(L->type = find_dtype(d, r))) {
+        if (d[0] == '>' && find_dtype(little, r))
+            return sl_error_set(err, "%s: dtype '%s' is big-endian (expected %s; x.astype(%s) "
+                                "converts)", name, d, r->want, r->convert);
+        if (strchr(d, 'O'))
+            return sl_error_set(err, "%s: dtype '%s' is an object array (expected %s)", name, d,
+                                r->want);
+        return sl_error_set(err, "%s: dtype '%s' is not supported (expected %s)", name, d,
+                            r->want_all);
+    }
     if (L->h.fortran)
         return sl_error_set(err, "%s: the array is in Fortran order (expected C order; "
                             "np.ascontiguousarray(x) converts)", name);
@@ -303,7 +345,7 @@ static int parse_prefix(const unsigned char *b, size_t avail, size_t file_len, c
         if (__builtin_mul_overflow(L->numel, L->h.shape[i], &L->numel))
             return sl_error_set(err, "%s: shape %s has more elements than fit in 64 bits", name,
                                 sl_shape_str(L->h.shape, L->h.rank, sb, sizeof sb));
-    if (__builtin_mul_overflow((uint64_t)L->numel, (uint64_t)L->itemsize, &L->bytes))
+    if (__builtin_mul_overflow((uint64_t)L->numel, (uint64_t)L->type->size, &L->bytes))
         return sl_error_set(err, "%s: shape %s of '%s' needs more bytes than fit in memory", name,
                             sl_shape_str(L->h.shape, L->h.rank, sb, sizeof sb), d);
     L->data_off = pre + hlen;
@@ -336,43 +378,132 @@ static int convert_f8(const unsigned char *src, size_t n, float *dst, size_t fir
     return 0;
 }
 
-static int finish(const layout *L, float *data, sl_npy *out)
+/* One little-endian element (the host's order: see the #error above). */
+static int64_t load_signed(const unsigned char *p, size_t size)
 {
-    out->rank = L->h.rank;
-    memcpy(out->shape, L->h.shape, sizeof out->shape);
-    out->numel = L->numel;
-    out->data = data;
+    int8_t a;
+    int16_t b;
+    int32_t c;
+    int64_t d;
+    switch (size) {
+    case 1: memcpy(&a, p, 1); return a;
+    case 2: memcpy(&b, p, 2); return b;
+    case 4: memcpy(&c, p, 4); return c;
+    default: memcpy(&d, p, 8); return d;
+    }
+}
+
+static uint64_t load_unsigned(const unsigned char *p, size_t size)
+{
+    uint64_t v = 0;
+    memcpy(&v, p, size); /* little-endian: the low bytes first */
+    return v;
+}
+
+static double load_float(const unsigned char *p, size_t size)
+{
+    float f;
+    double d;
+    if (size == 4) {
+        memcpy(&f, p, 4);
+        return f;
+    }
+    memcpy(&d, p, 8);
+    return d;
+}
+
+/* v as short as it reads back exactly: "2.5", "2147483647.5", "nan". */
+static const char *num_str(double v, char *buf, size_t cap)
+{
+    snprintf(buf, cap, "%.15g", v);
+    if (strtod(buf, NULL) != v && !isnan(v))
+        snprintf(buf, cap, "%.17g", v);
+    return buf;
+}
+
+/* n elements of `t` at src into int32; a value outside int32, or a float
+ * that is not a whole number, is an error naming it.  first: the index of
+ * src[0]. */
+static int convert_i32(const dtype *t, const unsigned char *src, size_t n, int32_t *dst,
+                       size_t first, const char *name, sl_error *err)
+{
+    for (size_t i = 0; i < n; i++) {
+        const unsigned char *p = src + i * t->size;
+        if (t->kind == 'f') {
+            double v = load_float(p, t->size);
+            char num[32];
+            if (v != floor(v)) /* NaN too */
+                return sl_error_set(err, "%s: element %zu is %s, not a whole number", name,
+                                    first + i, num_str(v, num, sizeof num));
+            if (v < INT32_MIN || v > INT32_MAX)
+                return sl_error_set(err, "%s: element %zu is %s, outside int32's range", name,
+                                    first + i, num_str(v, num, sizeof num));
+            dst[i] = (int32_t)v;
+        } else if (t->kind == 'i') {
+            int64_t v = load_signed(p, t->size);
+            if (v < INT32_MIN || v > INT32_MAX)
+                return sl_error_set(err, "%s: element %zu is %lld, outside int32's range", name,
+                                    first + i, (long long)v);
+            dst[i] = (int32_t)v;
+        } else {
+            uint64_t v = load_unsigned(p, t->size);
+            if (v > INT32_MAX)
+                return sl_error_set(err, "%s: element %zu is %llu, outside int32's range", name,
+                                    first + i, (unsigned long long)v);
+            dst[i] = (int32_t)v;
+        }
+    }
     return 0;
 }
 
-int sl_npy_read_mem(const void *buf, size_t len, const char *name, sl_npy *out, sl_error *err)
+/* n elements at src into dst (4-byte elements: f32 or int32, as r reads). */
+static int convert(const reader *r, const dtype *t, const unsigned char *src, size_t n,
+                   void *dst, size_t first, const char *name, sl_error *err)
 {
-    memset(out, 0, sizeof *out);
-    if (!name)
-        name = "<memory>";
-    layout L;
-    if (parse_prefix(buf, buf ? len : 0, buf ? len : 0, name, &L, err) != 0)
-        return -1;
-    float *data = NULL;
-    if (L.numel > 0) {
-        data = malloc((size_t)L.numel * sizeof *data);
-        if (!data)
-            return sl_error_set(err, "%s: out of memory for %lld floats", name,
-                                (long long)L.numel);
-        const unsigned char *src = (const unsigned char *)buf + L.data_off;
-        if (L.itemsize == 4) {
-            memcpy(data, src, L.bytes);
-        } else if (convert_f8(src, (size_t)L.numel, data, 0, name, err) != 0) {
-            free(data);
-            return -1;
-        }
+    if (r->ints)
+        return convert_i32(t, src, n, dst, first, name, err);
+    if (t->size == 4) {
+        memcpy(dst, src, n * 4);
+        return 0;
     }
-    return finish(&L, data, out);
+    return convert_f8(src, n, dst, first, name, err);
 }
 
-int sl_npy_read(const char *path, sl_npy *out, sl_error *err)
+/* numel 4-byte elements; NULL for none, or (with the error set) when out of memory. */
+static void *alloc_data(const layout *L, const reader *r, const char *name, sl_error *err)
 {
-    memset(out, 0, sizeof *out);
+    size_t bytes;
+    void *data = NULL;
+    if (__builtin_mul_overflow((size_t)L->numel, (size_t)4, &bytes) || !(data = malloc(bytes)))
+        sl_error_set(err, "%s: out of memory for %lld %s", name, (long long)L->numel, r->what);
+    return data;
+}
+
+/* The array in buf into *data (malloc'd; NULL when it has no elements). */
+static int read_mem(const void *buf, size_t len, const char *name, const reader *r, layout *L,
+                    void **data, sl_error *err)
+{
+    *data = NULL;
+    if (parse_prefix(buf, buf ? len : 0, buf ? len : 0, name, r, L, err) != 0)
+        return -1;
+    if (L->numel == 0)
+        return 0;
+    if (!(*data = alloc_data(L, r, name, err)))
+        return -1;
+    const unsigned char *src = (const unsigned char *)buf + L->data_off;
+    if (convert(r, L->type, src, (size_t)L->numel, *data, 0, name, err) != 0) {
+        free(*data);
+        *data = NULL;
+        return -1;
+    }
+    return 0;
+}
+
+/* The same from a file, read once: the header, then the data in chunks
+ * (or at once when it needs no conversion). */
+static int read_path(const char *path, const reader *r, layout *L, void **data, sl_error *err)
+{
+    *data = NULL;
     FILE *f = fopen(path, "rb");
     if (!f)
         return sl_error_set(err, "%s: cannot open: %s", path, strerror(errno));
@@ -391,45 +522,101 @@ int sl_npy_read(const char *path, sl_npy *out, sl_error *err)
     size_t len = (size_t)st.st_size;
     unsigned char head[MAX_PREAMBLE + MAX_HEADER];
     size_t want = len < sizeof head ? len : sizeof head;
-    layout L;
     int rc = 0;
-    float *data = NULL;
+    char *out = NULL;
     if (fread(head, 1, want, f) != want)
         rc = sl_error_set(err, "%s: cannot read: %s", path,
                           ferror(f) ? strerror(errno) : "the file shrank while being read");
     if (rc == 0)
-        rc = parse_prefix(head, want, len, path, &L, err);
-    if (rc == 0 && L.numel > 0) {
-        data = malloc((size_t)L.numel * sizeof *data);
-        if (!data)
-            rc = sl_error_set(err, "%s: out of memory for %lld floats", path, (long long)L.numel);
-        else if (fseek(f, (long)L.data_off, SEEK_SET) != 0)
+        rc = parse_prefix(head, want, len, path, r, L, err);
+    if (rc == 0 && L->numel > 0) {
+        if (!(out = alloc_data(L, r, path, err)))
+            rc = -1;
+        else if (fseek(f, (long)L->data_off, SEEK_SET) != 0)
             rc = sl_error_set(err, "%s: cannot read: %s", path, strerror(errno));
     }
-    if (rc == 0 && data && L.itemsize == 4 && fread(data, 4, (size_t)L.numel, f) != (size_t)L.numel)
-        rc = sl_error_set(err, "%s: cannot read: %s", path,
-                          ferror(f) ? strerror(errno) : "the file shrank while being read");
-    if (rc == 0 && data && L.itemsize == 8) {
+    if (rc == 0 && out) {
+        size_t size = L->type->size, numel = (size_t)L->numel;
+        bool as_is = size == 4 && (!r->ints || L->type->kind == 'i'); /* '<f4', or '<i4' */
         unsigned char chunk[8 * 1024];
-        for (size_t done = 0; rc == 0 && done < (size_t)L.numel;) {
-            size_t n = (size_t)L.numel - done < 1024 ? (size_t)L.numel - done : 1024;
-            if (fread(chunk, 8, n, f) != n)
-                rc = sl_error_set(err, "%s: cannot read: %s", path,
-                                  ferror(f) ? strerror(errno) : "the file shrank while being read");
-            else
-                rc = convert_f8(chunk, n, data + done, done, path, err);
+        size_t per = as_is ? numel : sizeof chunk / size;
+        for (size_t done = 0; rc == 0 && done < numel;) {
+            size_t n = numel - done < per ? numel - done : per;
+            if (fread(as_is ? (unsigned char *)out : chunk, size, n, f) != n)
+                rc = sl_error_set(err, "%s: cannot read: %s", path, ferror(f) ? strerror(errno)
+                                  : "the file shrank while being read");
+            else if (!as_is)
+                rc = convert(r, L->type, chunk, n, out + 4 * done, done, path, err);
             done += n;
         }
     }
     fclose(f);
     if (rc != 0) {
-        free(data);
+        free(out);
         return -1;
     }
-    return finish(&L, data, out);
+    *data = out;
+    return 0;
+}
+
+int sl_npy_read_mem(const void *buf, size_t len, const char *name, sl_npy *out, sl_error *err)
+{
+    memset(out, 0, sizeof *out);
+    layout L;
+    void *data;
+    if (read_mem(buf, len, name ? name : "<memory>", &f32_reader, &L, &data, err) != 0)
+        return -1;
+    *out = (sl_npy){L.h.rank, {0}, L.numel, data};
+    memcpy(out->shape, L.h.shape, sizeof out->shape);
+    return 0;
+}
+
+int sl_npy_read(const char *path, sl_npy *out, sl_error *err)
+{
+    memset(out, 0, sizeof *out);
+    layout L;
+    void *data;
+    if (read_path(path, &f32_reader, &L, &data, err) != 0)
+        return -1;
+    *out = (sl_npy){L.h.rank, {0}, L.numel, data};
+    memcpy(out->shape, L.h.shape, sizeof out->shape);
+    return 0;
+}
+
+int sl_npy_read_i32_mem(const void *buf, size_t len, const char *name, sl_npy_i32 *out,
+                        sl_error *err)
+{
+    memset(out, 0, sizeof *out);
+    layout L;
+    void *data;
+    if (read_mem(buf, len, name ? name : "<memory>", &i32_reader, &L, &data, err) != 0)
+        return -1;
+    *out = (sl_npy_i32){L.h.rank, {0}, L.numel, data};
+    memcpy(out->shape, L.h.shape, sizeof out->shape);
+    return 0;
+}
+
+int sl_npy_read_i32(const char *path, sl_npy_i32 *out, sl_error *err)
+{
+    memset(out, 0, sizeof *out);
+    layout L;
+    void *data;
+    if (read_path(path, &i32_reader, &L, &data, err) != 0)
+        return -1;
+    *out = (sl_npy_i32){L.h.rank, {0}, L.numel, data};
+    memcpy(out->shape, L.h.shape, sizeof out->shape);
+    return 0;
 }
 
 void sl_npy_free(sl_npy *a)
+{
+    if (!a)
+        return;
+    free(a->data);
+    memset(a, 0, sizeof *a);
+}
+
+void sl_npy_i32_free(sl_npy_i32 *a)
 {
     if (!a)
         return;

@@ -1,13 +1,15 @@
 /* main.c - the command line of every model executable:
  *
  *   ./model INPUTS.npy -o OUTPUTS.npy [--weights F] [--set NAME=VALUE]...
- *           [--stats LEDGER.jsonl] [--labels LABELS.npy]
+ *           [--stats LEDGER.jsonl] [--labels LABELS.npy] [--lengths LENGTHS.npy]
  *           [--force-exit K|NAME|never] [--force-gate NAME=then|else]...
  *           [--threads N] [-q]
  *   ./model --info | --help | --version
  *
  * Reads a batch of inputs, runs the model, writes the outputs, the per-input
- * ledger, and a summary on stderr.  A bad file or name is an error naming it
+ * ledger, and a summary on stderr.  A sequence model's inputs may be
+ * shorter than its longest (the file's token length, or each input's from
+ * --lengths).  A bad file or name is an error naming it
  * ("./model: error: x.npy: expected shape [N, 64] or [64], found [10, 63]")
  * and exit status 1, as is a malformed command line (as sluicec does); never
  * a crash.
@@ -47,7 +49,7 @@ typedef struct gate_force {
 } gate_force;
 
 typedef struct args {
-    const char *input, *output, *weights, *stats, *labels;
+    const char *input, *output, *weights, *stats, *labels, *lengths;
     setting *sets;           /* --set, in order: [n_sets] */
     int n_sets;
     gate_force *gates;       /* --force-gate, in order: [n_gates] */
@@ -89,25 +91,73 @@ static int usage_fail(const char *fmt, ...)
     return 1;
 }
 
-/* "[N, 4, 4]" for a batch of inputs of shape [4, 4]. */
-static const char *batch_str(const sl_model_desc *d, char *buf, size_t cap)
+static const char *tokens_name(const sl_model_desc *d)
+{
+    return d->tokens_name ? d->tokens_name : "T";
+}
+
+/* The input's shape as a file holds it: "[4, 4]", or "[N, 4, 4]" for a
+ * batch; a sequence model's first dimension is its token count, "[N, T, 16]". */
+static const char *input_str(const sl_model_desc *d, bool batch, char *buf, size_t cap)
 {
     char one[256];
     sl_shape_str(d->in_shape, d->in_rank, one, sizeof one);
-    snprintf(buf, cap, "[N%s%s", d->in_rank ? ", " : "]", one + 1);
+    const char *rest = one + 1; /* "4, 4]" */
+    if (d->tokens_max > 0) {
+        rest += strspn(rest, "0123456789"); /* ", 16]" or "]" */
+        snprintf(buf, cap, "[%s%s%s", batch ? "N, " : "", tokens_name(d), rest);
+    } else {
+        snprintf(buf, cap, "[%s%s", batch ? (d->in_rank ? "N, " : "N") : "", rest);
+    }
     return buf;
+}
+
+static const char *elem_str(const sl_model_desc *d)
+{
+    return d->in_elem == SL_ELEM_I32 ? "i32" : "f32";
+}
+
+/* The paragraph of the usage that says what the inputs are. */
+static void usage_inputs(const sl_model_desc *d, FILE *out)
+{
+    char batch[300], one[300], outs[256];
+    input_str(d, true, batch, sizeof batch);
+    input_str(d, false, one, sizeof one);
+    sl_shape_str(d->out_shape, d->out_rank, outs, sizeof outs);
+    if (d->tokens_max == 0 && d->in_elem == SL_ELEM_F32) {
+        fprintf(out,
+                "Runs model '%s' on a batch of inputs, a .npy of float32 (or float64)\n"
+                "shaped %s (or one input, %s), and writes the outputs as a .npy\n"
+                "of float32 shaped [N, ...] with ... = %s.\n",
+                d->name, batch, one, outs);
+        return;
+    }
+    bool ids = d->in_elem == SL_ELEM_I32;
+    fprintf(out,
+            "Runs model '%s' on a batch of %s, a .npy of %s\n(%s) shaped %s (or one input, %s)",
+            d->name, d->tokens_max > 0 ? "sequences" : "inputs", ids ? "token ids" : "float32",
+            ids ? "any integer dtype" : "or float64", batch, one);
+    if (d->tokens_max > 0)
+        fprintf(out, " with %s from %lld to %lld", tokens_name(d), (long long)d->tokens_min,
+                (long long)d->tokens_max);
+    fprintf(out, ",\nand writes the outputs as a .npy of float32 shaped [N, ...] with ... = %s.\n",
+            outs);
+    if (d->id_limit > 0)
+        fprintf(out, "Every id must lie from 0 to %lld.\n", (long long)d->id_limit - 1);
+    if (d->tokens_max > 0)
+        fprintf(out, "An input may have fewer tokens than the file's %s, the rest padding\n"
+                "(not read): --lengths gives each input's count.\n", tokens_name(d));
 }
 
 static void usage(const sl_model_desc *d, FILE *out)
 {
-    char batch[300], one[256], outs[256];
     fprintf(out,
             "usage: %s INPUTS.npy -o OUTPUTS.npy [options]\n"
             "       %s --info | --help | --version\n"
-            "\n"
-            "Runs model '%s' on a batch of inputs, a .npy of float32 (or float64)\n"
-            "shaped %s (or one input, %s), and writes the outputs as a .npy\n"
-            "of float32 shaped [N, ...] with ... = %s.\n"
+            "\n",
+            prog, prog);
+    usage_inputs(d, out);
+    fprintf(out,
             "\n"
             "options:\n"
             "  -o FILE                      where to write the outputs (required)\n"
@@ -115,7 +165,15 @@ static void usage(const sl_model_desc *d, FILE *out)
             "  --set NAME=VALUE             set a threshold, by name (repeatable)\n"
             "  --stats FILE                 write each input's exit, decisions and FLOPs\n"
             "                               as JSON Lines\n"
-            "  --labels FILE                a .npy of class ids [N]: report accuracy\n"
+            "  --labels FILE                a .npy of class ids [N]: report accuracy\n",
+            d->embedded_weights ? "the embedded weights"
+            : d->default_weights ? d->default_weights : "none, --weights is needed");
+    if (d->tokens_max > 0)
+        fprintf(out,
+                "  --lengths FILE               a .npy of N integers, each input's token count\n"
+                "                               (default: every input has the file's %s)\n",
+                tokens_name(d));
+    fprintf(out,
             "  --force-exit K|NAME|never    leave at exit K whenever it is reached, or never\n"
             "  --force-gate NAME=then|else  always take that arm of gate NAME (repeatable)\n"
             "  --threads N                  run on N threads (default: SLUICE_THREADS, else\n"
@@ -126,12 +184,7 @@ static void usage(const sl_model_desc *d, FILE *out)
             "  --help                       this text\n"
             "  --version                    the model's and the runtime's versions\n"
             "\n"
-            "Exit status: 0 on success, 1 on any error.\n",
-            prog, prog, d->name, batch_str(d, batch, sizeof batch),
-            sl_shape_str(d->in_shape, d->in_rank, one, sizeof one),
-            sl_shape_str(d->out_shape, d->out_rank, outs, sizeof outs),
-            d->embedded_weights ? "the embedded weights"
-            : d->default_weights ? d->default_weights : "none, --weights is needed");
+            "Exit status: 0 on success, 1 on any error.\n");
 }
 
 static void info(const sl_model_desc *d)
@@ -139,7 +192,17 @@ static void info(const sl_model_desc *d)
     static const char *const kinds[] = {"gate", "route", "blocks"};
     char a[256], b[256];
     printf("model %s (compiled from %s)\n", d->name, d->source ? d->source : "?");
-    printf("input:  f32%s\n", sl_shape_str(d->in_shape, d->in_rank, a, sizeof a));
+    if (d->tokens_max == 0 && d->in_elem == SL_ELEM_F32) {
+        printf("input:  f32%s\n", sl_shape_str(d->in_shape, d->in_rank, a, sizeof a));
+    } else {
+        printf("input:  %s: %s%s\n", d->in_name ? d->in_name : "?", elem_str(d),
+               input_str(d, false, a, sizeof a));
+        if (d->tokens_max > 0)
+            printf("tokens: %s from %lld to %lld\n", tokens_name(d), (long long)d->tokens_min,
+                   (long long)d->tokens_max);
+        if (d->id_limit > 0)
+            printf("ids:    0 to %lld\n", (long long)d->id_limit - 1);
+    }
     printf("output: f32%s\n", sl_shape_str(d->out_shape, d->out_rank, b, sizeof b));
     if (d->embedded_weights)
         printf("weights: embedded (%llu bytes), %d tensors\n",
@@ -173,11 +236,15 @@ static void info(const sl_model_desc *d)
         else
             printf(", slots %d-%d\n", x->slot, x->slot + x->count - 1);
     }
-    if (d->tokens_max > 0)
-        printf("dense FLOPs: %.0f + %.0f*%s + %.0f*%s^2 per input of %s tokens\n",
-               d->dense_flops[0], d->dense_flops[1], d->tokens_name, d->dense_flops[2],
-               d->tokens_name, d->tokens_name);
-    else
+    if (d->tokens_max > 0) { /* as sluicec --cost writes it: no zero terms */
+        const char *t = tokens_name(d);
+        printf("dense FLOPs: %.0f", d->dense_flops[0]);
+        if (d->dense_flops[1] != 0)
+            printf(" + %.0f*%s", d->dense_flops[1], t);
+        if (d->dense_flops[2] != 0)
+            printf(" + %.0f*%s^2", d->dense_flops[2], t);
+        printf(" per input of %s tokens\n", t);
+    } else
         printf("dense FLOPs: %.0f per input\n", d->dense_flops[0]);
     printf("tiles: up to %lld rows, %.1f KiB of scratch each (one per thread)\n",
            (long long)d->tile_rows, (double)d->scratch_floats * 4 / 1024);
@@ -298,6 +365,7 @@ static int parse_args(int argc, char **argv, args *a)
         {"--weights", &a->weights, "a safetensors file"},
         {"--stats", &a->stats, "a file name"},
         {"--labels", &a->labels, "a .npy file"},
+        {"--lengths", &a->lengths, "a .npy file"},
         {"--force-exit", &a->force_exit, "an exit's number or name, or 'never'"},
         {"--threads", &a->threads, "a number of threads"},
         {"--set", NULL, "NAME=VALUE"},
@@ -410,51 +478,131 @@ static int configure(sl_model *m, const args *a)
     return 0;
 }
 
-/* The inputs: [N, in...] (a batch) or exactly [in...] (one input, *single). */
-static int check_inputs(const sl_model_desc *d, const char *path, const sl_npy *x, int64_t *n,
-                        bool *single)
+/* The input file, read as the model's element type: floats, or token ids. */
+typedef struct inputs {
+    sl_npy f;                /* an f32 model's */
+    sl_npy_i32 ids;          /* an i32 model's */
+    int32_t rank;
+    const int64_t *shape;
+    const void *data;
+} inputs;
+
+static int read_inputs(const sl_model_desc *d, const char *path, inputs *x)
 {
-    bool batch = x->rank == d->in_rank + 1;
-    for (int i = 0; batch && i < d->in_rank; i++)
-        batch = x->shape[i + 1] == d->in_shape[i];
-    bool one = x->rank == d->in_rank;
-    for (int i = 0; one && i < d->in_rank; i++)
-        one = x->shape[i] == d->in_shape[i];
-    if (!batch && !one) {
-        char want[300], want1[256], got[256];
-        return fail("%s: expected shape %s or %s, found %s", path,
-                    batch_str(d, want, sizeof want),
-                    sl_shape_str(d->in_shape, d->in_rank, want1, sizeof want1),
-                    sl_shape_str(x->shape, x->rank, got, sizeof got));
+    sl_error err;
+    if (d->in_elem == SL_ELEM_I32) {
+        if (sl_npy_read_i32(path, &x->ids, &err) != 0)
+            return fail("%s", err.msg);
+        x->rank = x->ids.rank;
+        x->shape = x->ids.shape;
+        x->data = x->ids.data;
+    } else {
+        if (sl_npy_read(path, &x->f, &err) != 0)
+            return fail("%s", err.msg);
+        x->rank = x->f.rank;
+        x->shape = x->f.shape;
+        x->data = x->f.data;
     }
-    *single = !batch;
-    *n = batch ? x->shape[0] : 1;
     return 0;
 }
 
-/* --labels: one integral class id per input, each in [0, out_size). */
-static int check_labels(const sl_model_desc *d, const char *path, const sl_npy *l, int64_t n,
-                        bool single)
+static void free_inputs(inputs *x)
 {
-    if (!(l->rank == 1 && l->shape[0] == n) && !(single && l->rank == 0)) {
-        char got[256];
-        if (single)
-            return fail("%s: expected shape [] or [1] (the one input's label), found %s", path,
-                        sl_shape_str(l->shape, l->rank, got, sizeof got));
-        return fail("%s: expected shape [%lld] (one label per input), found %s", path,
-                    (long long)n, sl_shape_str(l->shape, l->rank, got, sizeof got));
+    sl_npy_free(&x->f);
+    sl_npy_i32_free(&x->ids);
+}
+
+/* shape (from the file's dimension `first` on) is the model's input; a
+ * sequence model's token count may be any from tokens_min to tokens_max. */
+static bool is_input(const sl_model_desc *d, int32_t rank, const int64_t *shape, int first)
+{
+    if (rank != d->in_rank + first)
+        return false;
+    for (int i = 0; i < d->in_rank; i++) {
+        int64_t n = shape[first + i];
+        if (i == 0 && d->tokens_max > 0 ? n < d->tokens_min || n > d->tokens_max
+                                        : n != d->in_shape[i])
+            return false;
     }
+    return true;
+}
+
+/* The inputs: [N, in...] (a batch) or exactly [in...] (one input, *single);
+ * *x_tokens, a sequence model's tokens per input in the file. */
+static int check_inputs(const sl_model_desc *d, const char *path, const inputs *x, int64_t *n,
+                        bool *single, int64_t *x_tokens)
+{
+    bool batch = is_input(d, x->rank, x->shape, 1);
+    if (!batch && !is_input(d, x->rank, x->shape, 0)) {
+        char want[300], want1[300], got[256], range[128] = "";
+        if (d->tokens_max > 0)
+            snprintf(range, sizeof range, " with %s from %lld to %lld", tokens_name(d),
+                     (long long)d->tokens_min, (long long)d->tokens_max);
+        return fail("%s: expected shape %s or %s%s, found %s", path,
+                    input_str(d, true, want, sizeof want), input_str(d, false, want1, sizeof want1),
+                    range, sl_shape_str(x->shape, x->rank, got, sizeof got));
+    }
+    *single = !batch;
+    *n = batch ? x->shape[0] : 1;
+    *x_tokens = d->tokens_max > 0 ? x->shape[batch] : 0;
+    return 0;
+}
+
+/* One integer per input: [N], or [] or [1] for one input; `what` names
+ * them ("label", "length"). */
+static int check_per_input(const char *path, const sl_npy_i32 *v, int64_t n, bool single,
+                           const char *what)
+{
+    if ((v->rank == 1 && v->shape[0] == n) || (single && v->rank == 0))
+        return 0;
+    char got[256];
+    sl_shape_str(v->shape, v->rank, got, sizeof got);
+    if (single)
+        return fail("%s: expected shape [] or [1] (the one input's %s), found %s", path, what,
+                    got);
+    return fail("%s: expected shape [%lld] (one %s per input), found %s", path, (long long)n,
+                what, got);
+}
+
+/* --labels: one class id per input, each in [0, out_size). */
+static int check_labels(const sl_model_desc *d, const char *path, const sl_npy_i32 *l,
+                        int64_t n, bool single)
+{
+    if (check_per_input(path, l, n, single, "label") != 0)
+        return 1;
+    for (int64_t i = 0; i < n; i++)
+        if (l->data[i] < 0 || l->data[i] >= d->out_size)
+            return fail("%s: label %lld is %d, expected a class id from 0 to %lld", path,
+                        (long long)i, l->data[i], (long long)d->out_size - 1);
+    return 0;
+}
+
+/* --lengths: each input's token count, one the model takes and the file
+ * holds (x_tokens per input). */
+static int check_lengths(const sl_model_desc *d, const args *a, const sl_npy_i32 *l, int64_t n,
+                         bool single, int64_t x_tokens)
+{
+    if (l->rank == 1 && l->shape[0] != n && !single)
+        return fail("%s: expected %lld lengths (one per input), found %lld", a->lengths,
+                    (long long)n, (long long)l->shape[0]);
+    if (check_per_input(a->lengths, l, n, single, "length") != 0)
+        return 1;
     for (int64_t i = 0; i < n; i++) {
-        float v = l->data[i];
-        if (!(v >= 0 && v < (float)d->out_size) || v != floorf(v))
-            return fail("%s: label %lld is %g, expected a class id from 0 to %lld", path,
-                        (long long)i, (double)v, (long long)d->out_size - 1);
+        int32_t t = l->data[i];
+        if (t < d->tokens_min || t > d->tokens_max)
+            return fail("%s: input %lld has %d token%s; the model takes %lld to %lld", a->lengths,
+                        (long long)i, t, t == 1 ? "" : "s", (long long)d->tokens_min,
+                        (long long)d->tokens_max);
+        if (t > x_tokens)
+            return fail("%s: input %lld has %d token%s, but %s holds %lld per input", a->lengths,
+                        (long long)i, t, t == 1 ? "" : "s", a->input, (long long)x_tokens);
     }
     return 0;
 }
 
 /* The fraction of rows whose argmax (the first on ties) equals the label. */
-static double accuracy(const sl_model_desc *d, const float *y, const sl_npy *labels, int64_t n)
+static double accuracy(const sl_model_desc *d, const float *y, const sl_npy_i32 *labels,
+                       int64_t n)
 {
     int64_t right = 0;
     for (int64_t i = 0; i < n; i++) {
@@ -463,7 +611,7 @@ static double accuracy(const sl_model_desc *d, const float *y, const sl_npy *lab
         for (int64_t j = 1; j < d->out_size; j++)
             if (row[j] > row[best])
                 best = j;
-        right += best == (int64_t)labels->data[i];
+        right += best == labels->data[i];
     }
     return n ? (double)right / (double)n : -1; /* -1: not measured */
 }
@@ -490,8 +638,8 @@ static int check_paths(const args *a)
         bool written;
     } files[] = {
         {"the input", a->input, false},   {"--labels", a->labels, false},
-        {"--weights", a->weights, false}, {"-o", a->output, true},
-        {"--stats", a->stats, true},
+        {"--lengths", a->lengths, false}, {"--weights", a->weights, false},
+        {"-o", a->output, true},          {"--stats", a->stats, true},
     };
     size_t n = sizeof files / sizeof *files;
     for (size_t i = 0; i < n; i++)
@@ -514,6 +662,12 @@ static int run(const sl_model_desc *d, const args *a)
         return usage_fail("no output file: give -o OUTPUTS.npy");
     if (check_paths(a) != 0)
         return 1;
+    if (a->lengths && d->tokens_max == 0) {
+        char shape[256];
+        return usage_fail("--lengths: model '%s' has no token dimension (its input is %s%s)",
+                          d->name, elem_str(d),
+                          sl_shape_str(d->in_shape, d->in_rank, shape, sizeof shape));
+    }
 
     sl_error err;
     sl_model *m = sl_model_open(d, a->weights, &err);
@@ -526,18 +680,25 @@ static int run(const sl_model_desc *d, const args *a)
         return 1;
     }
     int rc = configure(m, a);
-    sl_npy x = {0}, labels = {0};
+    inputs x = {0};
+    sl_npy_i32 labels = {0}, lengths = {0};
     sl_ledger ledger = {0};
     float *y = NULL;
     int64_t *exit_counts = NULL;
-    int64_t n = 0;
+    int64_t n = 0, x_tokens = 0;
     bool single = false;
-    if (rc == 0 && sl_npy_read(a->input, &x, &err) != 0)
-        rc = fail("%s", err.msg);
     if (rc == 0)
-        rc = check_inputs(d, a->input, &x, &n, &single);
+        rc = read_inputs(d, a->input, &x);
+    if (rc == 0)
+        rc = check_inputs(d, a->input, &x, &n, &single, &x_tokens);
+    if (rc == 0 && a->lengths) {
+        if (sl_npy_read_i32(a->lengths, &lengths, &err) != 0)
+            rc = fail("%s", err.msg);
+        else
+            rc = check_lengths(d, a, &lengths, n, single, x_tokens);
+    }
     if (rc == 0 && a->labels) {
-        if (sl_npy_read(a->labels, &labels, &err) != 0)
+        if (sl_npy_read_i32(a->labels, &labels, &err) != 0)
             rc = fail("%s", err.msg);
         else
             rc = check_labels(d, a->labels, &labels, n, single);
@@ -565,8 +726,13 @@ static int run(const sl_model_desc *d, const args *a)
     double seconds = 0;
     if (rc == 0) {
         double t0 = now(); /* the model's run only: no I/O */
-        if (sl_model_run(m, n, x.data, y, &ledger, &err) != 0)
-            rc = fail("%s", err.msg);
+        int ran = d->tokens_max > 0 ? sl_model_run_tokens(m, n, x.data, x_tokens, lengths.data,
+                                                          y, &ledger, &err)
+                                    : sl_model_run(m, n, x.data, y, &ledger, &err);
+        /* What the checks above leave to the run: ids out of range. */
+        if (ran != 0)
+            rc = d->in_elem == SL_ELEM_I32 ? fail("%s: %s", a->input, err.msg)
+                                           : fail("%s", err.msg);
         seconds = now() - t0;
     }
     if (rc == 0) {
@@ -600,8 +766,9 @@ static int run(const sl_model_desc *d, const args *a)
     free(exit_counts);
     free(y);
     sl_ledger_free(&ledger);
-    sl_npy_free(&labels);
-    sl_npy_free(&x);
+    sl_npy_i32_free(&labels);
+    sl_npy_i32_free(&lengths);
+    free_inputs(&x);
     sl_model_close(m);
     return rc;
 }

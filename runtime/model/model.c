@@ -645,12 +645,12 @@ int sl_model_run_tokens(sl_model *m, int64_t n, const void *x, int64_t x_tokens,
                             (long long)x_tokens);
     for (int64_t i = 0; tokens && i < n; i++) {
         if (tokens[i] < d->tokens_min || tokens[i] > d->tokens_max)
-            return sl_error_set(err, "model '%s': input %lld has %d tokens; the model takes %lld "
-                                "to %lld", d->name, (long long)i, tokens[i],
+            return sl_error_set(err, "model '%s': input %lld has %d token%s; the model takes %lld "
+                                "to %lld", d->name, (long long)i, tokens[i], tokens[i] == 1 ? "" : "s",
                                 (long long)d->tokens_min, (long long)d->tokens_max);
         if (tokens[i] > x_tokens)
-            return sl_error_set(err, "model '%s': input %lld has %d tokens, but the inputs hold "
-                                "%lld each", d->name, (long long)i, tokens[i],
+            return sl_error_set(err, "model '%s': input %lld has %d token%s, but the inputs hold "
+                                "%lld each", d->name, (long long)i, tokens[i], tokens[i] == 1 ? "" : "s",
                                 (long long)x_tokens);
     }
     int32_t *all = NULL;

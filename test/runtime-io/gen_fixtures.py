@@ -8,6 +8,8 @@ Writes, under test/runtime-io/corpus/:
                          here independently) and broken ones with NAME.err (the
                          exact message the loader must give)
   npy/NAME.npy           the same for .npy files
+  npy_int/NAME.npy       the same for .npy files read as int32 (NAME.out: the
+                         values in decimal)
   fake/                  weights, inputs and expected outputs and ledgers of the
                          hand-written model in fake_model.c, computed with NumPy
 
@@ -436,6 +438,79 @@ def gen_npy():
     return len(good), len(bad)
 
 
+# ---- .npy read as int32 --------------------------------------------------------
+
+def npy_int_dump(a):
+    shape = "[" + ", ".join(str(d) for d in a.shape) + "]"
+    return f"shape {shape}\n" + "".join("%d\n" % int(v) for v in np.asarray(a).reshape(-1))
+
+
+def gen_npy_int():
+    """Token ids, lengths and labels: every integer dtype NumPy writes, and
+    floats holding whole numbers; a value outside int32, or a fraction, is
+    an error naming the element."""
+    d = os.path.join(CORPUS, "npy_int")
+    shutil.rmtree(d, ignore_errors=True)
+    lo, hi = -2**31, 2**31 - 1
+    good = {
+        "i4": np.array([[0, 1, -2], [hi, lo, 7]], "<i4"),
+        "i8": np.array([0, -1, hi, lo], "<i8"),
+        "i2": np.array([-32768, 32767, 5], "<i2"),
+        "i1": np.array([-128, 127, 0], "|i1"),
+        "u1": np.array([0, 255, 17], "|u1"),
+        "u2": np.array([65535, 0], "<u2"),
+        "u4": np.array([hi, 0], "<u4"),
+        "u8": np.array([hi, 3], "<u8"),
+        "f4": np.array([1, -0.0, 16777216, lo], "<f4"),
+        "f8": np.array([hi, lo, 12, -0.0], "<f8"),
+        "rank0": np.array(7, "<i8"),
+        "zero_elements": np.zeros((0, 3), "<i8"),
+        # Past the reader's 8 KiB chunks: converted a chunk at a time.
+        "long_i8": np.arange(2500, dtype="<i8") * 1000 - 1250000,
+        "long_u1": (np.arange(9000) % 251).astype("|u1"),
+    }
+    files = {name: npy_save(a) for name, a in good.items()}
+    files["v2"] = npy_save(good["i8"], (2, 0))
+    for name, data in files.items():
+        write(os.path.join(d, name + ".npy"), data)
+        write_text(os.path.join(d, name + ".out"), npy_int_dump(good.get(name, good["i8"])))
+
+    F = "{f}"
+    long_bad = np.arange(2500, dtype="<i8")
+    long_bad[2400] = 2**40
+    bad = {
+        "i8_high": (npy_save(np.array([1, 2**31], "<i8")), f"{F}: element 1 is 2147483648, outside int32's range"),
+        "i8_low": (npy_save(np.array([-2**31 - 1], "<i8")), f"{F}: element 0 is -2147483649, outside int32's range"),
+        "u4_high": (npy_save(np.array([0, 0, 2**32 - 1], "<u4")), f"{F}: element 2 is 4294967295, outside int32's range"),
+        "u8_high": (npy_save(np.array([2**64 - 1], "<u8")), f"{F}: element 0 is 18446744073709551615, outside int32's range"),
+        "long_high": (npy_save(long_bad), f"{F}: element 2400 is 1099511627776, outside int32's range"),
+        "f8_fraction": (npy_save(np.array([[1, 2], [2.5, 3]])), f"{F}: element 2 is 2.5, not a whole number"),
+        "f8_near": (npy_save(np.array([2147483647.5])), f"{F}: element 0 is 2147483647.5, not a whole number"),
+        "f8_nan": (npy_save(np.array([0, np.nan])), f"{F}: element 1 is nan, not a whole number"),
+        "f8_inf": (npy_save(np.array([-np.inf])), f"{F}: element 0 is -inf, outside int32's range"),
+        "f4_high": (npy_save(np.array([2**31], "<f4")), f"{F}: element 0 is 2147483648, outside int32's range"),
+        "big_endian": (npy_save(np.array([1, 2], ">i4")),
+                       f"{F}: dtype '>i4' is big-endian (expected integers, or '<f4' or '<f8' holding whole numbers; x.astype('<i4') converts)"),
+        "bool": (npy_save(np.array([True, False])),
+                 f"{F}: dtype '|b1' is not supported (expected an integer dtype ('|i1', '<i2', '<i4', '<i8', '|u1', '<u2', '<u4' or '<u8'), or '<f4' or '<f8' holding whole numbers)"),
+        "f2": (npy_save(np.array([1, 2], "<f2")),
+               f"{F}: dtype '<f2' is not supported (expected an integer dtype ('|i1', '<i2', '<i4', '<i8', '|u1', '<u2', '<u4' or '<u8'), or '<f4' or '<f8' holding whole numbers)"),
+        "object": (npy_raw("{'descr': '|O', 'fortran_order': False, 'shape': (1,), }", b"\0" * 8),
+                   f"{F}: dtype '|O' is an object array (expected integers, or '<f4' or '<f8' holding whole numbers)"),
+        "structured": (npy_save(np.zeros(2, dtype=[("a", "<i4")])),
+                       f"{F}: a structured dtype (a list of fields) is not supported (expected integers, or '<f4' or '<f8' holding whole numbers)"),
+        "fortran": (npy_save(np.asfortranarray(good["i4"])),
+                    f"{F}: the array is in Fortran order (expected C order; np.ascontiguousarray(x) converts)"),
+        "truncated": (npy_save(good["i8"])[:-3], f"{F}: truncated: shape [4] of '<i8' needs 32 bytes of data, found 29"),
+        "trailing": (npy_save(good["u1"]) + b"\0", f"{F}: 1 bytes after the data: shape [3] of '|u1' needs 3 bytes, found 4"),
+    }
+    for name, (data, msg) in bad.items():
+        fname = name + ".npy"
+        write(os.path.join(d, fname), data)
+        write_text(os.path.join(d, name + ".err"), msg.replace("{f}", fname) + "\n")
+    return len(files), len(bad)
+
+
 # ---- the fake model ---------------------------------------------------------------
 
 FAKE_TENSORS = [("fc1.weight", (6, 4)), ("fc1.bias", (6,)), ("head.weight", (3, 6)), ("head.bias", (3,)),
@@ -610,9 +685,10 @@ def gen_fake():
 def main():
     st = gen_safetensors()
     npy = gen_npy()
+    npy_int = gen_npy_int()
     attempt = gen_fake()
     print(f"safetensors: {st[0]} good, {st[1]} broken; npy: {npy[0]} good, {npy[1]} broken; "
-          f"fake weights after {attempt + 1} draws")
+          f"npy_int: {npy_int[0]} good, {npy_int[1]} broken; fake weights after {attempt + 1} draws")
 
 
 if __name__ == "__main__":

@@ -6,6 +6,9 @@
  *                           entry points (path and memory) must fail with, or
  *                           NAME.out, the dump a good file must give
  *   io_tool dump FILE       print that dump
+ *   io_tool check-i32 FILE, io_tool dump-i32 FILE
+ *                           the same through the int32 reader (a .npy whose
+ *                           dump has the values in decimal)
  *   io_tool npy-cmp A B TOL equal shapes and |a - b| <= TOL everywhere
  *                           (NaN only against NaN); prints the largest error
  *
@@ -126,10 +129,20 @@ static void dump_npy(text *t, const sl_npy *a)
     put_bits(t, a->data, a->numel, "", "\n");
 }
 
-/* Open `path` both ways, by path and from memory: *out gets the dump, or
- * the error.  The two must agree; if not, *out says how and -2 is returned.
- * Otherwise 0 if the file loaded, -1 if not. */
-static int load(const char *path, text *out)
+static void dump_npy_i32(text *t, const sl_npy_i32 *a)
+{
+    put(t, "shape ");
+    put_shape(t, a->shape, a->rank);
+    put(t, "\n");
+    for (int64_t i = 0; i < a->numel; i++)
+        put(t, "%d\n", a->data[i]);
+}
+
+/* Open `path` both ways, by path and from memory (a .npy: as int32 when
+ * ints): *out gets the dump, or the error.  The two must agree; if not,
+ * *out says how and -2 is returned.  Otherwise 0 if the file loaded, -1 if
+ * not. */
+static int load(const char *path, bool ints, text *out)
 {
     size_t len;
     unsigned char *buf = slurp(path, &len);
@@ -140,7 +153,19 @@ static int load(const char *path, text *out)
     sl_error e1 = {""}, e2 = {""};
     bool ok1, ok2;
     text a = {0}, b = {0}, shown = {0};
-    if (ends_with(path, ".npy")) {
+    if (ints) {
+        sl_npy_i32 x = {0}, y = {0};
+        ok1 = sl_npy_read_i32(path, &x, &e1) == 0;
+        ok2 = sl_npy_read_i32_mem(buf, len, path, &y, &e2) == 0;
+        if (ok1)
+            dump_npy_i32(&a, &x);
+        if (ok2) {
+            dump_npy_i32(&b, &y);
+            dump_npy_i32(&shown, &y);
+        }
+        sl_npy_i32_free(&x);
+        sl_npy_i32_free(&y);
+    } else if (ends_with(path, ".npy")) {
         sl_npy x = {0}, y = {0};
         ok1 = sl_npy_read(path, &x, &e1) == 0;
         ok2 = sl_npy_read_mem(buf, len, path, &y, &e2) == 0;
@@ -185,7 +210,7 @@ static int load(const char *path, text *out)
     return rc;
 }
 
-static int check(const char *path)
+static int check(const char *path, bool ints)
 {
     char golden[4096];
     size_t stem = strlen(path) - (ends_with(path, ".npy") ? 4 : strlen(".safetensors"));
@@ -202,7 +227,7 @@ static int check(const char *path)
         return 1;
     }
     text got = {0};
-    int rc = load(path, &got);
+    int rc = load(path, ints, &got);
     bool ok = rc != -2 && (rc != 0) == expect_error && got.len == glen &&
               memcmp(got.s, want, glen) == 0;
     if (!ok) {
@@ -261,17 +286,20 @@ static int npy_cmp(const char *pa, const char *pb, const char *tol_s)
 
 int main(int argc, char **argv)
 {
-    if (argc == 3 && strcmp(argv[1], "check") == 0)
-        return check(argv[2]);
-    if (argc == 3 && strcmp(argv[1], "dump") == 0) {
+    bool ints = argc == 3 && (strcmp(argv[1], "check-i32") == 0 ||
+                              strcmp(argv[1], "dump-i32") == 0);
+    if (argc == 3 && (strcmp(argv[1], "check") == 0 || strcmp(argv[1], "check-i32") == 0))
+        return check(argv[2], ints);
+    if (argc == 3 && (strcmp(argv[1], "dump") == 0 || strcmp(argv[1], "dump-i32") == 0)) {
         text out = {0};
-        int rc = load(argv[2], &out);
+        int rc = load(argv[2], ints, &out);
         fputs(out.s ? out.s : "", stdout);
         free(out.s);
         return rc == 0 ? 0 : 1;
     }
     if (argc == 5 && strcmp(argv[1], "npy-cmp") == 0)
         return npy_cmp(argv[2], argv[3], argv[4]);
-    fprintf(stderr, "usage: io_tool check FILE | dump FILE | npy-cmp A.npy B.npy TOLERANCE\n");
+    fprintf(stderr, "usage: io_tool check FILE | dump FILE | check-i32 FILE | dump-i32 FILE | "
+            "npy-cmp A.npy B.npy TOLERANCE\n");
     return 2;
 }

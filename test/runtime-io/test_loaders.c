@@ -1,6 +1,7 @@
 /* test_loaders.c - what the corpus files cannot show: OS errors (missing
- * file, directory), memory entry points given nothing, lookups, and the
- * .npy writer, whose files must equal NumPy's byte for byte.
+ * file, directory), memory entry points given nothing, lookups, the int32
+ * reader beside the f32 one, and the .npy writer, whose files must equal
+ * NumPy's byte for byte.
  *
  *   test_loaders CORPUS_DIR SCRATCH_DIR */
 #include <math.h>
@@ -61,6 +62,44 @@ static void os_errors(void)
     CHECK(sl_npy_read("no-such.npy", &a, NULL) == -1);
     sl_st_close(NULL);
     sl_npy_free(NULL);
+
+    /* The int32 reader says the same. */
+    sl_npy_i32 n;
+    CHECK(sl_npy_read_i32("no-such.npy", &n, &err) == -1);
+    CHECK_STR(err.msg, "no-such.npy: cannot open: No such file or directory");
+    CHECK(n.data == NULL && n.rank == 0);
+    CHECK(sl_npy_read_i32(corpus, &n, &err) == -1);
+    CHECK_STR(err.msg, want);
+    CHECK(sl_npy_read_i32("/dev/null", &n, &err) == -1);
+    CHECK_STR(err.msg, "/dev/null: not a regular file");
+    CHECK(sl_npy_read_i32_mem(NULL, 0, NULL, &n, &err) == -1);
+    CHECK_STR(err.msg, "<memory>: empty file (a .npy file starts with \\x93NUMPY)");
+    CHECK(sl_npy_read_i32("no-such.npy", &n, NULL) == -1);
+    sl_npy_i32_free(NULL);
+}
+
+/* The int32 reader takes what the f32 reader takes, as whole numbers, and
+ * the f32 reader still refuses integers. */
+static void int_reader(void)
+{
+    sl_error err;
+    sl_npy_i32 n;
+    CHECK(sl_npy_read_i32(path_in(corpus, "npy/rank4.npy"), &n, &err) == 0);
+    CHECK(n.rank == 4 && n.numel == 24 && n.shape[3] == 4);
+    for (int i = 0; i < 24 && n.data; i++)
+        CHECK(n.data[i] == i);
+    sl_npy_i32_free(&n);
+    CHECK(n.data == NULL && n.numel == 0);
+    CHECK(sl_npy_read_i32(path_in(corpus, "npy/v1.npy"), &n, &err) == -1); /* k / 4 */
+    char want[4200];
+    snprintf(want, sizeof want, "%s: element 1 is 0.25, not a whole number",
+             path_in(corpus, "npy/v1.npy"));
+    CHECK_STR(err.msg, want);
+    sl_npy a;
+    CHECK(sl_npy_read(path_in(corpus, "npy_int/i4.npy"), &a, &err) == -1);
+    snprintf(want, sizeof want, "%s: dtype '<i4' is not supported (expected '<f4' or '<f8', "
+             "float32 or float64)", path_in(corpus, "npy_int/i4.npy"));
+    CHECK_STR(err.msg, want);
 }
 
 static void lookups(void)
@@ -200,8 +239,9 @@ static void writer(void)
 }
 
 /* The memory reader on a buffer cut at every length: an error each time
- * (never a crash or an over-read: ASan watches), until the whole file. */
-static void every_prefix(const char *name, bool npy)
+ * (never a crash or an over-read: ASan watches), until the whole file.
+ * npy: 0 safetensors, 1 .npy as f32, 2 .npy as int32. */
+static void every_prefix(const char *name, int npy)
 {
     size_t len;
     unsigned char *full = slurp(path_in(corpus, name), &len);
@@ -211,7 +251,11 @@ static void every_prefix(const char *name, bool npy)
         unsigned char *cut = malloc(n ? n : 1); /* exactly n bytes, for ASan */
         memcpy(cut, full, n);
         sl_error err;
-        if (npy) {
+        if (npy == 2) {
+            sl_npy_i32 a;
+            loaded += sl_npy_read_i32_mem(cut, n, name, &a, &err) == 0;
+            sl_npy_i32_free(&a);
+        } else if (npy) {
             sl_npy a;
             loaded += sl_npy_read_mem(cut, n, name, &a, &err) == 0;
             sl_npy_free(&a);
@@ -238,10 +282,14 @@ int main(int argc, char **argv)
     os_errors();
     lookups();
     writer();
-    every_prefix("st/f16.safetensors", false);
-    every_prefix("st/metadata.safetensors", false);
-    every_prefix("npy/v1.npy", true);
-    every_prefix("npy/v3.npy", true);
-    every_prefix("npy/f8.npy", true);
+    int_reader();
+    every_prefix("st/f16.safetensors", 0);
+    every_prefix("st/metadata.safetensors", 0);
+    every_prefix("npy/v1.npy", 1);
+    every_prefix("npy/v3.npy", 1);
+    every_prefix("npy/f8.npy", 1);
+    every_prefix("npy_int/i8.npy", 2);
+    every_prefix("npy_int/u1.npy", 2);
+    every_prefix("npy_int/f8.npy", 2);
     return check_report("test_loaders");
 }
