@@ -349,8 +349,6 @@ static sl_node **eval_args(sema *s, env_t *env, const sl_expr *first, int n)
     return v;
 }
 
-static sl_node *concat(sema *s, const sl_expr *e, sl_node **v, int n, int axis);
-
 /* [a, b, c]: scalars make a vector (a constant one if they all are);
  * vectors of one length make a matrix, one row each. */
 sl_node *sema_list_literal(sema *s, env_t *env, const sl_expr *e)
@@ -359,8 +357,21 @@ sl_node *sema_list_literal(sema *s, env_t *env, const sl_expr *e)
     sl_node **v = eval_args(s, env, e->args, n);
     if (!v || !unify_elems(s, v, n, e, "a vector literal"))
         return NULL;
-    if (v[0]->ty.rank == 1 && !sl_ty_is_seq(v[0]->ty))
-        return concat(s, e, v, n, 0); /* rows of a matrix */
+    if (v[0]->ty.rank == 1 && !sl_ty_is_seq(v[0]->ty)) { /* vectors: the rows of a matrix */
+        int64_t d = v[0]->ty.dims[0];
+        for (int i = 0; i < n; i++)
+            if (v[i]->ty.rank != 1 || sl_ty_is_seq(v[i]->ty) || v[i]->ty.dims[0] != d) {
+                sema_err(s, e->span, "a matrix literal's rows are vectors of one length, not %s "
+                         "and %s", sema_ty_str(s, v[0]->ty), sema_ty_str(s, v[i]->ty));
+                return NULL;
+            }
+        if ((int64_t)n * d > SL_MAX_DIM) {
+            sema_err(s, e->span, "a value of more than %lld elements", (long long)SL_MAX_DIM);
+            return NULL;
+        }
+        return nary_node(s, SL_OP_CONCAT, sema_rows_ty(s, v[0]->ty.elem, 2, 0, n, &d), e->span,
+                         v, n, 0);
+    }
     bool all_const = true;
     for (int i = 0; i < n; i++) {
         if (v[i]->ty.rank != 0) {

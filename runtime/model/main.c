@@ -238,11 +238,15 @@ static void info(const sl_model_desc *d)
     }
     if (d->tokens_max > 0) { /* as sluicec --cost writes it: no zero terms */
         const char *t = tokens_name(d);
-        printf("dense FLOPs: %.0f", d->dense_flops[0]);
-        if (d->dense_flops[1] != 0)
-            printf(" + %.0f*%s", d->dense_flops[1], t);
-        if (d->dense_flops[2] != 0)
-            printf(" + %.0f*%s^2", d->dense_flops[2], t);
+        const double *f = d->dense_flops;
+        bool k = f[0] != 0 || (f[1] == 0 && f[2] == 0);
+        printf("dense FLOPs: ");
+        if (k)
+            printf("%.0f", f[0]);
+        if (f[1] != 0)
+            printf("%s%.0f*%s", k ? " + " : "", f[1], t);
+        if (f[2] != 0)
+            printf("%s%.0f*%s^2", k || f[1] != 0 ? " + " : "", f[2], t);
         printf(" per input of %s tokens\n", t);
     } else
         printf("dense FLOPs: %.0f per input\n", d->dense_flops[0]);
