@@ -254,7 +254,7 @@ static sl_node *call_builtin(sema *s, const builtin *bi, sl_node *x, const sl_ex
     int32_t a;
     int64_t c;
     bool by_row = x->ty.rank == 2; /* a matrix or sequence: per row, over its last dimension */
-    int64_t last = x->ty.dims[x->ty.rank - 1];
+    int64_t last = x->ty.rank ? x->ty.dims[x->ty.rank - 1] : 1;
     if (x->ty.rank == 1 && sema_rows_of(x->ty, &a, &c))
         last = sema_extent_min(s, a, c); /* a value per token: over the tokens */
     if (bi->op == SL_OP_MARGIN && last < 2) {
