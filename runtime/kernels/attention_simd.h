@@ -10,7 +10,8 @@
  *      any of its rows sees (a register tile of rows by vectors of keys:
  *      per e, one load of kt per vector, a broadcast of q[e] per row),
  *      scaled by 1/sqrt(dh) into score rows of np floats.
- *   3. Each row's softmax over its visible keys: e^(s - max) in place, and
+ *   3. Each row's softmax over its visible keys: e^(s - max) in place
+ *      (weights below FLT_MIN are 0: no subnormal exponentials), and
  *      1 / sum.
  *   4. The weighted sum along e: a tile of the block's rows by up to
  *      SL_K_NV_MAX vectors of v_s[j] (masked at the head's end), per key s
@@ -19,12 +20,13 @@
  * Same bits every call, wherever the rows or the scratch sit: every score
  * is one FMA chain over e in order (acc = +0; acc = fma(q[e], k_s[e], acc);
  * times 1/sqrt(dh)), every output one FMA chain over the row's visible keys
- * in order, and the max and the sum of a row depend only on its visible
- * scores and their count (whole vectors from s = 0, a masked last one), so
- * not on the block a row lands in, the tile shape, or the scratch's old
- * contents (everything read from scratch is written earlier in the call).
- * A causal row t reads keys and values s <= t only, so it also gives the
- * same bits in any longer sequence. */
+ * in order (two, even and odd keys, in a chunk one vector wide); the max
+ * and the sum of a row depend only on its visible scores and their count
+ * (whole vectors from s = 0, a masked last one), so not on the block a row
+ * lands in, the tile shape, or the scratch's old contents (everything read
+ * from scratch is written earlier in the call).  A causal row t reads keys
+ * and values s <= t only, so it also gives the same bits in any longer
+ * sequence. */
 #ifndef SLUICE_ATTENTION_SIMD_H
 #define SLUICE_ATTENTION_SIMD_H
 
@@ -68,46 +70,65 @@ SL_K_ATT_INLINE void sl_k_att_scores(const int R, const int C, const float *q, i
             sl_v_store(p + r * np + c * SL_VW, sl_v_mul(acc[r][c], scale));
 }
 
+/* Key s into the chains h of the rows that see it (rows [r0, R)). */
+SL_K_ATT_INLINE void sl_k_att_sum_key(const int R, const int C, const int h,
+                                      sl_v acc[][SL_K_NV_MAX][2], const float *p, int64_t np,
+                                      const float *vs, int64_t s, int r0, int64_t last)
+{
+    sl_v vv[SL_K_NV_MAX];
+#pragma GCC unroll 4
+    for (int c = 0; c < C; c++)
+        vv[c] = c == C - 1 && last < SL_VW ? sl_v_load_n(vs + c * SL_VW, last)
+                                           : sl_v_load(vs + c * SL_VW);
+#pragma GCC unroll 4
+    for (int r = 0; r < R; r++) {
+        if (r < r0)
+            continue;
+        sl_v pb = sl_v_set1(p[r * np + s]);
+#pragma GCC unroll 4
+        for (int c = 0; c < C; c++)
+            acc[r][c][h] = sl_v_fmadd(pb, vv[c], acc[r][c][h]);
+    }
+}
+
 /* The weighted sum of R rows (weights p, rows np apart) over C vectors of
  * values along e, the last one `last` lanes (SL_VW: whole): row r sums keys
- * [0, n0 + r) when causal, [0, n0) otherwise, and is stored times inv[r]. */
+ * [0, n0 + r) when causal, [0, n0) otherwise, and is stored times inv[r].
+ * One vector wide (C = 1), R chains would wait on the FMA latency: then
+ * each output is two chains, even and odd keys, added at the end.  Either
+ * way a row's chains depend on its key count and C (that is, dh) only. */
 SL_K_ATT_INLINE void sl_k_att_sum(const int R, const int C, const float *p, int64_t np,
                                   const float *v, int64_t ldq, int64_t n0, int causal,
                                   int64_t last, const float *inv, float *y, int64_t ldy)
 {
-    sl_v acc[SL_K_ATT_R][SL_K_NV_MAX];
+    const int H = C == 1 ? 2 : 1; /* chains per output */
+    sl_v acc[SL_K_ATT_R][SL_K_NV_MAX][2];
 #pragma GCC unroll 4
     for (int r = 0; r < R; r++)
 #pragma GCC unroll 4
         for (int c = 0; c < C; c++)
-            acc[r][c] = sl_v_zero();
+            acc[r][c][0] = acc[r][c][1] = sl_v_zero();
     /* Keys every row sees, then (causal) the triangle where row r stops at
-     * key n0 + r - 1: the same chain per row either way. */
-    int64_t s_end = causal ? n0 + R - 1 : n0;
-    for (int64_t s = 0; s < s_end; s++) {
-        const float *vs = v + s * ldq;
-        int r0 = s < n0 ? 0 : (int)(s - n0 + 1); /* rows [r0, R) see key s */
-        sl_v vv[SL_K_NV_MAX];
-#pragma GCC unroll 4
-        for (int c = 0; c < C; c++)
-            vv[c] = c == C - 1 && last < SL_VW ? sl_v_load_n(vs + c * SL_VW, last)
-                                               : sl_v_load(vs + c * SL_VW);
-#pragma GCC unroll 4
-        for (int r = 0; r < R; r++) {
-            if (r < r0)
-                continue;
-            sl_v pb = sl_v_set1(p[r * np + s]);
-#pragma GCC unroll 4
-            for (int c = 0; c < C; c++)
-                acc[r][c] = sl_v_fmadd(pb, vv[c], acc[r][c]);
-        }
+     * key n0 + r - 1. */
+    int64_t s = 0;
+    for (; s + 1 < n0; s += 2) {
+        sl_k_att_sum_key(R, C, 0, acc, p, np, v + s * ldq, s, 0, last);
+        sl_k_att_sum_key(R, C, H - 1, acc, p, np, v + (s + 1) * ldq, s + 1, 0, last);
+    }
+    for (int64_t s_end = causal ? n0 + R - 1 : n0; s < s_end; s++) {
+        int r0 = s < n0 ? 0 : (int)(s - n0 + 1);
+        if (s & 1) /* constant chain indices keep acc in registers */
+            sl_k_att_sum_key(R, C, H - 1, acc, p, np, v + s * ldq, s, r0, last);
+        else
+            sl_k_att_sum_key(R, C, 0, acc, p, np, v + s * ldq, s, r0, last);
     }
 #pragma GCC unroll 4
     for (int r = 0; r < R; r++) {
         sl_v iv = sl_v_set1(inv[r]);
 #pragma GCC unroll 4
         for (int c = 0; c < C; c++) {
-            sl_v out = sl_v_mul(acc[r][c], iv);
+            sl_v out = H == 2 ? sl_v_add(acc[r][c][0], acc[r][c][1]) : acc[r][c][0];
+            out = sl_v_mul(out, iv);
             if (c == C - 1 && last < SL_VW)
                 sl_v_store_n(y + r * ldy + c * SL_VW, out, last);
             else
@@ -177,9 +198,10 @@ static float sl_k_att_softmax(float *p, int64_t nv)
 
 _Static_assert(SL_K_ATT_R == 4, "SL_K_ATT_CASES lists 1 .. 4 rows");
 _Static_assert(SL_K_ATT_PAD % SL_VW == 0, "score rows hold whole vectors");
+_Static_assert(SL_K_NV_MAX == 2 || SL_K_NV_MAX == 4, "the chunk cases list 1 .. 4 vectors");
 
-/* Scores of `rows` queries against keys [0, nk): whole vectors, up to
- * SL_K_NV_MAX at a time. */
+/* Scores of `rows` queries against keys [0, nk): whole vectors, chunks of
+ * SL_K_NV_MAX, then one chunk of the vectors left. */
 static void sl_k_att_block_scores(int rows, const float *q, int64_t ldq, const float *kt,
                                   int64_t np, int64_t dh, int64_t nk, sl_v scale, float *p)
 {
@@ -187,25 +209,51 @@ static void sl_k_att_block_scores(int rows, const float *q, int64_t ldq, const f
     for (; c0 + SL_K_NV_MAX <= nvec; c0 += SL_K_NV_MAX)
         SL_K_ATT_CASES(sl_k_att_scores, rows, SL_K_NV_MAX, q, ldq, kt + c0 * SL_VW, np, dh,
                        scale, p + c0 * SL_VW)
-    for (; c0 < nvec; c0++)
-        SL_K_ATT_CASES(sl_k_att_scores, rows, 1, q, ldq, kt + c0 * SL_VW, np, dh, scale,
-                       p + c0 * SL_VW)
+    const float *k0 = kt + c0 * SL_VW;
+    float *p0 = p + c0 * SL_VW;
+    switch (nvec - c0) {
+    case 0:
+        break;
+    case 1:
+        SL_K_ATT_CASES(sl_k_att_scores, rows, 1, q, ldq, k0, np, dh, scale, p0)
+        break;
+#if SL_K_NV_MAX > 2
+    case 2:
+        SL_K_ATT_CASES(sl_k_att_scores, rows, 2, q, ldq, k0, np, dh, scale, p0)
+        break;
+    default:
+        SL_K_ATT_CASES(sl_k_att_scores, rows, 3, q, ldq, k0, np, dh, scale, p0)
+        break;
+#endif
+    }
 }
 
-/* The weighted sums of `rows` rows over a head's dh values. */
+/* The weighted sums of `rows` rows over a head's dh values: chunks of
+ * SL_K_NV_MAX vectors, then one chunk of the vectors left (the last one
+ * masked where dh ends inside it). */
 static void sl_k_att_block_sum(int rows, const float *p, int64_t np, const float *v,
                                int64_t ldq, int64_t n0, int causal, int64_t dh,
                                const float *inv, float *y, int64_t ldy)
 {
-    const int64_t w = SL_K_NV_MAX * SL_VW;
-    int64_t e0 = 0;
-    for (; e0 + w <= dh; e0 += w)
-        SL_K_ATT_CASES(sl_k_att_sum, rows, SL_K_NV_MAX, p, np, v + e0, ldq, n0, causal,
-                       SL_VW, inv, y + e0, ldy)
-    for (; e0 < dh; e0 += SL_VW) {
-        int64_t last = dh - e0 < SL_VW ? dh - e0 : SL_VW;
-        SL_K_ATT_CASES(sl_k_att_sum, rows, 1, p, np, v + e0, ldq, n0, causal, last, inv,
-                       y + e0, ldy)
+    for (int64_t e0 = 0; e0 < dh; e0 += SL_K_NV_MAX * SL_VW) {
+        int64_t left = dh - e0, nvec = (left + SL_VW - 1) / SL_VW;
+        int64_t last = left % SL_VW ? left % SL_VW : SL_VW;
+        if (nvec >= SL_K_NV_MAX) {
+            last = nvec > SL_K_NV_MAX ? SL_VW : last;
+            SL_K_ATT_CASES(sl_k_att_sum, rows, SL_K_NV_MAX, p, np, v + e0, ldq, n0, causal,
+                           last, inv, y + e0, ldy)
+        } else if (nvec == 1) {
+            SL_K_ATT_CASES(sl_k_att_sum, rows, 1, p, np, v + e0, ldq, n0, causal, last, inv,
+                           y + e0, ldy)
+#if SL_K_NV_MAX > 2
+        } else if (nvec == 3) {
+            SL_K_ATT_CASES(sl_k_att_sum, rows, 3, p, np, v + e0, ldq, n0, causal, last, inv,
+                           y + e0, ldy)
+#endif
+        } else {
+            SL_K_ATT_CASES(sl_k_att_sum, rows, 2, p, np, v + e0, ldq, n0, causal, last, inv,
+                           y + e0, ldy)
+        }
     }
 }
 
@@ -220,12 +268,14 @@ static void sl_k_attention(const float *qkv, int64_t ldq, float *y, int64_t ldy,
     const sl_v scale = sl_v_set1((float)(1.0 / sqrt((double)dh)));
     for (int64_t j = 0; j < heads; j++) {
         const float *q = qkv + j * dh, *k = qkv + d + j * dh, *v = qkv + 2 * d + j * dh;
-        for (int64_t s = 0; s < n; s++)
-            for (int64_t e = 0; e < dh; e++)
-                kt[e * np + s] = k[s * ldq + e];
-        for (int64_t e = 0; e < dh; e++)
+        /* Rows of kt in turn: strided loads, contiguous stores. */
+        for (int64_t e = 0; e < dh; e++) {
+            float *row = kt + e * np;
+            for (int64_t s = 0; s < n; s++)
+                row[s] = k[s * ldq + e];
             for (int64_t s = n; s < np; s++)
-                kt[e * np + s] = 0.0f;
+                row[s] = 0.0f;
+        }
         for (int64_t t0 = 0; t0 < n; t0 += SL_K_ATT_R) {
             int rows = n - t0 < SL_K_ATT_R ? (int)(n - t0) : SL_K_ATT_R;
             /* Visible keys: row t0 + r sees [0, n0 + r) (causal) or [0, n0). */
