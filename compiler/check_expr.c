@@ -276,12 +276,14 @@ static sl_node *call_builtin(sema *s, const builtin *bi, sl_node *x, const sl_ex
     return sema_emit(s, sema_node(s, bi->op, t, e->span, x, NULL));
 }
 
-/* What a parameter applied per row gives: x [rows, in] -> [rows, out]. */
+/* What a parameter applied per row gives: x [rows, in] -> [rows, out], and
+ * ids x [n] -> [n, out]. */
 static sl_ty per_row(sema *s, sl_ty x, sl_ty out)
 {
-    int32_t a;
-    int64_t c;
-    if (!sema_rows_of(x, &a, &c) || out.rank != 1)
+    int32_t a = 0;
+    int64_t c = x.dims[0];
+    bool ids = x.rank == 1 && !sl_ty_is_seq(x); /* a vector of ids: a row per id */
+    if ((!ids && !sema_rows_of(x, &a, &c)) || out.rank != 1)
         return out;
     return sema_rows_ty(s, out.elem, 2, a, c, &out.dims[0]);
 }
@@ -330,8 +332,9 @@ static sl_node *coerce_arg(sema *s, const sl_inst *inst, sl_node *x, sl_span at,
         return x;
     }
     if (inst->kind == SL_P_ATTENTION)
-        sema_err(s, at, "'%s' (%s) takes a sequence f32[T, %lld] (or a matrix), but this is %s",
-                 inst->path, inst->kind_str, (long long)inst->n_in, sema_ty_str(s, x->ty));
+        sema_err(s, at, "'%s' (%s) takes a sequence f32[%s, %lld] (or a matrix), but this is %s",
+                 inst->path, inst->kind_str, s->c->tokens_name ? s->c->tokens_name : "T",
+                 (long long)inst->n_in, sema_ty_str(s, x->ty));
     else
         sema_err(s, at, "'%s' (%s) takes %s, but this is %s", inst->path, inst->kind_str,
                  sema_ty_str(s, in), sema_ty_str(s, x->ty));
@@ -514,6 +517,14 @@ static sl_node *apply_blocks(sema *s, env_t *env, const sl_expr *call, sl_inst *
     return sema_emit(s, n);
 }
 
+/* A name bound in one arm of a gate only (a value or a loop's layer). */
+static void one_arm(sema *s, const binding *b, sl_span at)
+{
+    sema_err(s, at, "'%s' has no value here: it is assigned in only one arm of a gate", b->name);
+    if (!sl_span_is_none(b->gate))
+        sl_note(s->c, b->gate, "the gate is here");
+}
+
 /* Element k of a bank or a list, k a constant index (negative: from the end). */
 static sl_inst *list_element(sema *s, env_t *env, sl_inst *bank, const sl_expr *index)
 {
@@ -573,7 +584,11 @@ static sl_node *call(sema *s, env_t *env, const sl_expr *e)
     if (sb)
         return sema_call_shape_builtin(s, env, sb, e);
     if (!bi && !is_param) {
-        if (b || sema_find_threshold(s, name) >= 0 ||
+        if (b && b->node == POISON)
+            return NULL; /* its assignment failed, and said so */
+        if (b && !b->node)
+            one_arm(s, b, callee->span);
+        else if (b || sema_find_threshold(s, name) >= 0 ||
             (s->fr->input && strcmp(s->fr->input->name, name) == 0))
             sema_err(s, callee->span, "'%s' is a value, not a layer or a function", name);
         else
@@ -700,10 +715,7 @@ sl_node *sema_expr(sema *s, env_t *env, const sl_expr *e)
         if (b && b->node)
             return b->node;
         if (b) {
-            sema_err(s, e->span, "'%s' has no value here: it is assigned in only one arm of a gate",
-                     e->name);
-            if (!sl_span_is_none(b->gate))
-                sl_note(s->c, b->gate, "the gate is here");
+            one_arm(s, b, e->span);
             return NULL;
         }
         int t = sema_find_threshold(s, e->name);

@@ -218,6 +218,11 @@ static sl_node *slice_rows(sema *s, env_t *env, sl_node *x, const sl_expr *sl, s
             return NULL;
         }
     }
+    if (vector && ta != 0) {
+        sema_err(s, sl->span, "a vector's length is fixed; a slice that ends with the token "
+                 "count takes rows of a sequence or a matrix, not %s", sema_ty_str(s, x->ty));
+        return NULL;
+    }
     /* from < to <= the extent, for every token count (linear in T: its
      * ends are enough) */
     int64_t lo = s->p->tokens_min, hi = s->p->tokens_max;
@@ -554,10 +559,13 @@ static sl_node *fill(sema *s, env_t *env, const shape_builtin *b, const sl_expr 
         sema_err(s, e->args->span, "%s() of %lld elements", b->name, (long long)c);
         return NULL;
     }
-    if (e->n_args == 2 && (!static_count(s, env, e->args->next, &d) || d < 1)) {
-        if (d < 1 && !s->c->too_many_errors)
+    if (e->n_args == 2) {
+        if (!static_count(s, env, e->args->next, &d))
+            return NULL;
+        if (d < 1) {
             sema_err(s, e->args->next->span, "%s() of %lld columns", b->name, (long long)d);
-        return NULL;
+            return NULL;
+        }
     }
     if (e->n_args == 1 && a) {
         sema_err(s, e->args->span, "a vector has a fixed length; %s(%s, d) makes a sequence",

@@ -46,9 +46,12 @@ static void assign(sema *s, env_t *env, const sl_stmt *st)
         sema_err(s, st->name_span, "cannot assign to parameter '%s'", name);
         return;
     }
-    if (sema_find_threshold(s, name) >= 0) {
+    int t = sema_find_threshold(s, name);
+    if (t >= 0) {
+        /* at run time a threshold is named by its path: "th.t" in a layer */
+        const char *path = (size_t)t < s->p->thresholds.len ? s->p->thresholds.items[t].name : name;
         sema_err(s, st->name_span, "cannot assign to threshold '%s'; set it at run time with "
-                 "--set %s=VALUE", name, name);
+                 "--set %s=VALUE", name, path);
         return;
     }
     if (sema_is_reserved(name)) {

@@ -44,8 +44,11 @@ static bool extent(sema *s, const sl_dim *d, const dim_scope *sc, int32_t *a, in
             sema_err(s, d->span,
                      "unknown dimension '%s'; the layer's shape parameters are its [...]", d->name);
         else if (sc->tok_name)
-            sema_err(s, d->span, "unknown dimension '%s' (a model has no shape parameters; its "
-                     "token count is '%s')", d->name, sc->tok_name);
+            sema_err(s, d->span, "unknown dimension '%s' (a %s has no shape parameters; its "
+                     "token count is '%s')", d->name, sc->unit_kind, sc->tok_name);
+        else if (strcmp(sc->unit_kind, "layer") == 0)
+            sema_err(s, d->span, "unknown dimension '%s' (the layer has no shape parameters; a "
+                     "layer that takes sequences declares 'tokens %s')", d->name, d->name);
         else
             sema_err(s, d->span, "unknown dimension '%s' (a model has no shape parameters; a "
                      "token count that varies per input is declared with 'tokens %s max N')",

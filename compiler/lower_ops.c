@@ -359,7 +359,7 @@ static void lower_embed(emit *e, const sl_node *n)
     LLVMValueRef row = em_rows_begin(e, &r, e->fr->rows, em_frame_count(e), "embed.row");
     LLVMValueRef y = em_row_ptr(e, n, row);
     loop lp;
-    bool seq = has_rows(n->a->ty);
+    bool seq = n->a->ty.rank == 1; /* a sequence or a vector of ids: a row each */
     LLVMValueRef o = seq ? em_loop_begin(e, &lp, em_extent(e, n->a->ty, row), "embed.tok")
                          : em_i64(l, 0);
     LLVMValueRef id = LLVMBuildSExt(l->b, em_element(e, n->a, row, o), l->t_i64, "id");
