@@ -168,6 +168,8 @@ def ledger_line(rec):
     """One JSON line, keys in the executable's order."""
     o = OrderedDict()
     o["input"] = rec["input"]
+    if "tokens" in rec:  # a sequence model's: the input's token count
+        o["tokens"] = rec["tokens"]
     o["exit"] = rec["exit"]
     o["flops"] = rec["flops"]
     o["dense_flops"] = rec["dense_flops"]
