@@ -474,7 +474,7 @@ int sema_add_decision(sema *s, sl_decision_kind_c kind, const char *name, sl_spa
         sl_names_put(&s->c->arena, &s->decision_next, name, n + 1);
     }
     sl_names_put(&s->c->arena, &s->decision_index, unique, (int)s->p->decisions.len);
-    sl_decision d = {kind, unique, at, s->p->n_slots, count, choices};
+    sl_decision d = {kind, unique, at, s->p->n_slots, count, choices, 0, 0, 0};
     s->p->n_slots += count;
     SL_VEC_PUSH(&s->c->arena, &s->p->decisions, d);
     return (int)s->p->decisions.len - 1;
@@ -652,29 +652,60 @@ static sl_node *route(sema *s, env_t *env, const sl_expr *e)
         sema_err(s, e->k->span, "top %lld of a bank of %lld experts", (long long)k, (long long)n);
         return NULL;
     }
-    sl_ty want = sl_ty_vector(SL_F32, n);
+    /* Scores per row of a matrix or sequence whose rows are what one
+     * expert takes: every row (token) routed on its own. */
+    const sl_inst *first = bank->children[0];
+    int32_t ta;
+    int64_t tc;
+    bool per_token = scores->ty.rank == 2 && first->in_ty.rank == 1 &&
+                     !first->tokens_generic && sema_rows_of(x->ty, &ta, &tc) &&
+                     x->ty.rank == 2 && x->ty.dims[1] == first->in_ty.dims[0];
+    int64_t width = n;
+    sl_ty want = per_token ? sema_rows_ty(s, SL_F32, 2, ta, tc, &width) : sl_ty_vector(SL_F32, n);
     if (scores->ty.elem == SL_I32)
         scores = sema_to_f32(s, scores);
     if (!scores || !sl_ty_equal(scores->ty, want)) {
-        sema_err(s, e->scores->span, "the scores of a route over '%s' must be %s, not %s",
-                 bank->path, sema_ty_str(s, want), scores ? sema_ty_str(s, scores->ty) : "?");
+        sema_err(s, e->scores->span, "the scores of a route over '%s' must be %s, not %s%s",
+                 bank->path, sema_ty_str(s, want), scores ? sema_ty_str(s, scores->ty) : "?",
+                 per_token ? " (a row of scores per token)" : "");
         return NULL;
     }
-    sl_ty out;
-    if (!(x = coerce_arg(s, bank->children[0], x, e->args->span, &out)))
+    sl_ty out, arg_ty = x->ty;
+    const sl_node *x_in = x;
+    if (per_token) {
+        if (x->ty.elem == SL_I32 && first->in_ty.elem == SL_F32 && !(x = sema_to_f32(s, x)))
+            return NULL;
+        if (first->out_ty.rank != 1) {
+            sema_err(s, e->span, "a route over tokens combines vectors; the experts of '%s' give "
+                     "%s", bank->path, sema_ty_str(s, first->out_ty));
+            return NULL;
+        }
+        arg_ty = first->in_ty;
+        out = sema_rows_ty(s, first->out_ty.elem, 2, ta, tc, &first->out_ty.dims[0]);
+    } else if (!(x = coerce_arg(s, bank->children[0], x, e->args->span, &out))) {
+        if (first->in_ty.rank == 1 && sema_rows_of(x_in->ty, &ta, &tc) && x_in->ty.rank == 2 &&
+            x_in->ty.dims[1] == first->in_ty.dims[0])
+            sl_note(s->c, e->scores->span, "to route each token on its own, give a row of "
+                    "scores per token (%s)",
+                    sema_ty_str(s, sema_rows_ty(s, SL_F32, 2, ta, tc, &width)));
         return NULL;
+    } else {
+        arg_ty = x->ty;
+    }
     bank->used = true;
 
     sl_node *r = sema_node(s, SL_OP_ROUTE, out, e->span, x, scores);
-    sl_node *arg = sema_node(s, SL_OP_ROUTE_ARG, x->ty, e->args->span, NULL, NULL);
+    sl_node *arg = sema_node(s, SL_OP_ROUTE_ARG, arg_ty, e->args->span, NULL, NULL);
     if (!r || !arg)
         return NULL;
     r->inst = bank;
     r->index = k;
+    r->per_token = per_token;
     r->route_arg = arg;
     r->experts = sl_arena_array(&s->c->arena, (size_t)n, sizeof *r->experts);
     r->expert_out = sl_arena_array(&s->c->arena, (size_t)n, sizeof *r->expert_out);
     sl_region *saved = s->region;
+    size_t decisions = s->p->decisions.len;
     s->in_expert++;
     for (int64_t i = 0; i < n; i++) {
         s->region = r->experts[i] = sema_region_new(s);
@@ -688,7 +719,22 @@ static sl_node *route(sema *s, env_t *env, const sl_expr *e)
     }
     s->in_expert--;
     s->region = saved;
+    /* An expert's rows are tokens: its decisions would need a ledger
+     * entry per token of their own. */
+    if (per_token && s->p->decisions.len > decisions) {
+        sema_err(s, e->span, "the experts of a route over tokens cannot hold gates, routes or "
+                 "block-gated layers ('%s' does)", bank->path);
+        sl_note(s->c, s->p->decisions.items[decisions].span, "this one");
+        return NULL;
+    }
     r->decision = sema_add_decision(s, SL_DEC_ROUTE, bank->path, e->span, (int)k, (int)n);
+    if (per_token) {
+        sl_decision *d = &s->p->decisions.items[r->decision];
+        d->rows = x->ty.dims[0];
+        d->tok_a = ta;
+        d->tok_c = ta ? tc : x->ty.dims[0];
+        s->p->n_slots += (int)(k * (d->rows - 1)); /* count slots were taken for one row */
+    }
     return sema_emit(s, r);
 }
 

@@ -46,6 +46,9 @@ const char *sl_ty_str(sl_ctx *c, sl_ty t);
 typedef struct sl_flops { double k, t, tt; } sl_flops;
 sl_flops sl_flops_add(sl_flops a, sl_flops b);
 sl_flops sl_flops_scale(sl_flops a, double s);
+/* A cost paid once per row of t: its rows (T's polynomial for a sequence)
+ * times per_row, which must be a constant. */
+sl_flops sl_flops_per_row(sl_ty t, sl_flops per_row);
 double sl_flops_at(sl_flops f, double tokens);
 bool sl_flops_is_zero(sl_flops f);
 /* "1234", "1234 + 56*T", "1234 + 56*T + 7*T^2" (arena string) */
@@ -153,6 +156,8 @@ struct sl_node {
     sl_region **experts;    /* ROUTE: one region per expert, reading `route_arg` */
     sl_node **expert_out;   /* ROUTE: each expert region's result */
     sl_node *route_arg;     /* ROUTE: the expert regions' input */
+    bool per_token;         /* ROUTE: every row of its matrix or sequence input routed on
+                               its own (the expert regions' rows are tokens) */
     sl_flops flops;         /* static FLOPs of this node (DENSE_BLOCKS: per active block) */
     int uses;               /* operand uses, for fusion */
 };
@@ -186,6 +191,10 @@ typedef struct sl_decision {
     const char *name;       /* "gate0", the bank's or the layer's path */
     sl_span span;
     int slot, count, choices;
+    /* A per-token route: count slots for each of `rows` rows (its input's
+     * most), of which tok_a * T + tok_c are real; rows 0: one set. */
+    int64_t rows, tok_c;
+    int32_t tok_a;
 } sl_decision;
 
 typedef struct sl_tensor {

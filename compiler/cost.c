@@ -36,6 +36,12 @@ typedef struct dense_pass {
 
 static dense_level *dense_top(dense_pass *d) { return &d->stack.items[d->stack.len - 1]; }
 
+/* What a route pays per row: once, or once per token over tokens. */
+static sl_flops route_rows(const sl_node *n, sl_flops per_row)
+{
+    return n->per_token ? sl_flops_per_row(n->a->ty, per_row) : per_row;
+}
+
 /* A node's own dense FLOPs: all blocks of a block-gated layer; for a route,
  * choosing and combining all N experts (their regions add their work). */
 static sl_flops node_dense(const sl_node *n)
@@ -44,9 +50,11 @@ static sl_flops node_dense(const sl_node *n)
     case SL_OP_DENSE_BLOCKS:
         return sl_flops_scale(n->flops, (double)n->inst->blocks);
     case SL_OP_ROUTE: {
-        /* n->flops is bank + k + 2*d*k: combining all N adds 2*d*(N - k) */
+        /* n->flops is (bank + k) + 2*d*k (per token over tokens):
+         * combining all N adds 2*d*(N - k) */
         double bank = (double)n->inst->n_children, k = (double)n->index;
-        sl_flops per_choice = sl_flops_scale(sl_flops_add(n->flops, (sl_flops){-bank - k, 0, 0}),
+        sl_flops choose = route_rows(n, (sl_flops){bank + k, 0, 0});
+        sl_flops per_choice = sl_flops_scale(sl_flops_add(n->flops, sl_flops_scale(choose, -1)),
                                              1.0 / k);
         return sl_flops_add(n->flops, sl_flops_scale(per_choice, bank - k));
     }
@@ -81,7 +89,10 @@ static void dense_sub_leave(sl_walker *w, const sl_item *it, int k, const sl_reg
     (void)r;
     sl_flops x = dense_top(d)->region;
     d->stack.len--;
-    dense_top(d)->item = sl_flops_add(dense_top(d)->item, x);
+    if (it->kind == SL_IT_NODE) /* an expert: once per token over tokens */
+        dense_top(d)->item = sl_flops_add(dense_top(d)->item, route_rows(it->node, x));
+    else
+        dense_top(d)->item = sl_flops_add(dense_top(d)->item, x);
     if (d->info && it->kind == SL_IT_GATE) {
         d->info[it->decision].v[k] = x;
     } else if (d->info && it->kind == SL_IT_NODE) { /* expert k of a route */
@@ -179,8 +190,8 @@ static range node_range(const sl_node *n, range experts)
         return (range){ZERO, sl_flops_scale(n->flops, (double)n->inst->blocks), true};
     case SL_OP_ROUTE: {
         double k = (double)n->index;
-        return (range){sl_flops_add(n->flops, sl_flops_scale(experts.lo, k)),
-                       sl_flops_add(n->flops, sl_flops_scale(experts.hi, k)), true};
+        return (range){sl_flops_add(n->flops, route_rows(n, sl_flops_scale(experts.lo, k))),
+                       sl_flops_add(n->flops, route_rows(n, sl_flops_scale(experts.hi, k))), true};
     }
     default:
         return (range){n->flops, n->flops, true};
@@ -311,11 +322,11 @@ void sl_cost_print(sl_ctx *c, const sl_program *p, int64_t tokens, FILE *out)
         if (d->kind == SL_DEC_GATE)
             fprintf(out, "gate %s: then-arm %.0f FLOPs, else-arm %.0f FLOPs\n", d->name, a, b);
         else if (d->kind == SL_DEC_ROUTE && a == b)
-            fprintf(out, "route %s: top %d of %d experts, %.0f FLOPs each\n", d->name, d->count,
-                    d->choices, a);
+            fprintf(out, "route %s: top %d of %d experts%s, %.0f FLOPs each\n", d->name,
+                    d->count, d->choices, d->rows ? " per token" : "", a);
         else if (d->kind == SL_DEC_ROUTE)
-            fprintf(out, "route %s: top %d of %d experts, %.0f to %.0f FLOPs each\n", d->name,
-                    d->count, d->choices, a, b);
+            fprintf(out, "route %s: top %d of %d experts%s, %.0f to %.0f FLOPs each\n", d->name,
+                    d->count, d->choices, d->rows ? " per token" : "", a, b);
         else
             fprintf(out, "blocks %s: %d blocks, %.0f FLOPs per active block\n", d->name,
                     d->count, a);

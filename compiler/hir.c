@@ -114,8 +114,9 @@ static void dump_node(dumper *d, const sl_node *n)
                 d->p->decisions.items[n->decision].name);
         break;
     case SL_OP_ROUTE:
-        fprintf(out, " %s(%%%d) top %lld by %%%d (%s)", n->inst->path, n->a->id,
-                (long long)n->index, n->b->id, d->p->decisions.items[n->decision].name);
+        fprintf(out, " %s(%%%d) top %lld%s by %%%d (%s)", n->inst->path, n->a->id,
+                (long long)n->index, n->per_token ? " per token" : "", n->b->id,
+                d->p->decisions.items[n->decision].name);
         break;
     default:
         if (n->a)

@@ -81,9 +81,12 @@ static sl_flops node_flops(const sl_node *n)
     }
     case SL_OP_ROUTE: {
         /* top-k over N scores, softmax over the k chosen, 2*d per chosen
-         * expert to combine; the experts' own work is in their regions. */
+         * expert to combine (per token over tokens); the experts' own
+         * work is in their regions. */
         double bank = (double)n->inst->n_children, k = (double)n->index;
-        return sl_flops_add((sl_flops){bank + k, 0, 0}, sl_flops_scale(elems(n->ty), 2.0 * k));
+        sl_flops choose = n->per_token ? sl_flops_scale(tokens(n->ty), bank + k)
+                                       : (sl_flops){bank + k, 0, 0};
+        return sl_flops_add(choose, sl_flops_scale(elems(n->ty), 2.0 * k));
     }
     default: {
         sl_flops e = elems(n->ty);

@@ -38,6 +38,7 @@ static void push_frame(emit *e, frame *f, LLVMValueRef rows, LLVMValueRef count,
     f->rows = rows;
     f->count = count;
     f->pending = (sl_flops){0, 0, 0};
+    f->row_tokens = 0;
     f->parent = e->fr;
     e->fr = f;
 }
@@ -193,11 +194,44 @@ static void exit_value_leave(emit *e, const sl_item *it)
 /* route bank(x) top k by scores: per row the k best experts and softmax
  * weights over them; the rows grouped by expert; each expert runs once
  * over its group (its region, in sub-regions k); then each row's output is
- * the weighted sum over its choices, best first. */
+ * the weighted sum over its choices, best first.  A route over tokens does
+ * the same with the frame's tokens for rows: ids r * most + t, at which
+ * the input, the scores, the experts' values and the output each hold one
+ * token's row (their strides are a token's). */
 typedef struct route_state {
+    LLVMValueRef list, n;       /* the rows routed (i32 *) and their number (i64 alloca) */
+    int64_t most;               /* over tokens: the input's most rows; else 0 */
     LLVMValueRef start;         /* i32 [N + 1]: each expert's rows in the buckets */
     LLVMValueRef count;         /* i64 alloca: the current expert's */
 } route_state;
+
+/* Row q's first ledger slot of decision d: a route over tokens has k
+ * slots per token t of its tile row r = q / most. */
+static LLVMValueRef route_slots(emit *e, const sl_decision *d, const route_state *rs,
+                                LLVMValueRef q)
+{
+    lower *l = e->l;
+    LLVMValueRef row = q, in_row = em_i64(l, d->slot);
+    if (rs->most) {
+        row = LLVMBuildUDiv(l->b, q, em_i64(l, rs->most), "token.row");
+        LLVMValueRef t = LLVMBuildURem(l->b, q, em_i64(l, rs->most), "token");
+        in_row = LLVMBuildAdd(l->b, in_row, LLVMBuildMul(l->b, t, em_i64(l, d->count), ""), "");
+    }
+    LLVMValueRef at = LLVMBuildAdd(l->b, LLVMBuildMul(l->b, row, em_i64(l, l->p->n_slots), ""),
+                                   in_row, "");
+    return em_gep(l, l->t_i32, e->slots, at, "slots.row");
+}
+
+/* Where row q of a route's operand or result is: a token's row over
+ * tokens, else the row's. */
+static LLVMValueRef route_row(emit *e, const route_state *rs, const sl_node *n, LLVMValueRef q)
+{
+    lower *l = e->l;
+    if (!rs->most)
+        return em_row_ptr(e, n, q);
+    return em_gep(l, l->t_f32, em_base(e, n), LLVMBuildMul(l->b, q, em_i64(l, n->ty.dims[1]), ""),
+                  "token.p");
+}
 
 static void route_enter(emit *e, const sl_node *n, const plan_item *pi, route_state *rs)
 {
@@ -207,25 +241,31 @@ static void route_enter(emit *e, const sl_node *n, const plan_item *pi, route_st
     const sl_decision *d = &l->p->decisions.items[n->decision];
     em_flush_flops(e);
     e->fr->pending = sl_flops_add(e->fr->pending, n->flops); /* top-k, softmax, combine */
+    rs->most = n->per_token ? n->a->ty.dims[0] : 0;
+    if (rs->most) {
+        rs->list = em_scratch_at(e, pi->list1, "route.tokens");
+        rs->n = em_entry_alloca(l, l->t_i64, "route.n");
+        em_token_list(e, n->a->ty, rs->list, rs->n);
+    } else {
+        rs->list = e->fr->rows;
+        rs->n = e->fr->count;
+    }
     LLVMValueRef idx = em_scratch_at(e, pi->idx, "topk.idx"), w = em_scratch_at(e, pi->w, "topk.w");
     rows_loop r;
-    LLVMValueRef row = em_rows_begin(e, &r, e->fr->rows, em_frame_count(e), "topk");
-    LLVMValueRef at_ = LLVMBuildMul(l->b, row, em_i64(l, k), "");
+    LLVMValueRef q = em_rows_begin(e, &r, rs->list, em_load(l, l->t_i64, rs->n, "n"), "topk");
+    LLVMValueRef at_ = LLVMBuildMul(l->b, q, em_i64(l, k), "");
     LLVMValueRef ir = em_gep(l, l->t_i32, idx, at_, "idx.row"), wr = em_gep(l, l->t_f32, w, at_, "w.row");
-    LLVMValueRef targs[] = {em_row_ptr(e, n->b, row), em_i64(l, N), em_i64(l, k), ir, wr};
+    LLVMValueRef targs[] = {route_row(e, rs, n->b, q), em_i64(l, N), em_i64(l, k), ir, wr};
     em_call(l, RT_TOPK, targs, 5, "");
     LLVMValueRef sargs[] = {wr, wr, em_i64(l, k)};
     em_call(l, RT_SOFTMAX, sargs, 3, "");
-    LLVMValueRef slots = em_gep(l, l->t_i32, e->slots,
-                             LLVMBuildAdd(l->b, LLVMBuildMul(l->b, row, em_i64(l, l->p->n_slots), ""),
-                                          em_i64(l, d->slot), ""), "slots.row");
-    LLVMBuildMemCpy(l->b, slots, 4, ir, 4, em_i64(l, 4 * k));
+    LLVMBuildMemCpy(l->b, route_slots(e, d, rs, q), 4, ir, 4, em_i64(l, 4 * k));
     em_rows_end(e, &r);
 
     rs->start = em_entry_alloca(l, LLVMArrayType(l->t_i32, (unsigned)(N + 1)), "expert.start");
     rs->count = em_entry_alloca(l, l->t_i64, "expert.n");
-    LLVMValueRef bargs[] = {e->fr->rows, em_frame_count(e), idx, em_i64(l, k), em_i64(l, N), rs->start,
-                            em_scratch_at(e, pi->list0, "expert.rows"),
+    LLVMValueRef bargs[] = {rs->list, em_load(l, l->t_i64, rs->n, "n"), idx, em_i64(l, k),
+                            em_i64(l, N), rs->start, em_scratch_at(e, pi->list0, "expert.rows"),
                             em_scratch_at(e, pi->pos, "expert.pos")};
     em_call(l, RT_ROWS_BY_EXPERT, bargs, 8, "");
 }
@@ -247,6 +287,7 @@ static void expert_enter(emit *e, const sl_node *n, const plan_item *pi, route_s
     snprintf(name, sizeof name, "expert%d", x);
     LLVMValueRef rows = em_gep(l, l->t_i32, em_scratch_at(e, pi->list0, "expert.rows"), s0, "");
     push_frame(e, f, rows, rs->count, name);
+    f->row_tokens = rs->most;
     e->alias[n->route_arg->id] = n->a;
 }
 
@@ -254,7 +295,7 @@ static void expert_enter(emit *e, const sl_node *n, const plan_item *pi, route_s
 static void expert_leave(emit *e, const sl_node *n, const plan_item *pi, route_state *rs, int x)
 {
     lower *l = e->l;
-    int64_t d = sl_ty_numel(n->ty);
+    int64_t d = rs->most ? n->ty.dims[1] : sl_ty_numel(n->ty);
     const sl_node *out = n->expert_out[x];
     LLVMValueRef pos = em_gep(l, l->t_i32, em_scratch_at(e, pi->pos, "expert.pos"),
                            bucket_start(e, rs, x), "");
@@ -273,14 +314,15 @@ static void expert_leave(emit *e, const sl_node *n, const plan_item *pi, route_s
 }
 
 /* y_r = sum over the row's choices j, best first, of w_rj * out_rj. */
-static void route_leave(emit *e, const sl_node *n, const plan_item *pi)
+static void route_leave(emit *e, const sl_node *n, const plan_item *pi, const route_state *rs)
 {
     lower *l = e->l;
-    int64_t k = n->index, d = sl_ty_numel(n->ty);
+    int64_t k = n->index, d = rs->most ? n->ty.dims[1] : sl_ty_numel(n->ty);
     LLVMValueRef w = em_scratch_at(e, pi->w, "topk.w"), comb = em_scratch_at(e, pi->comb, "chosen");
     rows_loop r;
-    LLVMValueRef row = em_rows_begin(e, &r, e->fr->rows, em_frame_count(e), "combine.row");
-    LLVMValueRef y = em_row_ptr(e, n, row);
+    LLVMValueRef row = em_rows_begin(e, &r, rs->list, em_load(l, l->t_i64, rs->n, "n"),
+                                     "combine.row");
+    LLVMValueRef y = route_row(e, rs, n, row);
     LLVMBuildMemSet(l->b, y, LLVMConstInt(l->t_i8, 0, 0), em_i64(l, d * 4), 4);
     loop jl;
     LLVMValueRef j = em_loop_begin(e, &jl, em_i64(l, k), "combine.choice");
@@ -387,7 +429,7 @@ static void walk_leave(sl_walker *w, const sl_item *it)
     if (it->kind == SL_IT_GATE)
         gate_leave(e, it, o->pi, o->sub);
     else if (it->kind == SL_IT_NODE && it->node->op == SL_OP_ROUTE)
-        route_leave(e, it->node, o->pi);
+        route_leave(e, it->node, o->pi, &o->rs);
     e->open.len--;
 }
 

@@ -210,6 +210,23 @@ void em_rows_end(emit *e, rows_loop *r) { em_loop_end(e, &r->lp); }
 
 LLVMValueRef em_frame_count(emit *e) { return em_load(e->l, e->l->t_i64, e->fr->count, "n"); }
 
+void em_token_list(emit *e, sl_ty t, LLVMValueRef list, LLVMValueRef count)
+{
+    lower *l = e->l;
+    LLVMBuildStore(l->b, em_i64(l, 0), count);
+    rows_loop r;
+    LLVMValueRef row = em_rows_begin(e, &r, e->fr->rows, em_frame_count(e), "tokens.row");
+    LLVMValueRef first = LLVMBuildMul(l->b, row, em_i64(l, t.dims[0]), "");
+    loop lp;
+    LLVMValueRef o = em_loop_begin(e, &lp, em_extent(e, t, row), "tokens.o");
+    LLVMValueRef k = em_load(l, l->t_i64, count, "k");
+    em_store_at(l, l->t_i32, list, k, LLVMBuildTrunc(l->b, LLVMBuildAdd(l->b, first, o, ""),
+                                                     l->t_i32, ""));
+    LLVMBuildStore(l->b, LLVMBuildAdd(l->b, k, em_i64(l, 1), ""), count);
+    em_loop_end(e, &lp);
+    em_rows_end(e, &r);
+}
+
 /* ---- FLOPs ------------------------------------------------------------------ */
 
 /* Row r's token count (i64); a model without tokens has none. */
@@ -233,6 +250,8 @@ LLVMValueRef em_extent(emit *e, sl_ty t, LLVMValueRef r)
 void em_add_row_flops(emit *e, LLVMValueRef acc, LLVMValueRef r, sl_flops f)
 {
     lower *l = e->l;
+    if (e->fr->row_tokens)
+        r = LLVMBuildUDiv(l->b, r, em_i64(l, e->fr->row_tokens), "token.row");
     LLVMValueRef v = em_i64(l, (int64_t)f.k);
     if (f.t != 0 || f.tt != 0) {
         LLVMValueRef t = em_row_tokens(e, r);
@@ -291,17 +310,20 @@ LLVMValueRef em_base(emit *e, const sl_node *n)
     }
 }
 
-int64_t em_row_stride(const lower *l, const sl_node *n)
+/* A route's input is read through its alias at the stride of the node
+ * that names it: the whole input per row, or one token (row ids r * most
+ * + t) when the route is over tokens. */
+int64_t em_row_stride(const emit *e, const sl_node *n)
 {
-    (void)l;
-    return n->op == SL_OP_TENSOR || n->op == SL_OP_CONST_VEC ? 0 : sl_ty_numel(n->ty);
+    const sl_node *at = resolve(e, n);
+    return at->op == SL_OP_TENSOR || at->op == SL_OP_CONST_VEC ? 0 : sl_ty_numel(n->ty);
 }
 
 LLVMValueRef em_row_ptr(emit *e, const sl_node *n, LLVMValueRef r)
 {
     lower *l = e->l;
+    int64_t stride = em_row_stride(e, n);
     n = resolve(e, n);
-    int64_t stride = em_row_stride(l, n);
     if (stride == 0)
         return em_base(e, n);
     return em_gep(l, em_elem_ty(l, n), em_base(e, n), LLVMBuildMul(l->b, r, em_i64(l, stride), ""),
@@ -334,7 +356,7 @@ static LLVMValueRef load_elem(emit *e, const sl_node *n, LLVMValueRef r, LLVMVal
 {
     lower *l = e->l;
     LLVMTypeRef t = em_elem_ty(l, n);
-    int64_t stride = em_row_stride(l, resolve(e, n));
+    int64_t stride = em_row_stride(e, n);
     LLVMValueRef at = stride ? LLVMBuildMul(l->b, r, em_i64(l, stride), "") : em_i64(l, 0);
     if (idx)
         at = LLVMBuildAdd(l->b, at, idx, "");

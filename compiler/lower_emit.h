@@ -30,6 +30,8 @@ struct frame {
     LLVMValueRef count;         /* i64 alloca */
     LLVMBasicBlockRef skip;     /* where the region's code is jumped over to */
     sl_flops pending;           /* FLOPs each of its rows ran since the last flush */
+    int64_t row_tokens;         /* 0: rows are the tile's; else token ids r * row_tokens + t
+                                   of tile row r (the experts of a route over tokens) */
     frame *parent;
 };
 
@@ -79,13 +81,17 @@ LLVMValueRef em_rows_begin(emit *e, rows_loop *r, LLVMValueRef list, LLVMValueRe
                            const char *name);
 void em_rows_end(emit *e, rows_loop *r);
 LLVMValueRef em_frame_count(emit *e);
+/* Every token of every row of the frame, ascending, as flat indices
+ * r * most + o into a value of type t (most: its rows at the most), into
+ * list (i32 *); their number into *count (an i64 alloca). */
+void em_token_list(emit *e, sl_ty t, LLVMValueRef list, LLVMValueRef count);
 /* Row r's token count (i64). */
 LLVMValueRef em_row_tokens(emit *e, LLVMValueRef r);
 /* How many rows (tokens) row r of a value of type t has: tok_a * T + tok_c,
  * or its fixed first dimension. */
 LLVMValueRef em_extent(emit *e, sl_ty t, LLVMValueRef r);
-/* counter[r] += f at row r's token count; the frame's pending FLOPs to
- * every row of it. */
+/* counter[r] += f at row r's token count (in a frame of tokens, to the
+ * tile row holding token r); the frame's pending FLOPs to every row of it. */
 void em_add_row_flops(emit *e, LLVMValueRef acc, LLVMValueRef r, sl_flops f);
 void em_flush_flops(emit *e);
 
@@ -96,7 +102,7 @@ LLVMTypeRef em_elem_ty(lower *l, const sl_node *n);
  * constant vector's global, or a scratch buffer; row r at r * stride
  * elements (stride 0: the same for every row). */
 LLVMValueRef em_base(emit *e, const sl_node *n);
-int64_t em_row_stride(const lower *l, const sl_node *n);
+int64_t em_row_stride(const emit *e, const sl_node *n);
 LLVMValueRef em_row_ptr(emit *e, const sl_node *n, LLVMValueRef r);
 /* Element i of row r of n (a scalar, a vector, or a matrix read flat).
  * Bools come back as i1. */

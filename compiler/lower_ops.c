@@ -95,26 +95,14 @@ static void call_dense(emit *e, LLVMValueRef pack, LLVMValueRef x, int64_t ldx, 
     em_call(l, RT_DENSE_ROWS, args, 8, "");
 }
 
-/* Every token of every row of the frame, as flat indices r * most + o
- * into a value of type t (most: its rows at the most): the tile's token
- * list, and its length. */
+/* The tile's token list of t over the frame's rows (em_token_list), and
+ * its length. */
 static LLVMValueRef token_list(emit *e, sl_ty t, LLVMValueRef *count)
 {
     lower *l = e->l;
     LLVMValueRef list = em_scratch_at(e, l->pl.tokens0, "tokens");
     LLVMValueRef n = em_entry_alloca(l, l->t_i64, "tokens.n");
-    LLVMBuildStore(l->b, em_i64(l, 0), n);
-    rows_loop r;
-    LLVMValueRef row = em_rows_begin(e, &r, e->fr->rows, em_frame_count(e), "tokens.row");
-    LLVMValueRef first = LLVMBuildMul(l->b, row, em_i64(l, t.dims[0]), "");
-    loop lp;
-    LLVMValueRef o = em_loop_begin(e, &lp, em_extent(e, t, row), "tokens.o");
-    LLVMValueRef k = em_load(l, l->t_i64, n, "k");
-    em_store_at(l, l->t_i32, list, k, LLVMBuildTrunc(l->b, LLVMBuildAdd(l->b, first, o, ""),
-                                                     l->t_i32, ""));
-    LLVMBuildStore(l->b, LLVMBuildAdd(l->b, k, em_i64(l, 1), ""), n);
-    em_loop_end(e, &lp);
-    em_rows_end(e, &r);
+    em_token_list(e, t, list, n);
     *count = em_load(l, l->t_i64, n, "tokens.n");
     return list;
 }
@@ -128,7 +116,7 @@ static void lower_dense(emit *e, const sl_node *n)
     int first = l->pl.dense[inst->w_tensor];
     int64_t k = inst->blocks ? inst->blocks : 1, rows = inst->n_out / k;
     LLVMValueRef list = e->fr->rows, count;
-    int64_t ldx = em_row_stride(l, n->a);
+    int64_t ldx = em_row_stride(e, n->a);
     if (has_rows(n->a->ty)) {
         list = token_list(e, n->a->ty, &count);
         ldx = inst->n_in;
@@ -188,7 +176,7 @@ static void lower_dense_blocks(emit *e, const sl_node *n, const plan_item *pi)
     em_at(e, run);
     LLVMValueRef pack = LLVMBuildAdd(l->b, em_i64(l, l->pl.dense[inst->w_tensor]), b, "");
     LLVMValueRef yb = em_gep(l, l->t_f32, em_base(e, n), em_row_index(l, b, rows, NULL), "y");
-    call_dense(e, dense_pack(e, pack), em_base(e, n->a), em_row_stride(l, n->a), yb,
+    call_dense(e, dense_pack(e, pack), em_base(e, n->a), em_row_stride(e, n->a), yb,
                inst->n_out, list, cnt, false);
     LLVMBuildBr(l->b, done);
     em_at(e, done);

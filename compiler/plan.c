@@ -134,11 +134,25 @@ typedef struct planner {
     sl_node **nodes;            /* per id */
     SL_VEC(int) open;           /* numbers of the items entered and not yet left */
     int64_t list_rows;          /* the most rows a token list holds per tile row */
+    int64_t rows;               /* entries per tile row of what is placed now: 1, or the
+                                   tokens of a route over tokens inside its experts */
+    SL_VEC(int64_t) rows_stack; /* ... of the items entered */
+    int64_t *rows_of;           /* per node: its `rows` when placed */
 } planner;
 
 static int64_t row_bytes(const sl_node *n)
 {
     return sl_ty_numel(n->ty) * (n->ty.elem == SL_BOOL ? 1 : 4);
+}
+
+/* The tokens a route over tokens runs its experts on, per tile row; 1
+ * for anything else. */
+static int64_t route_rows(const sl_node *n) { return n->per_token ? n->a->ty.dims[0] : 1; }
+
+/* The floats one row (one token) of a route's output holds. */
+static int64_t route_width(const sl_node *n)
+{
+    return n->per_token ? n->ty.dims[1] : sl_ty_numel(n->ty);
 }
 
 static void push_region(planner *p, const sl_region *r)
@@ -350,15 +364,17 @@ static bool has_buffer(const plan *pl, const sl_node *n)
 
 static void place(planner *p, const sl_node *n)
 {
-    if (has_buffer(p->pl, n))
-        p->pl->off[n->id] = take(p->l->c, &p->arena, row_bytes(n));
+    if (has_buffer(p->pl, n)) {
+        p->rows_of[n->id] = p->rows;
+        p->pl->off[n->id] = take(p->l->c, &p->arena, p->rows * row_bytes(n));
+    }
 }
 
 static void release_dead(planner *p, int64_t ev)
 {
     for (int64_t id = p->dies_head[ev]; id >= 0; id = p->dies_next[id])
         if (p->pl->off[id] >= 0)
-            give(p->l->c, &p->arena, p->pl->off[id], row_bytes(p->nodes[id]));
+            give(p->l->c, &p->arena, p->pl->off[id], p->rows_of[id] * row_bytes(p->nodes[id]));
 }
 
 static void place_enter(sl_walker *w, const sl_item *it)
@@ -373,12 +389,14 @@ static void place_enter(sl_walker *w, const sl_item *it)
         const sl_node *n = it->node;
         place(p, n);
         if (n->op == SL_OP_ROUTE) {
-            int64_t k = n->index, d = sl_ty_numel(n->ty);
+            int64_t k = n->index * route_rows(n), d = route_width(n);
             pi->idx = take(c, &p->arena, 4 * k);
             pi->w = take(c, &p->arena, 4 * k);
             pi->list0 = take(c, &p->arena, 4 * k);
             pi->pos = take(c, &p->arena, 4 * k);
             pi->comb = take(c, &p->arena, 4 * k * d);
+            if (n->per_token) /* its tokens */
+                pi->list1 = take(c, &p->arena, 4 * route_rows(n));
         } else if (n->op == SL_OP_DENSE_BLOCKS) {
             pi->list0 = take(c, &p->arena, 4);
             give(c, &p->arena, pi->list0, 4);
@@ -414,6 +432,23 @@ static void place_sub(sl_walker *w, const sl_item *it, int k, const sl_region *r
     release_dead(p, ++p->ev);
 }
 
+/* An expert of a route over tokens: its values have a row per token. */
+static void place_sub_enter(sl_walker *w, const sl_item *it, int k, const sl_region *r)
+{
+    planner *p = w->data;
+    SL_VEC_PUSH(&p->l->c->arena, &p->rows_stack, p->rows);
+    if (it->kind == SL_IT_NODE)
+        p->rows *= route_rows(it->node);
+    place_sub(w, it, k, r);
+}
+
+static void place_sub_leave(sl_walker *w, const sl_item *it, int k, const sl_region *r)
+{
+    planner *p = w->data;
+    place_sub(w, it, k, r);
+    p->rows = p->rows_stack.items[--p->rows_stack.len];
+}
+
 static void place_leave(sl_walker *w, const sl_item *it)
 {
     planner *p = w->data;
@@ -426,7 +461,10 @@ static void place_leave(sl_walker *w, const sl_item *it)
     } else if (it->kind == SL_IT_EXIT) {
         give(c, &p->arena, pi->list0, 4);
     } else if (it->node->op == SL_OP_ROUTE) {
-        int64_t k = it->node->index, d = sl_ty_numel(it->node->ty);
+        const sl_node *n = it->node;
+        int64_t k = n->index * route_rows(n), d = route_width(n);
+        if (n->per_token)
+            give(c, &p->arena, pi->list1, 4 * route_rows(n));
         give(c, &p->arena, pi->comb, 4 * k * d);
         give(c, &p->arena, pi->pos, 4 * k);
         give(c, &p->arena, pi->list0, 4 * k);
@@ -498,7 +536,9 @@ void sl_plan(lower *l, int64_t tile_rows)
     p.ev = 0;
     p.item_no = 0;
     p.nodes = nodes;
-    sl_walker aw = {&p, place_enter, place_sub, place_sub, place_leave};
+    p.rows = 1;
+    p.rows_of = sl_arena_array(A, nn, sizeof *p.rows_of);
+    sl_walker aw = {&p, place_enter, place_sub_enter, place_sub_leave, place_leave};
     sl_walk_region(&aw, prog->body);
     pl->row_bytes = p.arena.peak;
 

@@ -92,6 +92,13 @@ sl_flops sl_flops_scale(sl_flops a, double s)
     return (sl_flops){a.k * s, a.t * s, a.tt * s};
 }
 
+sl_flops sl_flops_per_row(sl_ty t, sl_flops per_row)
+{
+    if (sl_ty_is_seq(t))
+        return (sl_flops){per_row.k * (double)t.tok_c, per_row.k * t.tok_a, 0};
+    return sl_flops_scale(per_row, t.rank == 2 ? (double)t.dims[0] : 1.0);
+}
+
 double sl_flops_at(sl_flops f, double tokens)
 {
     return f.k + (f.t + f.tt * tokens) * tokens;

@@ -1,5 +1,5 @@
-"""Helpers for the sequence examples (vit_digits, seq_digits) and
-test/e2e/Inputs/encoder12.py: the cost model of stdlib/transformer.slu's
+"""Helpers for the sequence examples (vit_digits, seq_digits, moe_tokens)
+and test/e2e/Inputs/encoder12.py: the cost model of stdlib/transformer.slu's
 layers written out in Python, the near-threshold rule, and summaries of a
 reference ledger when there is no sluref model to summarize it (sluref.py
 reads vector models only).
@@ -11,7 +11,10 @@ attention over S tokens costs S * (8*d*d + 4*d) for the four projections
 plus S*S * (4*d + heads) for the pairs (q.k, the weighted sum of v, one
 softmax step per head); pooling costs one per element of the sequence;
 slicing, concatenating, taking a token, constants and thresholds cost
-nothing.
+nothing.  A per-token route (every token of f32[S, d] routed on its own by
+its row of f32[S, N]) costs, per token, N (top-k) + k (softmax) + 2*d*k
+(combine) plus the k chosen experts' bodies; its dense count runs and
+combines all N: N + k + 2*d*N + N * expert.
 """
 from collections import OrderedDict
 
@@ -55,6 +58,41 @@ def confidence_exit(classes):
     return classes + classes + 1
 
 
+def mlp(tokens, n_in, hidden, n_out):
+    """stdlib nn's mlp[i, h, o] on each token: fc1, relu, fc2."""
+    return dense(tokens, n_in, hidden) + tokens * hidden + dense(tokens, hidden, n_out)
+
+
+def route_tokens(tokens, d, n, k, expert):
+    """A per-token route `route bank(h) top k by scores`, h f32[S, d] and
+    scores f32[S, n], each token routed on its own; ``expert`` is one
+    expert's FLOPs for one token (the experts of a bank are alike).  Per
+    token: top-k n, the softmax over the chosen k, the combine 2*d per chosen
+    expert, and the k chosen experts' bodies.  The scores' own cost (the
+    router) is not included."""
+    return tokens * (n + k + 2 * d * k + k * expert)
+
+
+def route_tokens_dense(tokens, d, n, k, expert):
+    """route_tokens with every expert run on every token and combined:
+    per token n + k + 2*d*n + n * expert."""
+    return tokens * (n + k + 2 * d * n + n * expert)
+
+
+def moe_encoder_layer(tokens, d, heads, n, k, d_ff, dense_count=False):
+    """A post-norm encoder layer whose feed-forward is a per-token top-k
+    mixture of n experts mlp[d, d_ff, d], routed by a dense[d -> n] on the
+    same tokens (examples/moe_tokens' moe_encoder):
+        h = norm1(x + self_attn(x))
+        y = norm2(h + route experts(h) top k by router(h))
+    attention, two residual adds, two layernorms, the router, the route;
+    ``dense_count``: every expert on every token."""
+    expert = mlp(1, d, d_ff, d)
+    rt = route_tokens_dense if dense_count else route_tokens
+    return (attention(tokens, d, heads) + 2 * tokens * d + 2 * tokens * d
+            + dense(tokens, d, n) + rt(tokens, d, n, k, expert))
+
+
 # ---------------------------------------------------------------------------
 # decisions
 # ---------------------------------------------------------------------------
@@ -69,6 +107,22 @@ def ge_decision(score, threshold):
     s = torch.as_tensor(score, dtype=torch.float32)
     t = f32(threshold)
     return bool(s >= t), float((s - t).abs()) <= NEAR
+
+
+def top_k(scores, k):
+    """A route's decision on scores [..., N] (float32): the indices of the k
+    largest, descending, ties to the lower index (a stable sort), and the
+    gap between the k-th and (k+1)-th largest (float32, as a float; inf
+    when k = N): near flipping when <= 1e-5."""
+    s = torch.as_tensor(scores, dtype=torch.float32)
+    order = torch.sort(s, dim=-1, descending=True, stable=True).indices
+    idx = order[..., :k]
+    if k == s.shape[-1]:
+        gap = torch.full(s.shape[:-1], float("inf"))
+    else:
+        top = s.gather(-1, order[..., k - 1:k + 1])
+        gap = top[..., 0] - top[..., 1]
+    return idx, gap
 
 
 # ---------------------------------------------------------------------------
@@ -108,6 +162,32 @@ def summarize(name, thresholds, n_exits, outputs, labels, records, overrides=Non
             hist[str(r["tokens"])] = hist.get(str(r["tokens"]), 0) + 1
         s["tokens"] = hist
     return s
+
+
+def token_routes(records, banks, n):
+    """Expert usage of per-token routes, for a summary: for each bank (the
+    ledger's name), over the real tokens of every input that reached it,
+    the number of tokens routed, how often each expert was chosen (k per
+    token) and chosen first, and the chosen sets (sorted indices) by
+    frequency."""
+    out = OrderedDict()
+    for name in banks:
+        chosen, first, sets, tokens = [0] * n, [0] * n, {}, 0
+        for r in records:
+            v = r["routes"].get(name)
+            if v is None:
+                continue
+            for tok in v:
+                tokens += 1
+                first[tok[0]] += 1
+                for e in tok:
+                    chosen[e] += 1
+                key = ",".join(str(e) for e in sorted(tok))
+                sets[key] = sets.get(key, 0) + 1
+        out[name] = OrderedDict([
+            ("tokens", tokens), ("chosen", chosen), ("top1", first),
+            ("sets", OrderedDict(sorted(sets.items(), key=lambda kv: (-kv[1], kv[0]))))])
+    return out
 
 
 def write_ref(refdir, name, thresholds, n_exits, labels, outputs, records, extra=None):

@@ -26,10 +26,35 @@ static void json_string(FILE *out, const char *s)
     fputc('"', out);
 }
 
+/* [a, b, ...]: n slots; false (nothing written) if one was not reached. */
+static bool reached(const int32_t *v, int64_t n)
+{
+    for (int64_t j = 0; j < n; j++)
+        if (v[j] < 0)
+            return false;
+    return n > 0;
+}
+
+static void slot_list(FILE *out, const int32_t *v, int32_t n)
+{
+    fputc('[', out);
+    for (int32_t j = 0; j < n; j++)
+        fprintf(out, "%s%d", j ? ", " : "", (int)v[j]);
+    fputc(']', out);
+}
+
+/* The real tokens of an input of `tokens` tokens that decision dec decides. */
+static int64_t decided_tokens(const sl_decision_desc *dec, int32_t tokens)
+{
+    int64_t n = (int64_t)dec->tok_a * tokens + dec->tok_c;
+    return n < 0 ? 0 : n > dec->rows ? dec->rows : n;
+}
+
 /* , "gates": {"gate0": 1, ...}: the decisions of one kind; nothing when the
- * model has none of that kind. */
-static void decisions(FILE *out, const sl_model_desc *d, const int32_t *slots, int32_t kind,
-                      const char *key)
+ * model has none of that kind.  A decision per token gives a list per
+ * token, [[3, 1], [0, 2], ...], for the input's real tokens. */
+static void decisions(FILE *out, const sl_model_desc *d, const int32_t *slots, int32_t tokens,
+                      int32_t kind, const char *key)
 {
     bool any = false;
     for (int32_t i = 0; i < d->n_decisions; i++) {
@@ -45,18 +70,24 @@ static void decisions(FILE *out, const sl_model_desc *d, const int32_t *slots, i
         json_string(out, dec->name);
         fputs(": ", out);
         const int32_t *v = slots + dec->slot;
-        bool reached = dec->count > 0;
-        for (int32_t j = 0; j < dec->count; j++)
-            reached = reached && v[j] >= 0;
-        if (!reached) {
+        if (dec->rows > 0) {
+            int64_t n = decided_tokens(dec, tokens);
+            if (!reached(v, n * dec->count)) {
+                fputs("null", out);
+                continue;
+            }
+            fputc('[', out);
+            for (int64_t t = 0; t < n; t++) {
+                fputs(t ? ", " : "", out);
+                slot_list(out, v + t * dec->count, dec->count);
+            }
+            fputc(']', out);
+        } else if (!reached(v, dec->count)) {
             fputs("null", out);
         } else if (kind == SL_DECISION_GATE) {
             fprintf(out, "%d", (int)v[0]);
         } else {
-            fputc('[', out);
-            for (int32_t j = 0; j < dec->count; j++)
-                fprintf(out, "%s%d", j ? ", " : "", (int)v[j]);
-            fputc(']', out);
+            slot_list(out, v, dec->count);
         }
     }
     if (any)
@@ -80,9 +111,10 @@ int sl_ledger_write_jsonl(FILE *out, const sl_model_desc *d, const sl_ledger *l,
         fprintf(out, ", \"flops\": %.0f, \"dense_flops\": %.0f", l->flops[i],
                 sl_model_dense_flops(d, l->tokens ? l->tokens[i] : 0));
         const int32_t *slots = l->slots + i * d->n_slots;
-        decisions(out, d, slots, SL_DECISION_GATE, "gates");
-        decisions(out, d, slots, SL_DECISION_ROUTE, "routes");
-        decisions(out, d, slots, SL_DECISION_BLOCKS, "blocks");
+        int32_t tokens = l->tokens ? l->tokens[i] : 0;
+        decisions(out, d, slots, tokens, SL_DECISION_GATE, "gates");
+        decisions(out, d, slots, tokens, SL_DECISION_ROUTE, "routes");
+        decisions(out, d, slots, tokens, SL_DECISION_BLOCKS, "blocks");
         fputs("}\n", out);
     }
     return ferror(out) ? -1 : 0;

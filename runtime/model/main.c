@@ -228,13 +228,14 @@ static void info(const sl_model_desc *d)
         if (x->kind == SL_DECISION_GATE)
             printf("then or else");
         else if (x->kind == SL_DECISION_ROUTE)
-            printf("top %d of %d experts", x->count, x->choices);
+            printf("top %d of %d experts%s", x->count, x->choices, x->rows ? " per token" : "");
         else
             printf("%d blocks", x->count);
-        if (x->count == 1)
+        int64_t last = x->slot + x->count * (x->rows ? x->rows : 1) - 1;
+        if (last == x->slot)
             printf(", slot %d\n", x->slot);
         else
-            printf(", slots %d-%d\n", x->slot, x->slot + x->count - 1);
+            printf(", slots %d-%lld\n", x->slot, (long long)last);
     }
     if (d->tokens_max > 0) { /* as sluicec --cost writes it: no zero terms */
         const char *t = tokens_name(d);

@@ -148,6 +148,13 @@ static int check_desc(const sl_model_desc *d, sl_error *err)
             d->tensors[dd->bias].shape[0] != d->tensors[dd->weight].shape[0])
             return sl_error_set(err, "model '%s': the descriptor is malformed", d->name);
     }
+    for (int32_t j = 0; j < d->n_decisions; j++) {
+        const sl_decision_desc *x = &d->decisions[j];
+        int64_t sets = x->rows > 0 ? x->rows : 1;
+        if (x->slot < 0 || x->count < 1 || x->rows < 0 || x->tok_a < 0 ||
+            x->slot + x->count * sets > d->n_slots)
+            return sl_error_set(err, "model '%s': the descriptor is malformed", d->name);
+    }
     return 0;
 }
 

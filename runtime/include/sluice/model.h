@@ -33,7 +33,7 @@
 extern "C" {
 #endif
 
-#define SL_ABI_VERSION 4
+#define SL_ABI_VERSION 5
 #define SL_MAX_RANK 4
 #define SL_MAX_THREADS 256
 
@@ -46,18 +46,26 @@ typedef struct sl_tensor_desc {
 
 typedef enum sl_decision_kind {
     SL_DECISION_GATE = 0,   /* one slot: 1 then-arm, 0 else-arm */
-    SL_DECISION_ROUTE = 1,  /* k slots: the chosen experts, best first */
+    SL_DECISION_ROUTE = 1,  /* k slots: the chosen experts, best first (per token: k
+                               slots per token) */
     SL_DECISION_BLOCKS = 2  /* one slot per block: 1 active, 0 skipped */
 } sl_decision_kind;
 
-/* A decision site in the model; its ledger slots are [slot, slot + count). */
+/* A decision site in the model; its ledger slots are [slot, slot + count),
+ * or, decided per token (rows > 0, a route over tokens), count slots per
+ * token: token t's at slot + t * count, for the input's tok_a * T + tok_c
+ * real tokens of the rows laid out (T the input's token count; a matrix:
+ * tok_a 0, tok_c = rows). */
 typedef struct sl_decision_desc {
     int32_t kind;        /* sl_decision_kind */
     const char *name;    /* "gate0", the expert bank's or the layer's name */
     int32_t line, col;   /* position in the model file */
     int32_t slot;        /* first ledger slot */
-    int32_t count;       /* slots used */
+    int32_t count;       /* slots used (per token) */
     int32_t choices;     /* 2 arms, experts in the bank, or blocks */
+    int32_t tok_a;       /* per token: the real tokens, tok_a * T + tok_c */
+    int64_t tok_c;
+    int64_t rows;        /* per token: the tokens laid out; 0: decided per input */
 } sl_decision_desc;
 
 /* An exit; exits are numbered in source order. */

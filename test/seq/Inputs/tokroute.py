@@ -1,0 +1,149 @@
+"""Per-token routes (test/seq/route-tokens.test) against numpy, in float64
+from the float32 weights: every token's top k experts by its own scores
+(ties to the lower index), softmax over the chosen scores, the weighted sum
+best first.
+
+    tokroute.py make DIR        weights, inputs, lengths and references
+    tokroute.py check DIR CASE y.npy ledger.jsonl
+
+Random weights and inputs from fixed seeds; no choice is within MARGIN of
+flipping (such inputs are redrawn), so float32 rounding cannot change one.
+"""
+import json
+import os
+import sys
+from collections import OrderedDict
+
+import numpy as np
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "..",
+                                "examples", "common"))
+import slutil  # noqa: E402
+
+MARGIN = 1e-3
+
+
+def topk(s, k):
+    order = sorted(range(len(s)), key=lambda j: (-s[j], j))
+    gap = s[order[k - 1]] - s[order[k]] if k < len(s) else np.inf
+    return order[:k], gap
+
+
+def route(h, W, b, experts, k):
+    """Rows of h routed one by one; returns outputs, choices, min gap."""
+    s = h @ W.T + b
+    out, choices, gap = [], [], np.inf
+    for t in range(len(h)):
+        ch, g = topk(s[t], k)
+        gap = min(gap, g)
+        w = np.exp(s[t, ch] - s[t, ch].max())
+        w /= w.sum()
+        o = 0
+        for wj, j in zip(w, ch):
+            o = o + wj * experts[j](h[t])
+        out.append(o)
+        choices.append(ch)
+    return np.array(out), choices, gap
+
+
+def f64(t, name):
+    return t[name].astype(np.float64)
+
+
+def mlp(t, p):
+    return lambda v: (np.maximum(v @ f64(t, p + "fc1.weight").T + f64(t, p + "fc1.bias"), 0)
+                      @ f64(t, p + "fc2.weight").T + f64(t, p + "fc2.bias"))
+
+
+def dense(t, p):
+    return lambda v: v @ f64(t, p + "weight").T + f64(t, p + "bias")
+
+
+def weights(shapes, rng):
+    return OrderedDict((n, rng.standard_normal(s).astype(np.float32)) for n, s in shapes)
+
+
+def make_seq(d):
+    rng = np.random.default_rng(7)
+    shapes = [("router.weight", (3, 4)), ("router.bias", (3,))]
+    for j in range(3):
+        shapes += [(f"experts.{j}.fc1.weight", (5, 4)), (f"experts.{j}.fc1.bias", (5,)),
+                   (f"experts.{j}.fc2.weight", (4, 5)), (f"experts.{j}.fc2.bias", (4,))]
+    t = weights(shapes, rng)
+    slutil.save_safetensors(os.path.join(d, "seq.safetensors"), t)
+    ex = [mlp(t, f"experts.{j}.") for j in range(3)]
+    lens = [1, 6, 3, 4, 2, 6, 5, 1, 3, 6, 4, 2]
+    x = rng.standard_normal((len(lens), 6, 4)).astype(np.float32) * 100  # padding: junk
+    outs, recs = [], []
+    for i, n in enumerate(lens):
+        while True:
+            x[i, :n] = rng.standard_normal((n, 4)).astype(np.float32)
+            h = x[i, :n].astype(np.float64)
+            r, ch, gap = route(h, f64(t, "router.weight"), f64(t, "router.bias"), ex, 2)
+            if gap > MARGIN:
+                break
+        h = h + r
+        outs.append(np.concatenate([h.mean(0), h.max(0)]))
+        recs.append({"tokens": n, "routes": {"experts": ch}})
+    np.save(os.path.join(d, "seq_x.npy"), x)
+    np.save(os.path.join(d, "seq_lens.npy"), np.array(lens, np.int64))
+    np.save(os.path.join(d, "seq_ref.npy"), np.array(outs, np.float32))
+    with open(os.path.join(d, "seq_ref.json"), "w") as f:
+        json.dump(recs, f)
+
+
+def make_mat(d):
+    rng = np.random.default_rng(8)
+    shapes = [("m.score.weight", (4, 4)), ("m.score.bias", (4,))]
+    for j in range(4):
+        shapes += [(f"m.ex.{j}.weight", (3, 4)), (f"m.ex.{j}.bias", (3,))]
+    t = weights(shapes, rng)
+    slutil.save_safetensors(os.path.join(d, "mat.safetensors"), t)
+    ex = [dense(t, f"m.ex.{j}.") for j in range(4)]
+    n = 10
+    x = np.zeros((n, 5, 4), np.float32)
+    outs, recs = [], []
+    for i in range(n):
+        while True:
+            x[i] = rng.standard_normal((5, 4)).astype(np.float32)
+            r, ch, gap = route(x[i].astype(np.float64), f64(t, "m.score.weight"),
+                               f64(t, "m.score.bias"), ex, 1)
+            if gap > MARGIN:
+                break
+        outs.append(r.reshape(-1))
+        recs.append({"routes": {"m.ex": ch}})
+    np.save(os.path.join(d, "mat_x.npy"), x)
+    np.save(os.path.join(d, "mat_ref.npy"), np.array(outs, np.float32))
+    with open(os.path.join(d, "mat_ref.json"), "w") as f:
+        json.dump(recs, f)
+
+
+def check(d, case, y_path, ledger_path):
+    ref = np.load(os.path.join(d, case + "_ref.npy")).astype(np.float64)
+    with open(os.path.join(d, case + "_ref.json")) as f:
+        recs = json.load(f)
+    y = np.load(y_path).astype(np.float64)
+    with open(ledger_path) as f:
+        led = [json.loads(line) for line in f]
+    bad = 0
+    if y.shape != ref.shape or len(led) != len(recs):
+        print(f"{case}: shapes {y.shape} / {len(led)} records, expected {ref.shape} / {len(recs)}")
+        return 1
+    for i, r in enumerate(recs):
+        ok = np.all(np.abs(y[i] - ref[i]) <= 1e-5 + 1e-4 * np.abs(ref[i]))
+        for k, v in r.items():
+            ok = ok and led[i].get(k) == v
+        if not ok:
+            bad += 1
+            print(f"{case}: input {i} differs: {led[i]} vs {r}")
+    tokens = sum(len(next(iter(r["routes"].values()))) for r in recs)
+    print(f"{case}: {len(recs)} inputs, {tokens} tokens routed, {bad} differ")
+    return 1 if bad else 0
+
+
+if __name__ == "__main__":
+    if sys.argv[1] == "make":
+        make_seq(sys.argv[2])
+        make_mat(sys.argv[2])
+    else:
+        sys.exit(check(*sys.argv[2:6]))
