@@ -87,6 +87,39 @@ bool sema_frame_has_param_decl(frame *f, const char *name)
 
 static void undeclared(sema *s, env_t *env, const char *name, sl_span at)
 {
+    /* A threshold of an enclosing unit (the model's, most often): it is
+     * not in scope here, and "did you mean" would point elsewhere. */
+    for (const frame *f = s->fr->inst ? s->fr->parent : NULL; f; f = f->parent)
+        for (const sl_decl *d = f->unit->decls; d; d = d->next) {
+            if (d->kind != SL_DECL_THRESHOLD || strcmp(d->name, name) != 0)
+                continue;
+            int errors = s->c->n_errors;
+            sema_err(s, at, "'%s' is a threshold of %s '%s', and a layer reads only its own "
+                     "thresholds: declare 'threshold %s = ...' in layer '%s' (each instance has "
+                     "its own, set at run time as '%s.%s')", name,
+                     f->unit->kind == SL_UNIT_MODEL ? "model" : "layer", f->unit->name, name,
+                     s->fr->unit->name, s->fr->inst->path, name);
+            if (s->c->n_errors > errors)
+                sl_note(s->c, d->name_span, "'%s' is declared here", name);
+            return;
+        }
+    /* ... or of a layer instance (the model reading its layers'). */
+    size_t n = strlen(name);
+    for (size_t i = 0; i < s->p->thresholds.len; i++) {
+        const sl_threshold *t = &s->p->thresholds.items[i];
+        size_t tn = strlen(t->name);
+        if (!t->owner || !t->owner->layer || tn <= n + 1 || t->name[tn - n - 1] != '.' ||
+            strcmp(t->name + tn - n, name) != 0)
+            continue;
+        int errors = s->c->n_errors;
+        sema_err(s, at, "'%s' is a threshold of layer '%s' (set at run time as '%s'), and %s "
+                 "reads only its own thresholds: declare 'threshold %s = ...' in %s '%s'", name,
+                 t->owner->layer->name, t->name, s->fr->inst ? "a layer" : "the model", name,
+                 s->fr->inst ? "layer" : "model", s->fr->unit->name);
+        if (s->c->n_errors > errors)
+            sl_note(s->c, t->span, "'%s' is declared here", name);
+        return;
+    }
     suggest g = {name, NULL, SIZE_MAX};
     for (size_t i = 0; i < env->b.len; i++)
         sema_suggest_try(&g, env->b.items[i].name);

@@ -120,14 +120,34 @@ static void exit_stmt(sema *s, env_t *env, const sl_stmt *st, bool *terminated)
         *terminated = true;
 }
 
+/* The names statements assign, arms and loops included, bound to POISON:
+ * after a gate whose condition failed (and said so), they are neither
+ * unbound ("not assigned on every path") nor undeclared where used. */
+static void poison_assigned(sema *s, env_t *env, const sl_stmt *st)
+{
+    for (; st; st = st->next) {
+        if (st->kind == SL_ST_ASSIGN) {
+            sema_env_bind(s, env, st->name, POISON, SL_SPAN_NONE);
+        } else if (st->kind == SL_ST_GATE) {
+            poison_assigned(s, env, st->then_body);
+            poison_assigned(s, env, st->else_body);
+        } else if (st->kind == SL_ST_FOR) {
+            poison_assigned(s, env, st->then_body);
+        }
+    }
+}
+
 static void gate_stmt(sema *s, env_t *env, const sl_stmt *st, bool *terminated)
 {
     sl_node *cond = sema_expr(s, env, st->cond);
-    if (!cond)
-        return;
-    if (!is_bool_scalar(cond)) {
+    if (cond && !is_bool_scalar(cond)) {
         sema_err(s, st->cond->span, "a gate condition must be a bool scalar, not %s",
                  sema_ty_str(s, cond->ty));
+        cond = NULL;
+    }
+    if (!cond) {
+        poison_assigned(s, env, st->then_body);
+        poison_assigned(s, env, st->else_body);
         return;
     }
     sl_span gate_span = {st->span.file, st->span.begin, st->span.begin + 4};

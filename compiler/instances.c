@@ -1,7 +1,10 @@
 /* instances.c - the instance tree: dimensions and types evaluated with a
  * unit's shape parameters bound, and every `param` built into an sl_inst
  * (dense, layernorm, a Sluice layer with its own params, an expert bank). */
+#include <ctype.h>
+#include <dirent.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "sema.h"
@@ -365,8 +368,86 @@ bool sema_is_builtin_kind(const char *name)
     return find_kind(name) || strcmp(name, "list") == 0 || strcmp(name, "expert") == 0;
 }
 
+/* Does the module text hold a line `layer NAME` (or `layer NAME[...]`)?
+ * A plain scan, not a parse: it must say nothing about the module. */
+static bool defines_layer(const char *text, size_t len, const char *name)
+{
+    size_t n = strlen(name);
+    for (size_t i = 0; i < len;) {
+        while (i < len && (text[i] == ' ' || text[i] == '\t'))
+            i++;
+        if (len - i > 6 && memcmp(text + i, "layer", 5) == 0 &&
+            (text[i + 5] == ' ' || text[i + 5] == '\t')) {
+            size_t j = i + 5;
+            while (j < len && (text[j] == ' ' || text[j] == '\t'))
+                j++;
+            if (len - j >= n && memcmp(text + j, name, n) == 0 &&
+                (j + n == len || !(isalnum((unsigned char)text[j + n]) || text[j + n] == '_')))
+                return true;
+        }
+        const char *nl = memchr(text + i, '\n', len - i);
+        i = nl ? (size_t)(nl - text) + 1 : len;
+    }
+    return false;
+}
+
+static int compare_names(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* The standard library module, not imported, that defines layer `name`
+ * (the first by name if several do), or NULL.  The stdlib directory (the
+ * last on the search path) is scanned, so no table of its layers can go
+ * stale. */
+static const char *stdlib_module_of(sema *s, const char *name)
+{
+    if (s->c->import_dirs.len == 0)
+        return NULL;
+    const char *dir = s->c->import_dirs.items[s->c->import_dirs.len - 1];
+    DIR *d = opendir(dir);
+    if (!d)
+        return NULL;
+    SL_VEC(const char *) mods = {0};
+    for (struct dirent *e; (e = readdir(d));) {
+        size_t n = strlen(e->d_name);
+        if (n > 4 && strcmp(e->d_name + n - 4, ".slu") == 0)
+            SL_VEC_PUSH(&s->c->arena, &mods, sl_arena_strndup(&s->c->arena, e->d_name, n - 4));
+    }
+    closedir(d);
+    if (mods.len)
+        qsort(mods.items, mods.len, sizeof *mods.items, compare_names);
+    for (size_t i = 0; i < mods.len; i++) {
+        char path[4096];
+        snprintf(path, sizeof path, "%s/%s.slu", dir, mods.items[i]);
+        bool loaded = false;
+        for (size_t j = 0; j < s->loaded.len && !loaded; j++)
+            loaded = strcmp(s->c->sources.items[s->loaded.items[j]].path, path) == 0;
+        FILE *f = loaded ? NULL : fopen(path, "rb");
+        if (!f)
+            continue;
+        enum { MAX_SCAN = 1 << 20 }; /* a module's first MiB is plenty */
+        char *text = malloc(MAX_SCAN);
+        if (!text)
+            sl_out_of_memory();
+        size_t len = fread(text, 1, MAX_SCAN, f);
+        fclose(f);
+        bool found = defines_layer(text, len, name);
+        free(text);
+        if (found)
+            return mods.items[i];
+    }
+    return NULL;
+}
+
 static void unknown_kind(sema *s, const sl_kind_ast *k)
 {
+    const char *module = stdlib_module_of(s, k->name);
+    if (module) {
+        sema_err(s, k->name_span, "unknown layer kind '%s': it is defined in the standard "
+                 "library module '%s'; add 'import %s'", k->name, module, module);
+        return;
+    }
     suggest g = {k->name, NULL, SIZE_MAX};
     for (size_t i = 0; i < sizeof builtin_kinds / sizeof *builtin_kinds; i++)
         sema_suggest_try(&g, builtin_kinds[i].name);

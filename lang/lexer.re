@@ -148,6 +148,65 @@ static const unsigned char *bad_char(sl_lexer *lx, const unsigned char *b, const
     return b + (n ? n : 1);
 }
 
+static bool ident_start(unsigned char ch)
+{
+    return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || ch == '_';
+}
+
+static bool ident_char(unsigned char ch)
+{
+    return ident_start(ch) || (ch >= '0' && ch <= '9');
+}
+
+/* Module prefixes of Python code: `torch.relu(x)` is `relu(x)` here. */
+static bool foreign_module(const unsigned char *b, size_t n)
+{
+    static const char *const names[] = {"torch", "F", "nn", "np", "numpy", "math"};
+    for (size_t i = 0; i < sizeof names / sizeof *names; i++)
+        if (strlen(names[i]) == n && memcmp(names[i], b, n) == 0)
+            return true;
+    return false;
+}
+
+/* A dotted name `a.b.c` as Python writes it, from the identifier at b (its
+ * first part ends at e, where the '.' is): one error for the whole name,
+ * which then reads as its last part (`torch.relu(x)` as `relu(x)`), so the
+ * parser has nothing more to say.  Returns where lexing goes on. */
+static const unsigned char *dotted_name(sl_lexer *lx, const unsigned char *b,
+                                        const unsigned char *e)
+{
+    const unsigned char *last = e + 1, *end = e + 1; /* the last part, the name's end */
+    for (;;) {
+        while (end < lx->lim && ident_char(*end))
+            end++;
+        if (end + 1 < lx->lim && *end == '.' && ident_start(end[1])) {
+            last = ++end;
+            continue;
+        }
+        break;
+    }
+    int n = end - b > 60 ? 60 : (int)(end - b);        /* the name as written */
+    int ln = end - last > 40 ? 40 : (int)(end - last); /* its last part */
+    int fn = e - b > 40 ? 40 : (int)(e - b);           /* its first part */
+    const char *name = (const char *)b, *part = (const char *)last;
+    sl_span at = span_of(lx, b, end);
+    const char *op = "'.' is not an operator in Sluice";
+    if (foreign_module(b, (size_t)(e - b)))
+        sl_error(lx->c, at, "%s; builtins are called by name: '%.*s', not '%.*s'", op, ln, part,
+                 n, name);
+    else if (e - b == 4 && memcmp(b, "self", 4) == 0)
+        sl_error(lx->c, at, "%s; parameters are used by name: '%.*s', not '%.*s'", op, ln, part,
+                 n, name);
+    else if (last == e + 1 && end < lx->lim && *end == '(')
+        sl_error(lx->c, at, "%s; builtins are called by name: '%.*s(%.*s)', not '%.*s(%s)'", op,
+                 ln, part, fn, name, n, name,
+                 end + 1 < lx->lim && end[1] == ')' ? "" : "...");
+    else
+        sl_error(lx->c, at, "%s, and names have no parts; builtins are called by name: relu(x)",
+                 op);
+    return last;
+}
+
 void sl_lexer_init(sl_lexer *lx, sl_ctx *c, int file)
 {
     const sl_source *src = &c->sources.items[file];
@@ -218,7 +277,14 @@ void sl_lex_more(sl_lexer *lx)
     "in"                 { emit(lx, SL_T_IN, tok, cur); continue; }
     "from"               { emit(lx, SL_T_FROM, tok, cur); continue; }
     "i32"                { emit(lx, SL_T_I32, tok, cur); continue; }
-    ident                { emit(lx, SL_T_IDENT, tok, cur); continue; }
+    ident                {
+        if (cur + 1 < lim && *cur == '.' && ident_start(cur[1])) {
+            cur = dotted_name(lx, tok, cur); /* `torch.relu`: one error, then `relu` */
+            continue;
+        }
+        emit(lx, SL_T_IDENT, tok, cur);
+        continue;
+    }
 
     dec                  { emit(lx, SL_T_INT, tok, cur); continue; }
     float                { emit(lx, SL_T_FLOAT, tok, cur); continue; }

@@ -29,6 +29,11 @@ struct parser {
     int file;
     sl_lexer lx;           /* tokens come from here as the parse needs them */
     size_t pos;            /* next token */
+    size_t look;           /* the token last handed out (the lookahead) */
+    bool in_head;          /* between `gate`, `else` or `for` and its '{' (or a line's end) */
+    size_t head_at;        /* ... the token that began it */
+    bool head_error;       /* a syntax error in that head: recovery has not found its '{' */
+    int inject;            /* tokens of an empty block `{ }` still to hand out */
     sl_span prev;          /* the last real (not end-of-line) token handed out */
     bool after_nl;         /* the token handed out before the lookahead ended a line */
     sl_module *module;     /* the result */
@@ -277,12 +282,13 @@ static void body_add(body *b, sl_decl *d, sl_stmt *s)
 %precedence ROUTE_BY
 %precedence '(' '['
 
-%type <expr> expr postfix primary subscript
+%type <expr> expr postfix primary subscript gate_open
 %type <exprs> args arg_list subscripts
 %type <dim> dim dim_atom
 %type <dims> dims names bounds
 %type <stmt> stmt gate
-%type <stmts> stmts block
+%type <stmts> stmts block block_rest
+%type <stmt> for_open
 %type <decl> decl
 %type <item> item
 %type <body> items unit_body
@@ -499,16 +505,9 @@ stmt
         $$ = stmt_new(p, SL_ST_ASSIGN, @$); $$->name = TEXT(@1); $$->name_span = @1; $$->value = $3;
       }
     | gate { $$ = $1; }
-    | FOR IDENT IN IDENT block {
-        $$ = stmt_new(p, SL_ST_FOR, @$); $$->name = TEXT(@2); $$->name_span = @2;
-        $$->list = TEXT(@4); $$->list_span = @4; $$->then_body = $5.head;
-        $$->depth = nest(p, @1, body_depth($5.head));
-      }
-    | FOR IDENT ',' IDENT IN IDENT block {
-        $$ = stmt_new(p, SL_ST_FOR, @$); $$->index = TEXT(@2); $$->index_span = @2;
-        $$->name = TEXT(@4); $$->name_span = @4;
-        $$->list = TEXT(@6); $$->list_span = @6; $$->then_body = $7.head;
-        $$->depth = nest(p, @1, body_depth($7.head));
+    | for_open block_rest {
+        $$ = $1; $$->span = @$; $$->then_body = $2.head;
+        $$->depth = nest(p, @1, body_depth($2.head));
       }
     | EXIT expr {
         $$ = stmt_new(p, SL_ST_EXIT, @$); $$->value = $2;
@@ -518,31 +517,70 @@ stmt
       }
     ;
 
+/* A loop's head and its '{'.  After an error in the head the parser skips
+ * to the '{' (rather than to the end of the line, past it), so the block
+ * is still read as the loop's: `for i in range(4) {` is one error. */
+for_open
+    : FOR IDENT IN IDENT '{' {
+        $$ = stmt_new(p, SL_ST_FOR, @$); $$->name = TEXT(@2); $$->name_span = @2;
+        $$->list = TEXT(@4); $$->list_span = @4;
+      }
+    | FOR IDENT ',' IDENT IN IDENT '{' {
+        $$ = stmt_new(p, SL_ST_FOR, @$); $$->index = TEXT(@2); $$->index_span = @2;
+        $$->name = TEXT(@4); $$->name_span = @4;
+        $$->list = TEXT(@6); $$->list_span = @6;
+      }
+    | FOR error '{' {
+        $$ = stmt_new(p, SL_ST_FOR, @$); $$->name = "?"; $$->name_span = @1;
+        $$->list = "?"; $$->list_span = @1;
+      }
+    ;
+
 /* gate = "gate" expr block [ "else" ( block | gate ) ] */
 gate
-    : GATE expr block {
-        $$ = stmt_new(p, SL_ST_GATE, @$); $$->cond = $2; $$->then_body = $3.head;
-        $$->depth = nest(p, @1, body_depth($3.head));
+    : gate_open block_rest {
+        $$ = stmt_new(p, SL_ST_GATE, @$); $$->cond = $1; $$->then_body = $2.head;
+        $$->depth = nest(p, @1, body_depth($2.head));
       }
-    | GATE expr block ELSE block {
-        $$ = stmt_new(p, SL_ST_GATE, @$); $$->cond = $2; $$->then_body = $3.head;
-        $$->else_body = $5.head; $$->has_else = true; $$->else_span = @4;
-        $$->depth = nest(p, @1, max_depth(body_depth($3.head), body_depth($5.head)));
+    | gate_open block_rest ELSE block {
+        $$ = stmt_new(p, SL_ST_GATE, @$); $$->cond = $1; $$->then_body = $2.head;
+        $$->else_body = $4.head; $$->has_else = true; $$->else_span = @3;
+        $$->depth = nest(p, @1, max_depth(body_depth($2.head), body_depth($4.head)));
       }
-    | GATE expr block ELSE gate {
-        $$ = stmt_new(p, SL_ST_GATE, @$); $$->cond = $2; $$->then_body = $3.head;
-        $$->else_body = $5; $$->has_else = true; $$->else_span = @4;
-        $$->depth = nest(p, @1, max_depth(body_depth($3.head), $5->depth));
+    | gate_open block_rest ELSE gate {
+        $$ = stmt_new(p, SL_ST_GATE, @$); $$->cond = $1; $$->then_body = $2.head;
+        $$->else_body = $4; $$->has_else = true; $$->else_span = @3;
+        $$->depth = nest(p, @1, max_depth(body_depth($2.head), $4->depth));
       }
+    | gate_open block_rest ELSE error block {
+        $$ = stmt_new(p, SL_ST_GATE, @$); $$->cond = $1; $$->then_body = $2.head;
+        $$->else_body = $5.head; $$->has_else = true; $$->else_span = @3;
+        $$->depth = nest(p, @1, max_depth(body_depth($2.head), body_depth($5.head)));
+      }
+    ;
+
+/* A gate's head and its '{' (the condition).  After an error in the head
+ * the parser skips to the '{' (rather than to the end of the line, past
+ * it), so the block is still read as the gate's and the rest of the unit
+ * parses: `gate x[0] = 1 {` is one error, and so is `gate c` with its '{'
+ * on the next line.  Likewise after `else`. */
+gate_open
+    : GATE expr '{' { $$ = $2; }
+    | GATE error '{' { $$ = expr_new(p, SL_EX_BOOL, @2); }
     ;
 
 /* block = "{" { [ stmt ] NL } [ stmt ] "}" */
 block
-    : '{' stmts '}' { $$ = $2; }
-    | '{' stmts stmt '}' {
-        $$ = $2;
-        if ($$.tail) $$.tail->next = $3; else $$.head = $3;
-        $$.tail = $3;
+    : '{' block_rest { $$ = $2; }
+    ;
+
+/* What follows a block's '{'. */
+block_rest
+    : stmts '}' { $$ = $1; }
+    | stmts stmt '}' {
+        $$ = $1;
+        if ($$.tail) $$.tail->next = $2; else $$.head = $2;
+        $$.tail = $2;
       }
     ;
 
@@ -657,6 +695,57 @@ _Static_assert(SAME(SLP_NL, SL_T_NL) && SAME(SLP_IDENT, SL_T_IDENT) &&
                SAME(SLP_I32, SL_T_I32) && SL_T_I32 + 1 == SL_T_LAST,
                "parser.y token numbers must match lang.h's sl_tok");
 
+/* The text of token i (identifiers only: NULL for other kinds). */
+static const char *ident_text(parser *p, size_t i)
+{
+    if (i >= p->lx.toks.len || p->lx.toks.items[i].kind != SL_T_IDENT)
+        return NULL;
+    return TEXT(p->lx.toks.items[i].span);
+}
+
+static int tok_kind(parser *p, size_t i)
+{
+    return i < p->lx.toks.len ? p->lx.toks.items[i].kind : SL_T_EOF;
+}
+
+/* Where a statement may begin: after an end of line, a '{' or an `else`. */
+static bool at_statement_start(parser *p, size_t i)
+{
+    int prev = i == 0 ? SL_T_NL : p->lx.toks.items[i - 1].kind;
+    return prev == SL_T_NL || prev == '{' || prev == SL_T_ELSE;
+}
+
+/* `if c {` and `while c {`, as other languages write a gate: said once,
+ * then read as `gate c {` so the rest of the unit parses.  Only where a
+ * statement begins, and not `if = ...` (an assignment to a variable named
+ * `if`) or an `if` alone on its line. */
+static bool foreign_condition(parser *p, size_t i)
+{
+    const char *word = ident_text(p, i);
+    if (!word || (strcmp(word, "if") != 0 && strcmp(word, "while") != 0) ||
+        !at_statement_start(p, i))
+        return false;
+    const sl_source *src = &p->c->sources.items[p->file];
+    uint32_t at = p->lx.toks.items[i].span.end;
+    while (at < src->len && strchr(" \t\r\f\v", src->text[at]) && src->text[at])
+        at++;
+    char next = at < src->len ? src->text[at] : '\n';
+    char after = at + 1 < src->len ? src->text[at + 1] : '\n';
+    if ((next == '=' && after != '=') || next == '\n' || next == ';' || next == '#')
+        return false;
+    sl_span s = p->lx.toks.items[i].span;
+    if (word[0] == 'w')
+        sl_error(p->c, s, "'while' is not a keyword of Sluice; there are no loops over values: "
+                 "'gate c { ... }' runs a block when c holds, 'for b in blocks { ... }' runs "
+                 "one per layer of a list");
+    else if (i > 0 && p->lx.toks.items[i - 1].kind == SL_T_ELSE)
+        sl_error(p->c, s, "'if' is not a keyword of Sluice; write 'else gate c { ... }'");
+    else
+        sl_error(p->c, s, "'if' is not a keyword of Sluice; a condition is written "
+                 "'gate c { ... }'");
+    return true;
+}
+
 static int slp_lex(SLP_STYPE *val, sl_span *loc, parser *p)
 {
     (void)val;
@@ -667,10 +756,40 @@ static int slp_lex(SLP_STYPE *val, sl_span *loc, parser *p)
            (p->lx.toks.len <= p->pos ||
             (p->lx.toks.items[p->pos].kind == SL_T_NL && p->lx.toks.len <= p->pos + 1)))
         sl_lex_more(&p->lx);
+    sl_token t = p->lx.toks.items[p->pos];
+    /* After an error in a gate's or loop's head, its line ends without the
+     * '{': the head gets an empty block, `{ }`, before the end of line, so
+     * the statement ends there and the next line is read as usual.  (With
+     * the '{' first on the next line, the end of line is skipped instead.) */
+    if (p->head_error && (t.kind == SL_T_NL || p->inject > 0)) {
+        if (p->inject == 0 && tok_kind(p, p->pos + 1) == '{') {
+            p->head_error = false;
+        } else {
+            if (p->inject == 0)
+                p->inject = 2;
+            *loc = (sl_span){t.span.file, t.span.begin, t.span.begin};
+            if (--p->inject == 0)
+                p->head_error = false;
+            p->in_head = false;
+            return p->inject ? '{' : '}';
+        }
+    }
     p->after_nl = p->pos == 0 || p->lx.toks.items[p->pos - 1].kind == SL_T_NL;
     if (p->pos > 0 && !p->after_nl)
         p->prev = p->lx.toks.items[p->pos - 1].span;
-    sl_token t = p->lx.toks.items[p->pos];
+    /* A head ends at its '{' or at the end of its line. */
+    if (p->pos > 0 && (p->lx.toks.items[p->pos - 1].kind == SL_T_NL ||
+                       p->lx.toks.items[p->pos - 1].kind == '{'))
+        p->in_head = false;
+    if (t.kind == '{')
+        p->head_error = false;
+    if (t.kind == SL_T_IDENT && foreign_condition(p, p->pos))
+        t.kind = SL_T_GATE;
+    if (t.kind == SL_T_GATE || t.kind == SL_T_FOR || t.kind == SL_T_ELSE) {
+        p->in_head = true;
+        p->head_at = p->pos;
+    }
+    p->look = p->pos;
     if (t.kind != SL_T_EOF)
         p->pos++; /* past the end, stay on EOF */
     *loc = t.span;
@@ -789,8 +908,40 @@ static int yyreport_syntax_error(const yypcontext_t *ctx, parser *p)
         k = 1;
     }
 
+    /* An error in a gate's or loop's head: recovery skips to its '{' (see
+     * slp_lex), or gives it an empty block where the line ends first. */
+    if (p->in_head && p->look != p->head_at && found != '{') {
+        p->head_error = true;
+        if (found == SL_T_NL)
+            p->pos = p->look; /* hand the end of line out again, after the block */
+    }
+
+    /* Words of other languages where a statement begins. */
+    const char *word = p->look > 0 ? ident_text(p, p->look - 1) : NULL;
+    if (word && has['='] && k == 1 && at_statement_start(p, p->look - 1)) {
+        sl_span ws = p->lx.toks.items[p->look - 1].span;
+        if (strcmp(word, "return") == 0) {
+            sl_error(p->c, ws, "'return' is not a keyword of Sluice; a unit's result is its "
+                     "output, assigned like any name: 'y = ...'");
+            return 0;
+        }
+        if (strcmp(word, "let") == 0 || strcmp(word, "var") == 0 ||
+            strcmp(word, "const") == 0) {
+            sl_error(p->c, ws, "'%s' is not a keyword of Sluice; a name is defined by assigning "
+                     "it: 'h = ...'", word);
+            return 0;
+        }
+    }
+    /* `=` where `==` would fit; `for i in range(4)`. */
+    const char *hint = "";
+    if (found == '=' && has[SL_T_EQ])
+        hint = "; '==' compares two values";
+    else if (found == '(' && has['{'] && p->look >= 4 && tok_kind(p, p->look - 2) == SL_T_IN &&
+             p->in_head && tok_kind(p, p->head_at) == SL_T_FOR)
+        hint = "; 'for' runs over a list of layers by its name: 'for i, b in blocks { ... }'";
+
     if (n <= 0 || k == 0 || k > 5) {
-        sl_error(p->c, at, "unexpected %s", found_text);
+        sl_error(p->c, at, "unexpected %s%s", found_text, hint);
         return 0;
     }
     char list[512] = "";
@@ -799,7 +950,7 @@ static int yyreport_syntax_error(const yypcontext_t *ctx, parser *p)
         strncat(list, sep, sizeof list - strlen(list) - 1);
         strncat(list, names[i], sizeof list - strlen(list) - 1);
     }
-    bool shown = sl_error(p->c, want_at, "expected %s, found %s", list, found_text);
+    bool shown = sl_error(p->c, want_at, "expected %s, found %s%s", list, found_text, hint);
     if (shown && found == SL_T_EOF && p->lx.depth > 0) {
         uint32_t open = p->lx.bracket_at[p->lx.depth - 1];
         sl_span open_at = {at.file, open, open + 1};

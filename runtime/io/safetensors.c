@@ -6,9 +6,10 @@
  * index, from 0.  Everything the format's reference implementation checks
  * is checked here (docs/runtime.md lists it), and every number from the file
  * is overflow- and bounds-checked before it is used.  F32 data is used in
- * place; F16 and BF16 are converted to F32 once, on open. */
+ * place; F16, BF16 and F64 are converted to F32 once, on open. */
 #include <errno.h>
 #include <fcntl.h>
+#include <math.h>
 #include <stdalign.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -56,7 +57,7 @@ static const dtype_info dtypes[] = {
     {"I16", 2, SL_ST_OTHER},     {"U16", 2, SL_ST_OTHER},     {"F16", 2, SL_ST_F16},
     {"BF16", 2, SL_ST_BF16},     {"I32", 4, SL_ST_OTHER},     {"U32", 4, SL_ST_OTHER},
     {"F32", 4, SL_ST_F32},       {"I64", 8, SL_ST_OTHER},     {"U64", 8, SL_ST_OTHER},
-    {"F64", 8, SL_ST_OTHER},
+    {"F64", 8, SL_ST_F64},
 };
 
 static const dtype_info *find_dtype(const char *name)
@@ -275,8 +276,38 @@ static int json_failure(const char *file, const json_error_t *je, sl_error *err)
                         je->text, je->position);
 }
 
+/* v as short as it reads back exactly: "1e+39", "3.4028235677973366e+38". */
+static const char *num_str(double v, char *buf, size_t cap)
+{
+    snprintf(buf, cap, "%.15g", v);
+    if (strtod(buf, NULL) != v)
+        snprintf(buf, cap, "%.17g", v);
+    return buf;
+}
+
+/* F64 to F32, rounded to nearest as PyTorch's .float() does.  A finite
+ * value the rounding would make infinite (half an F32 ulp above FLT_MAX or
+ * more) is an error naming it; NaN and infinities stay what they are, and
+ * values too small for F32 become 0 or subnormals. */
+static int convert_f64(const sl_st_file *f, const sl_st_tensor *t, const unsigned char *p,
+                       float *out, sl_error *err)
+{
+    for (int64_t j = 0; j < t->numel; j++) {
+        double v;
+        memcpy(&v, p + 8 * j, sizeof v);
+        if (isfinite(v) && fabs(v) >= 0x1.ffffffp127) {
+            char num[32];
+            return sl_error_set(err, "%s: tensor '%s': element %lld is %s, outside F32's range "
+                                "(F64 tensors are converted to F32)", f->name, t->name,
+                                (long long)j, num_str(v, num, sizeof num));
+        }
+        out[j] = (float)v;
+    }
+    return 0;
+}
+
 /* F32 data for tensor i at p: in place when aligned for float, else copied;
- * F16 and BF16 converted.  Little-endian bytes in every case. */
+ * F16, BF16 and F64 converted.  Little-endian bytes in every case. */
 static int load_data(sl_st_file *f, int64_t i, const unsigned char *p, sl_error *err)
 {
     sl_st_tensor *t = &f->tensors[i];
@@ -286,13 +317,18 @@ static int load_data(sl_st_file *f, int64_t i, const unsigned char *p, sl_error 
         t->data = (const float *)(const void *)p;
         return 0;
     }
-    /* numel * 4 fits: the file holds numel * (2 or 4) bytes. */
+    /* numel * 4 fits: the file holds numel * (2, 4 or 8) bytes. */
     float *out = malloc(t->numel ? (size_t)t->numel * sizeof(float) : 1);
     if (!out)
         return sl_error_set(err, "%s: tensor '%s': out of memory for %lld floats", f->name,
                             t->name, (long long)t->numel);
     if (t->dtype == SL_ST_F32) {
         memcpy(out, p, (size_t)t->numel * sizeof(float));
+    } else if (t->dtype == SL_ST_F64) {
+        if (convert_f64(f, t, p, out, err) != 0) {
+            free(out);
+            return -1;
+        }
     } else {
         for (int64_t j = 0; j < t->numel; j++) {
             uint16_t h = (uint16_t)(p[2 * j] | p[2 * j + 1] << 8);

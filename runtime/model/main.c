@@ -577,8 +577,9 @@ static int check_labels(const sl_model_desc *d, const char *path, const sl_npy_i
         return 1;
     for (int64_t i = 0; i < n; i++)
         if (l->data[i] < 0 || l->data[i] >= d->out_size)
-            return fail("%s: label %lld is %d, expected a class id from 0 to %lld", path,
-                        (long long)i, l->data[i], (long long)d->out_size - 1);
+            return fail("%s: input %lld: label %d is not a class of the model's %lld outputs "
+                        "(0 to %lld)", path, (long long)i, l->data[i], (long long)d->out_size,
+                        (long long)d->out_size - 1);
     return 0;
 }
 

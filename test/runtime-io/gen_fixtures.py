@@ -89,7 +89,7 @@ def placement(data, name, dtype):
     n = struct.unpack("<Q", data[:8])[0]
     begin = json.loads(data[8:8 + n])[name]["data_offsets"][0]
     if dtype != "F32":
-        return "copy" if dtype in ("F16", "BF16") else "-"
+        return "copy" if dtype in ("F16", "BF16", "F64") else "-"
     return "view" if (8 + n + begin) % 4 == 0 else "copy"
 
 
@@ -125,6 +125,16 @@ def gen_safetensors():
     bf_f32 = (bf_bits.astype(np.uint32) << 16).view(np.float32)
     good["bf16"] = (st_file([("w", "BF16", [8], bf_bits.astype("<u2").tobytes())]),
                     [dump_tensor("w", "BF16", [8], bf_f32)])
+
+    # F64, converted to F32 rounding to nearest (NumPy's astype does the
+    # same): values F32 holds exactly, ones it rounds, signed zero, NaN and
+    # infinities, a value that underflows to a subnormal and one to zero,
+    # and the largest finite values that still round to FLT_MAX.
+    d64 = np.array([1.0, -2.5, 0.1, 1 / 3, -0.0, np.nan, np.inf, -np.inf, 1e-40, 1e-50,
+                    3.4028235e38, float.fromhex("0x1.fffffefffffffp127"),
+                    -float.fromhex("0x1.fffffefffffffp127"), 2.0 ** -149], dtype="<f8")
+    good["f64"] = (st_file([("d", "F64", [2, 7], d64.tobytes())]),
+                   [dump_tensor("d", "F64", [2, 7], d64.astype(np.float32))])
 
     s = np.array(3.5, dtype=np.float32)
     good["rank0"] = (st_file([("s", "F32", [], s.tobytes())]),
@@ -173,7 +183,6 @@ def gen_safetensors():
     others = [("i", "I64", [2], np.array([1, -1], "<i8").tobytes()),
               ("u", "U8", [3], bytes([1, 2, 3])),
               ("flag", "BOOL", [1], bytes([1])),
-              ("d", "F64", [1], np.array([0.1], "<f8").tobytes()),
               ("q", "F8_E4M3", [2], bytes([0x38, 0xb8])),
               ("v", "F32", [1], one.tobytes())]
     good["other_dtypes"] = (st_file(others), [dump_tensor(n, t, s, None) for n, t, s, _ in others[:-1]]
@@ -255,6 +264,17 @@ def gen_safetensors():
                               f"{F}: header is not valid JSON: too big integer near '99999999999999999999' (at byte 77 of the header)")
     bad["size_mismatch"] = (one_file(tensor(shape=[5, 6], offs=(0, 100)), b"\0" * 100, name="fc1.weight"),
                             f"{F}: tensor 'fc1.weight': data_offsets [0, 100] give 100 bytes, but shape [5, 6] of F32 needs 120")
+    # A finite F64 value that would round to infinity in F32 (half an ulp
+    # above FLT_MAX and more) is an error naming the tensor and the element.
+    big = np.array([1.0, 2.0, -1e39, 4.0], "<f8")
+    bad["f64_out_of_range"] = (one_file(tensor(dtype="F64", shape=[2, 2], offs=(0, 32)), big.tobytes(),
+                                        name="fc1.weight"),
+                               f"{F}: tensor 'fc1.weight': element 2 is -1e+39, outside F32's range (F64 tensors are converted to F32)")
+    edge = np.array([float.fromhex("0x1.ffffffp127")], "<f8")
+    bad["f64_rounds_to_inf"] = (one_file(tensor(dtype="F64", shape=[1], offs=(0, 8)), edge.tobytes()),
+                                f"{F}: tensor 'a': element 0 is 3.4028235677973366e+38, outside F32's range (F64 tensors are converted to F32)")
+    bad["f64_size_mismatch"] = (one_file(tensor(dtype="F64", shape=[2], offs=(0, 8))),
+                                f"{F}: tensor 'a': data_offsets [0, 8] give 8 bytes, but shape [2] of F64 needs 16")
     bad["f16_size_mismatch"] = (one_file(tensor(dtype="F16", shape=[3], offs=(0, 8))),
                                 f"{F}: tensor 'a': data_offsets [0, 8] give 8 bytes, but shape [3] of F16 needs 6")
     bad["overlap"] = (st_raw(st_header_bytes({"a": tensor(offs=(0, 8)), "b": tensor(offs=(4, 12))}), b"\0" * 12),
@@ -627,6 +647,8 @@ def gen_fake():
     write(os.path.join(d, "weights.safetensors"), st_file(tensors))
     write(os.path.join(d, "weights_f16.safetensors"),
           st_file([(n, "F16", s, W[n].astype("<f2").tobytes()) for n, _, s, _ in tensors]))
+    write(os.path.join(d, "weights_f64.safetensors"),
+          st_file([(n, "F64", s, W[n].astype("<f8").tobytes()) for n, _, s, _ in tensors]))
     bf = lambda a: (a.astype(np.float32).view(np.uint32) >> 16).astype("<u2").tobytes()
     write(os.path.join(d, "weights_bf16.safetensors"), st_file([(n, "BF16", s, bf(W[n])) for n, _, s, _ in tensors]))
     # A PyTorch-like state_dict with more than the model uses.

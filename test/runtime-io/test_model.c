@@ -124,13 +124,13 @@ static void happy_path(void)
     sl_model_close(NULL);
 }
 
-/* F16, BF16 and a state_dict with extra tensors: the same weights (k/64
- * is exact in all three), so the same outputs. */
+/* F16, BF16, F64 and a state_dict with extra tensors: the same weights
+ * (k/64 is exact in all of them), so the same outputs. */
 static void other_weight_files(void)
 {
     static const char *const files[] = {"weights_f16.safetensors", "weights_bf16.safetensors",
-                                        "weights_extra.safetensors"};
-    for (int i = 0; i < 3; i++) {
+                                        "weights_f64.safetensors", "weights_extra.safetensors"};
+    for (int i = 0; i < 4; i++) {
         sl_error err;
         sl_model *m = sl_model_open(&fakenet_model, files[i], &err);
         CHECK(m != NULL);

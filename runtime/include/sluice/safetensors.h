@@ -1,7 +1,8 @@
 /* safetensors.h - a validated, zero-copy reader of safetensors files.
  *
  * The file is mmap'd; F32 tensors point into the mapping (no copy, no
- * alignment assumed); F16 and BF16 tensors are converted to F32 once, on open.
+ * alignment assumed); F16, BF16 and F64 tensors are converted to F32 once, on
+ * open (an F64 value beyond F32's range is an error naming it).
  * The header is parsed with jansson and validated as the format's reference
  * implementation does (see docs/runtime.md for the list). */
 #ifndef SLUICE_SAFETENSORS_H
@@ -18,7 +19,7 @@ extern "C" {
 #define SL_ST_MAX_RANK 8
 
 typedef enum sl_st_dtype {
-    SL_ST_F32, SL_ST_F16, SL_ST_BF16, /* loaded, as F32 */
+    SL_ST_F32, SL_ST_F16, SL_ST_BF16, SL_ST_F64, /* loaded, as F32 (F64: when it fits) */
     SL_ST_OTHER                       /* a dtype the format knows but Sluice does not compute in */
 } sl_st_dtype;
 

@@ -10,6 +10,8 @@ Writes into OUTDIR (standard library and NumPy only; deterministic):
     prefixed.safetensors     every name as 'module.NAME' (a wrapped state_dict)
     broken.safetensors       the header's JSON with its first '{' replaced
     f16.safetensors          every tensor as F16 (loads, converted)
+    f64.safetensors          every tensor as F64 (loads, converted exactly)
+    f64_big.safetensors      the same with fc2.weight[3, 5] = 1e39 (beyond F32)
   inputs, from examples/early_exit/test_x.npy and test_labels.npy:
     x5.npy [5, 64] f4, x5_f8.npy the same as '<f8', x1.npy [64] (one input),
     x0.npy [0, 64], x_wrong.npy [5, 63], x_rank3.npy [5, 8, 8],
@@ -67,6 +69,14 @@ save_raw("int_dtype.safetensors",
 
 save_raw("f16.safetensors",
          [(k, "F16", v.shape, v.astype("<f2").tobytes()) for k, v in weights.items()])
+
+save_raw("f64.safetensors",
+         [(k, "F64", v.shape, v.astype("<f8").tobytes()) for k, v in weights.items()])
+big = weights["fc2.weight"].astype("<f8")
+big[3, 5] = 1e39
+save_raw("f64_big.safetensors",
+         [(k, "F64", v.shape, (big if k == "fc2.weight" else v.astype("<f8")).tobytes())
+          for k, v in weights.items()])
 
 raw = bytearray(open(os.path.join(ee, "digits_ee.safetensors"), "rb").read())
 raw[8] = ord("[")
