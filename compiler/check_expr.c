@@ -659,9 +659,99 @@ static sl_node *index_expr(sema *s, env_t *env, const sl_expr *e)
     return sema_subscript(s, env, e);
 }
 
+/* route blk(x) top k tokens by scores [scaled]: blk runs on the k rows of
+ * x with the best scores, gathered in their order as a [k, d] matrix; the
+ * other rows keep their value (mixture of depths). */
+static sl_node *route_tokens(sema *s, env_t *env, const sl_expr *e)
+{
+    binding *b = sema_env_find(env, e->name);
+    sl_inst *blk = b && b->inst ? b->inst : frame_param(s->fr, e->name);
+    if (!blk) {
+        if (!sema_frame_has_param_decl(s->fr, e->name))
+            sema_err(s, e->name_span, "'%s' is not a layer of this %s", e->name,
+                     s->fr->inst ? "layer" : "model");
+        return NULL;
+    }
+    if (blk->kind == SL_P_BANK) {
+        sema_err(s, e->name_span, "'route ... top K tokens' runs one layer on the K best tokens; "
+                 "'%s' is %s (route a bank's experts per token with 'route %s(x) top K by "
+                 "scores')", e->name, blk->kind_str, e->name);
+        return NULL;
+    }
+    dim_scope sc = sema_frame_scope(s);
+    int64_t k = sema_eval_dim(s, e->k, &sc);
+    sl_node *x = sema_expr(s, env, e->args);
+    sl_node *scores = sema_expr(s, env, e->scores);
+    if (k < 0 || !x || !scores)
+        return NULL;
+    int32_t a;
+    int64_t c;
+    if (x->ty.rank != 2 || !sema_rows_of(x->ty, &a, &c)) {
+        sema_err(s, e->args->span, "'route ... top K tokens' chooses rows of a sequence or a "
+                 "matrix, not %s", sema_ty_str(s, x->ty));
+        return NULL;
+    }
+    if (x->ty.elem == SL_I32 && !(x = sema_to_f32(s, x)))
+        return NULL;
+    /* k must be there in every input: at most the fewest rows */
+    int64_t fewest = sema_extent_min(s, a, c);
+    if (k < 1 || k > fewest) {
+        sema_err(s, e->k->span, "top %lld tokens of %s, which may have only %lld", (long long)k,
+                 sema_ty_str(s, x->ty), (long long)fewest);
+        return NULL;
+    }
+    /* one score per row: f32[T] or f32[T, 1] */
+    int32_t sa;
+    int64_t sc_c;
+    if (scores->ty.elem == SL_I32)
+        scores = sema_to_f32(s, scores);
+    bool one_per_row = scores && sema_rows_of(scores->ty, &sa, &sc_c) && sa == a &&
+                       sc_c == c && (scores->ty.rank == 1 || scores->ty.dims[1] == 1) &&
+                       scores->ty.elem == SL_F32;
+    if (!one_per_row) {
+        sema_err(s, e->scores->span, "the scores of a route of tokens must be one per row of "
+                 "%s (%s), not %s", sema_ty_str(s, x->ty),
+                 sema_ty_str(s, sema_rows_ty(s, SL_F32, 1, a, c, NULL)),
+                 scores ? sema_ty_str(s, scores->ty) : "?");
+        return NULL;
+    }
+    int64_t d = x->ty.dims[1];
+    sl_ty chosen = sema_rows_ty(s, SL_F32, 2, 0, k, &d);
+    sl_node *r = sema_node(s, SL_OP_ROUTE_TOKENS, x->ty, e->span, x, scores);
+    sl_node *arg = sema_node(s, SL_OP_ROUTE_ARG, chosen, e->args->span, NULL, NULL);
+    if (!r || !arg)
+        return NULL;
+    r->inst = blk;
+    r->index = k;
+    r->scaled = e->scaled;
+    r->route_arg = arg;
+    r->experts = sl_arena_array(&s->c->arena, 1, sizeof *r->experts);
+    r->expert_out = sl_arena_array(&s->c->arena, 1, sizeof *r->expert_out);
+    sl_region *saved = s->region;
+    s->in_expert++;
+    s->region = r->experts[0] = sema_region_new(s);
+    sl_node *out = apply(s, blk, arg, e->span);
+    s->in_expert--;
+    s->region = saved;
+    if (!out)
+        return NULL;
+    if (!sl_ty_equal(out->ty, chosen)) {
+        sema_err(s, e->span, "'%s' gives %s for the %lld tokens it runs on; the tokens it skips "
+                 "keep their value, so it must give %s", blk->path, sema_ty_str(s, out->ty),
+                 (long long)k, sema_ty_str(s, chosen));
+        return NULL;
+    }
+    sema_use(out);
+    r->expert_out[0] = out;
+    r->decision = sema_add_decision(s, SL_DEC_TOKENS, blk->path, e->span, (int)k, 0);
+    return sema_emit(s, r);
+}
+
 /* route bank(x) top k by scores */
 static sl_node *route(sema *s, env_t *env, const sl_expr *e)
 {
+    if (e->of_tokens)
+        return route_tokens(s, env, e);
     sl_inst *bank = frame_param(s->fr, e->name);
     if (!bank) {
         if (!sema_frame_has_param_decl(s->fr, e->name))

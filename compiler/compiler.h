@@ -128,6 +128,8 @@ typedef enum sl_op {
     SL_OP_TOPK_MASK,  /* bool vector: the k (index) largest */
     /* control */
     SL_OP_PHI, SL_OP_ROUTE,
+    SL_OP_ROUTE_TOKENS, /* route blk(x) top k tokens by s: blk on x's k best rows (its one
+                           region, reading `route_arg`, a [k, d] matrix), the rest kept */
     SL_OP_COUNT
 } sl_op;
 
@@ -158,6 +160,7 @@ struct sl_node {
     sl_node *route_arg;     /* ROUTE: the expert regions' input */
     bool per_token;         /* ROUTE: every row of its matrix or sequence input routed on
                                its own (the expert regions' rows are tokens) */
+    bool scaled;            /* ROUTE_TOKENS: chosen rows x + s * (out - x), not out */
     sl_flops flops;         /* static FLOPs of this node (DENSE_BLOCKS: per active block) */
     int uses;               /* operand uses, for fusion */
 };
@@ -183,7 +186,8 @@ struct sl_region {
 };
 
 typedef enum sl_decision_kind_c {
-    SL_DEC_GATE = 0, SL_DEC_ROUTE = 1, SL_DEC_BLOCKS = 2 /* = runtime sl_decision_kind */
+    SL_DEC_GATE = 0, SL_DEC_ROUTE = 1, SL_DEC_BLOCKS = 2, /* = runtime sl_decision_kind */
+    SL_DEC_TOKENS = 3
 } sl_decision_kind_c;
 
 typedef struct sl_decision {

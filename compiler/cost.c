@@ -193,6 +193,9 @@ static range node_range(const sl_node *n, range experts)
         return (range){sl_flops_add(n->flops, route_rows(n, sl_flops_scale(experts.lo, k))),
                        sl_flops_add(n->flops, route_rows(n, sl_flops_scale(experts.hi, k))), true};
     }
+    case SL_OP_ROUTE_TOKENS: /* its layer, once, on the chosen rows */
+        return (range){sl_flops_add(n->flops, experts.lo), sl_flops_add(n->flops, experts.hi),
+                       true};
     default:
         return (range){n->flops, n->flops, true};
     }
@@ -327,6 +330,9 @@ void sl_cost_print(sl_ctx *c, const sl_program *p, int64_t tokens, FILE *out)
         else if (d->kind == SL_DEC_ROUTE)
             fprintf(out, "route %s: top %d of %d experts%s, %.0f to %.0f FLOPs each\n", d->name,
                     d->count, d->choices, d->rows ? " per token" : "", a, b);
+        else if (d->kind == SL_DEC_TOKENS)
+            fprintf(out, "tokens %s: the top %d tokens through it, %.0f FLOPs\n", d->name,
+                    d->count, a);
         else
             fprintf(out, "blocks %s: %d blocks, %.0f FLOPs per active block\n", d->name,
                     d->count, a);

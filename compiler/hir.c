@@ -21,6 +21,7 @@ static const char *const op_names[SL_OP_COUNT] = {
     [SL_OP_MIN] = "min", [SL_OP_SUM] = "sum", [SL_OP_MEAN] = "mean", [SL_OP_ARGMAX] = "argmax",
     [SL_OP_ENTROPY] = "entropy", [SL_OP_MARGIN] = "margin", [SL_OP_INDEX] = "index",
     [SL_OP_PHI] = "phi", [SL_OP_ROUTE] = "route", [SL_OP_TENSOR] = "tensor",
+    [SL_OP_ROUTE_TOKENS] = "route_tokens",
     [SL_OP_CONST_VEC] = "const_vec", [SL_OP_BATCHNORM] = "batchnorm", [SL_OP_EMBED] = "embed",
     [SL_OP_ATTENTION] = "attention", [SL_OP_POOL_MEAN] = "pool_mean",
     [SL_OP_POOL_MAX] = "pool_max", [SL_OP_POOL_SUM] = "pool_sum", [SL_OP_TAKE] = "take",
@@ -113,6 +114,11 @@ static void dump_node(dumper *d, const sl_node *n)
         fprintf(out, " %s[%%%d] %%%d (%s)", n->inst->path, n->b->id, n->a->id,
                 d->p->decisions.items[n->decision].name);
         break;
+    case SL_OP_ROUTE_TOKENS:
+        fprintf(out, " %s(%%%d) top %lld tokens by %%%d%s (%s)", n->inst->path, n->a->id,
+                (long long)n->index, n->b->id, n->scaled ? " scaled" : "",
+                d->p->decisions.items[n->decision].name);
+        break;
     case SL_OP_ROUTE:
         fprintf(out, " %s(%%%d) top %lld%s by %%%d (%s)", n->inst->path, n->a->id,
                 (long long)n->index, n->per_token ? " per token" : "", n->b->id,
@@ -166,8 +172,12 @@ static void dump_sub_enter(sl_walker *w, const sl_item *it, int k, const sl_regi
     dumper *d = w->data;
     (void)r;
     if (it->kind == SL_IT_NODE) {
-        fprintf(d->out, "%*sexpert %d (%%%d = route_arg) {\n", d->indent * 2 + 2, "", k,
-                it->node->route_arg->id);
+        if (it->node->op == SL_OP_ROUTE_TOKENS)
+            fprintf(d->out, "%*schosen tokens (%%%d = route_arg) {\n", d->indent * 2 + 2, "",
+                    it->node->route_arg->id);
+        else
+            fprintf(d->out, "%*sexpert %d (%%%d = route_arg) {\n", d->indent * 2 + 2, "", k,
+                    it->node->route_arg->id);
         d->indent += 2;
         return;
     }

@@ -79,6 +79,12 @@ static sl_flops node_flops(const sl_node *n)
         double rows = (double)(n->inst->n_out / n->inst->blocks), in = (double)n->inst->n_in;
         return sl_flops_scale(tokens(n->ty), 2.0 * in * rows + rows);
     }
+    case SL_OP_ROUTE_TOKENS: {
+        /* top-k over one score per row; scaled, x + s * (out - x) on the
+         * chosen rows; the layer's own work is in its region */
+        double chosen = (double)(n->index * n->ty.dims[1]);
+        return sl_flops_add(tokens(n->ty), (sl_flops){n->scaled ? 3 * chosen : 0, 0, 0});
+    }
     case SL_OP_ROUTE: {
         /* top-k over N scores, softmax over the k chosen, 2*d per chosen
          * expert to combine (per token over tokens); the experts' own

@@ -339,6 +339,78 @@ static void route_leave(emit *e, const sl_node *n, const plan_item *pi, const ro
     em_rows_end(e, &r);
 }
 
+/* ---- routes of tokens (mixture of depths) ---------------------------------------- */
+
+/* route blk(x) top k tokens by s: per row, its k best rows by score (ties
+ * to the lower index), put back in their order and gathered into the
+ * layer's [k, d] input; the layer runs over the frame's rows as a region
+ * of its own. */
+static void route_tokens_enter(emit *e, const sl_node *n, const plan_item *pi)
+{
+    lower *l = e->l;
+    int64_t k = n->index, d = n->ty.dims[1];
+    const sl_decision *dec = &l->p->decisions.items[n->decision];
+    em_flush_flops(e);
+    e->fr->pending = sl_flops_add(e->fr->pending, n->flops);
+    LLVMValueRef idx = em_scratch_at(e, pi->idx, "chosen.idx"), w = em_scratch_at(e, pi->w, "chosen.w");
+    rows_loop r;
+    LLVMValueRef row = em_rows_begin(e, &r, e->fr->rows, em_frame_count(e), "choose");
+    LLVMValueRef ir = em_gep(l, l->t_i32, idx, em_row_index(l, row, k, NULL), "idx.row");
+    LLVMValueRef wr = em_gep(l, l->t_f32, w, em_row_index(l, row, k, NULL), "w.row");
+    LLVMValueRef s = em_row_ptr(e, n->b, row);
+    LLVMValueRef targs[] = {s, em_extent(e, n->a->ty, row), em_i64(l, k), ir, wr};
+    em_call(l, RT_TOPK, targs, 5, "");
+    LLVMValueRef sargs[] = {ir, em_i64(l, k)};
+    em_call(l, RT_ROWS_SORT, sargs, 2, "");
+    LLVMValueRef slot = em_gep(l, l->t_i32, e->slots, em_row_index(l, row, l->p->n_slots,
+                                                                  em_i64(l, dec->slot)), "slots.row");
+    LLVMBuildMemCpy(l->b, slot, 4, ir, 4, em_i64(l, 4 * k));
+    LLVMValueRef x = em_row_ptr(e, n->a, row), g = em_row_ptr(e, n->route_arg, row);
+    loop jl;
+    LLVMValueRef j = em_loop_begin(e, &jl, em_i64(l, k), "gather");
+    LLVMValueRef t = LLVMBuildSExt(l->b, em_load_at(l, l->t_i32, ir, j), l->t_i64, "token");
+    em_store_at(l, l->t_f32, wr, j, em_load_at(l, l->t_f32, s, t)); /* its score, in order */
+    LLVMBuildMemCpy(l->b, em_gep(l, l->t_f32, g, em_row_index(l, j, d, NULL), ""), 4,
+                    em_gep(l, l->t_f32, x, em_row_index(l, t, d, NULL), ""), 4, em_i64(l, 4 * d));
+    em_loop_end(e, &jl);
+    em_rows_end(e, &r);
+}
+
+/* Every row's tokens as they were, then the chosen ones from the layer:
+ * its output row, or x + s * (out - x) when scaled. */
+static void route_tokens_leave(emit *e, const sl_node *n, const plan_item *pi)
+{
+    lower *l = e->l;
+    int64_t k = n->index, d = n->ty.dims[1];
+    const sl_node *out = n->expert_out[0];
+    LLVMValueRef idx = em_scratch_at(e, pi->idx, "chosen.idx"), w = em_scratch_at(e, pi->w, "chosen.w");
+    rows_loop r;
+    LLVMValueRef row = em_rows_begin(e, &r, e->fr->rows, em_frame_count(e), "scatter");
+    LLVMValueRef x = em_row_ptr(e, n->a, row), y = em_row_ptr(e, n, row);
+    LLVMValueRef o = em_row_ptr(e, out, row);
+    LLVMValueRef len = LLVMBuildMul(l->b, em_extent(e, n->a->ty, row), em_i64(l, 4 * d), "");
+    LLVMBuildMemCpy(l->b, y, 4, x, 4, len);
+    loop jl;
+    LLVMValueRef j = em_loop_begin(e, &jl, em_i64(l, k), "scatter.token");
+    LLVMValueRef at = em_row_index(l, row, k, j);
+    LLVMValueRef t = LLVMBuildSExt(l->b, em_load_at(l, l->t_i32, idx, at), l->t_i64, "token");
+    LLVMValueRef yt = em_gep(l, l->t_f32, y, em_row_index(l, t, d, NULL), "");
+    LLVMValueRef ot = em_gep(l, l->t_f32, o, em_row_index(l, j, d, NULL), "");
+    if (!n->scaled) {
+        LLVMBuildMemCpy(l->b, yt, 4, ot, 4, em_i64(l, 4 * d));
+    } else {
+        LLVMValueRef wj = em_load_at(l, l->t_f32, w, at);
+        loop il;
+        LLVMValueRef i = em_loop_begin(e, &il, em_i64(l, d), "scaled");
+        LLVMValueRef xv = em_load_at(l, l->t_f32, yt, i);
+        LLVMValueRef dv = LLVMBuildFSub(l->b, em_load_at(l, l->t_f32, ot, i), xv, "");
+        em_store_at(l, l->t_f32, yt, i, LLVMBuildFAdd(l->b, xv, LLVMBuildFMul(l->b, wj, dv, ""), ""));
+        em_loop_end(e, &il);
+    }
+    em_loop_end(e, &jl);
+    em_rows_end(e, &r);
+}
+
 /* ---- the walk ---------------------------------------------------------------- */
 
 /* What an open item keeps between its hooks (in the arena: frames point
@@ -364,6 +436,8 @@ static void walk_enter(sl_walker *w, const sl_item *it)
     case SL_IT_NODE:
         if (it->node->op == SL_OP_ROUTE)
             route_enter(e, it->node, pi, &o->rs);
+        else if (it->node->op == SL_OP_ROUTE_TOKENS)
+            route_tokens_enter(e, it->node, pi);
         else
             sl_lower_node(e, it->node, pi);
         break;
@@ -398,7 +472,10 @@ static void walk_sub_enter(sl_walker *w, const sl_item *it, int k, const sl_regi
                    name);
         break;
     case SL_IT_NODE:
-        expert_enter(e, it->node, o->pi, &o->rs, k, &o->expert);
+        if (it->node->op == SL_OP_ROUTE_TOKENS) /* its layer, over the same rows */
+            push_frame(e, &o->expert, e->fr->rows, e->fr->count, "chosen.tokens");
+        else
+            expert_enter(e, it->node, o->pi, &o->rs, k, &o->expert);
         break;
     }
 }
@@ -416,7 +493,8 @@ static void walk_sub_leave(sl_walker *w, const sl_item *it, int k, const sl_regi
         exit_value_leave(e, it);
         break;
     case SL_IT_NODE:
-        expert_leave(e, it->node, o->pi, &o->rs, k);
+        if (it->node->op == SL_OP_ROUTE)
+            expert_leave(e, it->node, o->pi, &o->rs, k);
         break;
     }
     pop_frame(e);
@@ -430,6 +508,8 @@ static void walk_leave(sl_walker *w, const sl_item *it)
         gate_leave(e, it, o->pi, o->sub);
     else if (it->kind == SL_IT_NODE && it->node->op == SL_OP_ROUTE)
         route_leave(e, it->node, o->pi, &o->rs);
+    else if (it->kind == SL_IT_NODE && it->node->op == SL_OP_ROUTE_TOKENS)
+        route_tokens_leave(e, it->node, o->pi);
     e->open.len--;
 }
 

@@ -92,6 +92,7 @@ LLVMValueRef em_rt(lower *l, rt_fn f)
         [RT_SUM] = "sl_rt_sum", [RT_ARGMAX] = "sl_rt_argmax", [RT_ENTROPY] = "sl_rt_entropy",
         [RT_MARGIN] = "sl_rt_margin", [RT_TOPK] = "sl_rt_topk",
         [RT_ROWS_MERGE] = "sl_rt_rows_merge", [RT_ROWS_BY_EXPERT] = "sl_rt_rows_by_expert",
+        [RT_ROWS_SORT] = "sl_rt_rows_sort",
         [RT_ATTENTION] = "sl_rt_attention",
     };
     if (l->rt[f])
@@ -122,6 +123,11 @@ LLVMValueRef em_rt(lower *l, rt_fn f)
     case RT_TOPK: { /* (x, n, k, idx, val) */
         LLVMTypeRef a[] = {p, i64, i64, p, p};
         ty = LLVMFunctionType(l->t_void, a, 5, 0);
+        break;
+    }
+    case RT_ROWS_SORT: { /* (v, n) */
+        LLVMTypeRef a[] = {p, i64};
+        ty = LLVMFunctionType(l->t_void, a, 2, 0);
         break;
     }
     case RT_ROWS_MERGE: { /* (a, na, b, nb, out) -> n */

@@ -304,7 +304,8 @@ static void live_enter(sl_walker *w, const sl_item *it)
         p->last_ev[n->id] = ev;
         if (p->pl->fused[n->id])
             break; /* read where its user is */
-        if (n->op != SL_OP_ROUTE) /* a route reads its input until its last expert */
+        /* a route reads its input until its last expert (or its layer) */
+        if (n->op != SL_OP_ROUTE && n->op != SL_OP_ROUTE_TOKENS)
             read_at(p, n->a, ev);
         read_at(p, n->b, ev);
         for (int i = 0; i < n->n_args; i++)
@@ -346,7 +347,8 @@ static void live_leave(sl_walker *w, const sl_item *it)
 {
     planner *p = w->data;
     int64_t ev = ++p->ev;
-    if (it->kind == SL_IT_NODE && it->node->op == SL_OP_ROUTE)
+    if (it->kind == SL_IT_NODE &&
+        (it->node->op == SL_OP_ROUTE || it->node->op == SL_OP_ROUTE_TOKENS))
         read_at(p, it->node->a, ev);
 }
 
@@ -397,6 +399,12 @@ static void place_enter(sl_walker *w, const sl_item *it)
             pi->comb = take(c, &p->arena, 4 * k * d);
             if (n->per_token) /* its tokens */
                 pi->list1 = take(c, &p->arena, 4 * route_rows(n));
+        } else if (n->op == SL_OP_ROUTE_TOKENS) { /* the chosen rows, gathered */
+            const sl_node *arg = n->route_arg;
+            pi->idx = take(c, &p->arena, 4 * n->index);
+            pi->w = take(c, &p->arena, 4 * n->index);
+            p->rows_of[arg->id] = p->rows;
+            p->pl->off[arg->id] = take(c, &p->arena, p->rows * row_bytes(arg));
         } else if (n->op == SL_OP_DENSE_BLOCKS) {
             pi->list0 = take(c, &p->arena, 4);
             give(c, &p->arena, pi->list0, 4);
@@ -460,6 +468,11 @@ static void place_leave(sl_walker *w, const sl_item *it)
         give(c, &p->arena, pi->list1, 4);
     } else if (it->kind == SL_IT_EXIT) {
         give(c, &p->arena, pi->list0, 4);
+    } else if (it->node->op == SL_OP_ROUTE_TOKENS) {
+        const sl_node *n = it->node, *arg = n->route_arg;
+        give(c, &p->arena, p->pl->off[arg->id], p->rows_of[arg->id] * row_bytes(arg));
+        give(c, &p->arena, pi->w, 4 * n->index);
+        give(c, &p->arena, pi->idx, 4 * n->index);
     } else if (it->node->op == SL_OP_ROUTE) {
         const sl_node *n = it->node;
         int64_t k = n->index * route_rows(n), d = route_width(n);

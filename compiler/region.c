@@ -3,7 +3,8 @@
  * Every pass that follows the checked program's control flow (printing it,
  * counting its FLOPs, lowering it) walks the same tree: the items of a
  * region in execution order, and under an item its sub-regions (a gate's
- * two arms, an exit's value region, a route's experts).  This file is the
+ * two arms, an exit's value region, a route's experts, the layer a route
+ * of tokens runs on its chosen rows).  This file is the
  * only place that knows where those sub-regions hang; passes hook in. */
 #include "compiler.h"
 
@@ -15,7 +16,9 @@ int sl_item_subregions(const sl_item *it)
     case SL_IT_EXIT:
         return 1;
     case SL_IT_NODE:
-        return it->node->op == SL_OP_ROUTE ? it->node->inst->n_children : 0;
+        return it->node->op == SL_OP_ROUTE          ? it->node->inst->n_children
+               : it->node->op == SL_OP_ROUTE_TOKENS ? 1
+                                                    : 0;
     }
     return 0;
 }

@@ -178,7 +178,7 @@ static void dump_expr(dumper *d, const sl_expr *e, int indent)
         line_start(d, indent, "Route", e->span);
         fprintf(d->out, " %s top ", e->name);
         print_dim(d, e->k, 0);
-        fputc('\n', d->out);
+        fprintf(d->out, "%s%s\n", e->of_tokens ? " tokens" : "", e->scaled ? " scaled" : "");
         dump_expr(d, e->args, indent + 1);
         line_start(d, indent + 1, "By", e->scores->span);
         fputc('\n', d->out);

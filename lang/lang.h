@@ -260,6 +260,8 @@ struct sl_expr {
     int n_args;
     sl_dim *k;            /* ROUTE: top k */
     sl_expr *scores;      /* ROUTE: by ... */
+    bool of_tokens;       /* ROUTE: `top k tokens`: the k best rows of the argument */
+    bool scaled;          /* ROUTE: `... by s scaled` (of tokens only) */
     sl_expr *next;        /* in an argument list */
 };
 

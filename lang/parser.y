@@ -280,7 +280,7 @@ static void body_add(body *b, sl_decl *d, sl_stmt *s)
 %precedence UMINUS
 /* `route ... by f(x)`: the scores postfix takes its calls and indexes. */
 %precedence ROUTE_BY
-%precedence '(' '['
+%precedence '(' '[' IDENT   /* IDENT: `scaled` goes to the innermost route */
 
 %type <expr> expr postfix primary subscript gate_open
 %type <exprs> args arg_list subscripts
@@ -663,7 +663,8 @@ arg_list
 
 /* primary = IDENT | INT | FLOAT | "true" | "false" | "(" expr ")"
  *         | "[" expr { "," expr } "]"
- *         | "route" IDENT "(" expr ")" "top" dim_atom "by" postfix */
+ *         | "route" IDENT "(" expr ")" "top" dim_atom [ "tokens" ] "by" postfix
+ *           [ "scaled" ]      ("scaled" is not reserved: only here after "tokens") */
 primary
     : IDENT { $$ = expr_new(p, SL_EX_NAME, @1); $$->name = TEXT(@1); }
     | INT { $$ = number(p, @1, true); }
@@ -681,6 +682,20 @@ primary
         $$ = expr_new(p, SL_EX_ROUTE, @$); $$->name = TEXT(@2); $$->name_span = @2;
         $$->args = $4; $$->n_args = 1; $$->k = $7; $$->scores = $9;
         $$->depth = nest(p, @$, max_depth($4->depth, $9->depth));
+      }
+    | ROUTE IDENT '(' expr ')' TOP dim_atom TOKENS BY postfix %prec ROUTE_BY {
+        $$ = expr_new(p, SL_EX_ROUTE, @$); $$->name = TEXT(@2); $$->name_span = @2;
+        $$->args = $4; $$->n_args = 1; $$->k = $7; $$->scores = $10; $$->of_tokens = true;
+        $$->depth = nest(p, @$, max_depth($4->depth, $10->depth));
+      }
+    | ROUTE IDENT '(' expr ')' TOP dim_atom TOKENS BY postfix IDENT {
+        $$ = expr_new(p, SL_EX_ROUTE, @$); $$->name = TEXT(@2); $$->name_span = @2;
+        $$->args = $4; $$->n_args = 1; $$->k = $7; $$->scores = $10; $$->of_tokens = true;
+        $$->scaled = true;
+        if (strcmp(TEXT(@11), "scaled") != 0)
+            sl_error(p->c, @11, "expected 'scaled' or the end of the route, found identifier '%s'",
+                     TEXT(@11));
+        $$->depth = nest(p, @$, max_depth($4->depth, $10->depth));
       }
     ;
 

@@ -15,6 +15,9 @@ nothing.  A per-token route (every token of f32[S, d] routed on its own by
 its row of f32[S, N]) costs, per token, N (top-k) + k (softmax) + 2*d*k
 (combine) plus the k chosen experts' bodies; its dense count runs and
 combines all N: N + k + 2*d*N + N * expert.
+A mixture-of-depths route (`route blk(x) top k tokens by scores
+[scaled]`, examples/mod_tokens) costs one per row of x (choosing), 3*k*d
+when scaled, and blk on the k chosen tokens; its dense count is the same.
 """
 from collections import OrderedDict
 
@@ -93,6 +96,28 @@ def moe_encoder_layer(tokens, d, heads, n, k, d_ff, dense_count=False):
             + dense(tokens, d, n) + rt(tokens, d, n, k, expert))
 
 
+def route_top_tokens(rows, k, d, block, scaled=True):
+    """Mixture-of-depths: `route blk(x) top k tokens by scores [scaled]`, x
+    f32[rows, d], one score per row; ``block`` is blk's FLOPs on k tokens
+    (e.g. encoder_layer(k, ...)).  Choosing the k rows costs one per row
+    (per score); `scaled` adds 3*k*d (x + s * (out - x): a subtract, a
+    multiply and an add per element of the chosen rows); gathering the k
+    rows and scattering them back cost nothing.  The scores' own cost (the
+    router) is not included.  Every input runs exactly k tokens through the
+    block: the dense count is the same."""
+    return rows + (3 * k * d if scaled else 0) + block
+
+
+def mod_encoder_layer(tokens, k, d, heads, d_ff, scaled=True):
+    """A mixture-of-depths encoder layer (examples/mod_tokens):
+        h = route blk(h) top k tokens by sigmoid(router(h)) [scaled]
+    with router a dense[d -> 1] on every token (2*d + 1 per token), the
+    sigmoid one per token, and blk an encoder_layer[d, heads, d_ff] run on
+    the k chosen tokens only."""
+    return (dense(tokens, d, 1) + tokens
+            + route_top_tokens(tokens, k, d, encoder_layer(k, d, heads, d_ff), scaled))
+
+
 # ---------------------------------------------------------------------------
 # decisions
 # ---------------------------------------------------------------------------
@@ -123,6 +148,19 @@ def top_k(scores, k):
         top = s.gather(-1, order[..., k - 1:k + 1])
         gap = top[..., 0] - top[..., 1]
     return idx, gap
+
+
+def top_tokens(scores, k):
+    """A mixture-of-depths route's decision on one score per row, scores
+    [..., rows] (or [..., rows, 1]), float32: the k rows with the largest
+    scores (ties to the lower index), in ascending row order (the order
+    they are gathered in and the ledger's "selected"), and the gap between
+    the k-th and (k+1)-th largest scores (inf when k = rows)."""
+    s = torch.as_tensor(scores, dtype=torch.float32)
+    if s.shape[-1] == 1 and s.dim() >= 2:
+        s = s[..., 0]
+    idx, gap = top_k(s, k)
+    return idx.sort(dim=-1).values, gap
 
 
 # ---------------------------------------------------------------------------
@@ -188,6 +226,65 @@ def token_routes(records, banks, n):
             ("tokens", tokens), ("chosen", chosen), ("top1", first),
             ("sets", OrderedDict(sorted(sets.items(), key=lambda kv: (-kv[1], kv[0]))))])
     return out
+
+
+def token_selection(records, layers, rows):
+    """Mixture-of-depths usage, for a summary: for each routed layer (the
+    ledger's "selected" key), the number of inputs that reached it and how
+    often each row position (0 .. rows - 1) was among its chosen."""
+    out = OrderedDict()
+    for name in layers:
+        counts, reached = [0] * rows, 0
+        for r in records:
+            v = r["selected"].get(name)
+            if v is None:
+                continue
+            reached += 1
+            for t in v:
+                counts[t] += 1
+        out[name] = OrderedDict([("reached", reached), ("per_position", counts)])
+    return out
+
+
+def ledger_line(rec):
+    """slutil.ledger_line with the mixture-of-depths key: ..., "gates",
+    "routes", "blocks", "selected" (per routed layer, the chosen rows
+    ascending), "near_threshold"; the same line for a record without
+    "selected"."""
+    import json
+    o = OrderedDict()
+    o["input"] = rec["input"]
+    if "tokens" in rec:
+        o["tokens"] = rec["tokens"]
+    o["exit"] = rec["exit"]
+    o["flops"] = rec["flops"]
+    o["dense_flops"] = rec["dense_flops"]
+    for k in ("gates", "routes", "blocks", "selected"):
+        if rec.get(k):
+            o[k] = rec[k]
+    o["near_threshold"] = bool(rec["near_threshold"])
+    return json.dumps(o)
+
+
+def write_ref_selected(refdir, name, thresholds, n_exits, labels, outputs, records,
+                       extra=None):
+    """write_ref for records that may carry "selected" (ledger_line above)."""
+    import json
+    import os
+    import numpy as np
+    os.makedirs(refdir, exist_ok=True)
+    outputs = np.ascontiguousarray(outputs, dtype=np.float32)
+    np.save(os.path.join(refdir, "outputs.npy"), outputs)
+    with open(os.path.join(refdir, "ledger.jsonl"), "w") as f:
+        for r in records:
+            f.write(ledger_line(r) + "\n")
+    s = summarize(name, thresholds, n_exits, outputs, labels, records)
+    if extra:
+        s.update(extra)
+    with open(os.path.join(refdir, "summary.json"), "w") as f:
+        json.dump(s, f, indent=2)
+        f.write("\n")
+    return s
 
 
 def write_ref(refdir, name, thresholds, n_exits, labels, outputs, records, extra=None):

@@ -17,6 +17,17 @@ int64_t sl_rt_rows_merge(const int32_t *a, int64_t na, const int32_t *b, int64_t
     return n;
 }
 
+void sl_rt_rows_sort(int32_t *v, int64_t n)
+{
+    for (int64_t i = 1; i < n; i++) { /* lists are short: the k tokens a layer runs on */
+        int32_t x = v[i];
+        int64_t j = i;
+        for (; j > 0 && v[j - 1] > x; j--)
+            v[j] = v[j - 1];
+        v[j] = x;
+    }
+}
+
 void sl_rt_rows_by_expert(const int32_t *rows, int64_t n, const int32_t *idx, int64_t k,
                           int64_t n_experts, int32_t *start, int32_t *bucket_rows,
                           int32_t *bucket_pos)

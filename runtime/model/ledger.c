@@ -115,6 +115,7 @@ int sl_ledger_write_jsonl(FILE *out, const sl_model_desc *d, const sl_ledger *l,
         decisions(out, d, slots, tokens, SL_DECISION_GATE, "gates");
         decisions(out, d, slots, tokens, SL_DECISION_ROUTE, "routes");
         decisions(out, d, slots, tokens, SL_DECISION_BLOCKS, "blocks");
+        decisions(out, d, slots, tokens, SL_DECISION_TOKENS, "selected");
         fputs("}\n", out);
     }
     return ferror(out) ? -1 : 0;

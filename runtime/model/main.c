@@ -189,7 +189,7 @@ static void usage(const sl_model_desc *d, FILE *out)
 
 static void info(const sl_model_desc *d)
 {
-    static const char *const kinds[] = {"gate", "route", "blocks"};
+    static const char *const kinds[] = {"gate", "route", "blocks", "tokens"};
     char a[256], b[256];
     printf("model %s (compiled from %s)\n", d->name, d->source ? d->source : "?");
     if (d->tokens_max == 0 && d->in_elem == SL_ELEM_F32) {
@@ -223,12 +223,14 @@ static void info(const sl_model_desc *d)
     printf("decisions:%s\n", d->n_decisions ? "" : " none");
     for (int32_t i = 0; i < d->n_decisions; i++) {
         const sl_decision_desc *x = &d->decisions[i];
-        const char *kind = x->kind >= 0 && x->kind <= 2 ? kinds[x->kind] : "?";
+        const char *kind = x->kind >= 0 && x->kind <= 3 ? kinds[x->kind] : "?";
         printf("  %s %s (line %d:%d): ", kind, x->name, x->line, x->col);
         if (x->kind == SL_DECISION_GATE)
             printf("then or else");
         else if (x->kind == SL_DECISION_ROUTE)
             printf("top %d of %d experts%s", x->count, x->choices, x->rows ? " per token" : "");
+        else if (x->kind == SL_DECISION_TOKENS)
+            printf("top %d tokens", x->count);
         else
             printf("%d blocks", x->count);
         int64_t last = x->slot + x->count * (x->rows ? x->rows : 1) - 1;

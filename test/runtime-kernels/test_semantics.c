@@ -807,6 +807,36 @@ static void test_rows_merge(void)
     }
 }
 
+/* Distinct token numbers in any order (as top-k gives them), put back in
+ * ascending order; against the same numbers marked in a table. */
+static void test_rows_sort(void)
+{
+    rng g = {0x5047};
+    for (int t = 0; t < 300; t++) {
+        int64_t n = (int64_t)(rng_next(&g) % 40), most = n + (int64_t)(rng_next(&g) % 20);
+        int32_t *v = ints(n), *want = ints(n);
+        unsigned char seen[64] = {0};
+        for (int64_t i = 0; i < n; i++) {
+            int32_t x;
+            do
+                x = (int32_t)(rng_next(&g) % (uint64_t)most);
+            while (seen[x]);
+            seen[x] = 1;
+            v[i] = x;
+        }
+        int64_t nw = 0;
+        for (int32_t x = 0; x < most; x++)
+            if (seen[x])
+                want[nw++] = x;
+        sl_rt_rows_sort(v, n);
+        check_count++;
+        if (n && memcmp(v, want, (size_t)n * sizeof *v) != 0)
+            check_fail("rows_sort of %lld tokens: not ascending or not the same", (long long)n);
+        free(v);
+        free(want);
+    }
+}
+
 /* Random ascending row lists of a tile, k distinct choices per row among
  * n_experts (some experts never chosen), against the buckets built
  * directly: expert by expert, rows in list order, choices in order.  The
@@ -1210,6 +1240,7 @@ int main(void)
     test_dense_levels_agree(all + 1, n - 1);
     test_rows_merge();
     test_rows_by_expert();
+    test_rows_sort();
     test_attention_abort();
     return check_summary("test_semantics");
 }

@@ -152,6 +152,8 @@ int64_t sl_rt_attention_scratch(int64_t n, int64_t d, int64_t heads);
 /* out = a and b merged in ascending order (a and b disjoint); returns na + nb. */
 int64_t sl_rt_rows_merge(const int32_t *a, int64_t na, const int32_t *b, int64_t nb,
                          int32_t *out);
+/* v[0 .. n) in ascending order (the chosen tokens of a row, in their order). */
+void sl_rt_rows_sort(int32_t *v, int64_t n);
 /* Group the listed rows by chosen expert: idx[r * k + j] is row r's j-th
  * choice.  Expert e's rows are bucket_rows[start[e] .. start[e + 1]), in
  * ascending order, and bucket_pos[...] = r * k + j says which choice it was.

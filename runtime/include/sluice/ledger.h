@@ -1,10 +1,13 @@
 /* ledger.h - per-input statistics: JSON Lines records and the run summary.
  *
  * One record per input, keys in this order (tokens only for a sequence
- * model, gates/routes/blocks only when the model has decisions of that kind):
+ * model, gates/routes/blocks/selected only when the model has decisions of
+ * that kind):
  *   {"input": 0, "tokens": 12, "exit": "exit1", "flops": 17290,
  *    "dense_flops": 45678, "gates": {"gate0": 1}, "routes": {"ffn": [3, 5]},
- *    "blocks": {"fc1": [1, 0]}}
+ *    "blocks": {"fc1": [1, 0]}, "selected": {"blk": [0, 3, 4]}}
+ * (a route over tokens: one list of experts per token; selected: the tokens
+ * a layer ran on, ascending)
  * dense_flops is the input's own (at its token count).
  * exit: the exit's name, or "end"; a gate: 1 then-arm, 0 else-arm; a route:
  * the chosen experts, best first; blocks: 1 active, 0 skipped; null for a

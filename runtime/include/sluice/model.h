@@ -48,7 +48,8 @@ typedef enum sl_decision_kind {
     SL_DECISION_GATE = 0,   /* one slot: 1 then-arm, 0 else-arm */
     SL_DECISION_ROUTE = 1,  /* k slots: the chosen experts, best first (per token: k
                                slots per token) */
-    SL_DECISION_BLOCKS = 2  /* one slot per block: 1 active, 0 skipped */
+    SL_DECISION_BLOCKS = 2, /* one slot per block: 1 active, 0 skipped */
+    SL_DECISION_TOKENS = 3  /* k slots: the rows (tokens) a layer ran on, ascending */
 } sl_decision_kind;
 
 /* A decision site in the model; its ledger slots are [slot, slot + count),

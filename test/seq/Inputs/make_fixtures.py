@@ -729,12 +729,85 @@ def make_enc():
     write_ref(case, outs, recs)
 
 
+# ---- mixture of depths ------------------------------------------------------------
+
+
+def top_tokens(scores, k, what):
+    """The k best rows by score (ties to the lower index), in their order,
+    refusing a k-th best within MARGIN of the next."""
+    order = torch.sort(scores, descending=True, stable=True).indices.tolist()
+    if len(order) > k:
+        gap = float(scores[order[k - 1]] - scores[order[k]])
+        assert gap > MARGIN, "%s: the %d-th and next scores differ by %g" % (what, k, gap)
+    return sorted(order[:k])
+
+
+def make_depth():
+    case = "depth"
+    torch.manual_seed(120)
+    g = np.random.default_rng(120)
+    blks = [nn.TransformerEncoderLayer(8, 2, 16, dropout=0.0, batch_first=True).eval()
+            for _ in range(2)]
+    routers = [nn.Linear(8, 1) for _ in range(2)]
+    last = nn.TransformerEncoderLayer(8, 2, 16, dropout=0.0, batch_first=True,
+                                      norm_first=True).eval()
+    with torch.no_grad():
+        for r in routers:
+            r.weight.mul_(4)
+    sd = OrderedDict()
+    for i, b in enumerate(blks):
+        sd.update(("blks.%d.%s" % (i, k), v) for k, v in state(b).items())
+    for i, r in enumerate(routers):
+        sd.update(("routers.%d.%s" % (i, k), v) for k, v in state(r).items())
+    sd.update(("last." + k, v) for k, v in state(last).items())
+    save_safetensors(os.path.join(case_dir(case), case + ".safetensors"), sd)
+    blks = [b.to(f64) for b in blks]
+    routers = [r.to(f64) for r in routers]
+    last = last.to(f64)
+    lens = [7, 3, 5, 4, 6, 7, 3, 5, 6, 4, 7, 5]
+
+    def run(s, i):
+        h = t64(s)
+        sel = OrderedDict()
+        for j, blk in enumerate(blks):
+            ch = top_tokens(routers[j](h)[:, 0], 3, "depth input %d blks.%d" % (i, j))
+            h = h.clone()
+            h[ch] = blk(h[ch][None])[0]
+            sel["blks.%d" % j] = ch
+        sc = torch.sigmoid(routers[1](h))[:, 0]
+        ch = top_tokens(sc, 2, "depth input %d last" % i)
+        out = last(h[ch][None])[0]
+        h = h.clone()
+        h[ch] = h[ch] + sc[ch, None] * (out - h[ch])
+        sel["last"] = ch
+        return torch.cat([h.mean(0), h[-1]]).numpy(), sel
+
+    seqs, outs, recs = [], [], []
+    with torch.no_grad():
+        for i, n in enumerate(lens):
+            while True:  # an input with a choice near a tie is drawn again
+                s = g.standard_normal((n, 8)).astype(np.float32)
+                try:
+                    o, sel = run(s, i)
+                    break
+                except AssertionError:
+                    continue
+            seqs.append(s)
+            outs.append(o)
+            recs.append(rec(n, selected=sel))
+    assert len({tuple(r["selected"]["blks.0"]) for r in recs}) >= 4, recs
+    x = padded(seqs, 7, lambda sh: np.full(sh, np.nan))
+    save(case, "x.npy", x)
+    save(case, "lens.npy", np.array(lens, np.int64))
+    write_ref(case, outs, recs)
+
+
 CASES = OrderedDict([("attn", make_attn), ("causal", make_causal), ("long", make_long),
                      ("embed", make_embed),
                      ("bnorm", make_bnorm), ("clspos", make_clspos), ("pool", make_pool),
                      ("cols", make_cols), ("loop", make_loop), ("lexit", make_lexit),
                      ("gateroute", make_gateroute), ("fixed", make_fixed),
-                     ("prefix", make_prefix), ("enc", make_enc)])
+                     ("prefix", make_prefix), ("enc", make_enc), ("depth", make_depth)])
 
 if __name__ == "__main__":
     for c in sys.argv[1:] or list(CASES):
