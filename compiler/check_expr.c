@@ -507,7 +507,7 @@ int sema_add_decision(sema *s, sl_decision_kind_c kind, const char *name, sl_spa
         sl_names_put(&s->c->arena, &s->decision_next, name, n + 1);
     }
     sl_names_put(&s->c->arena, &s->decision_index, unique, (int)s->p->decisions.len);
-    sl_decision d = {kind, unique, at, s->p->n_slots, count, choices, 0, 0, 0};
+    sl_decision d = {kind, unique, at, s->p->n_slots, count, choices, 0, 0, 0, 0};
     s->p->n_slots += count;
     SL_VEC_PUSH(&s->c->arena, &s->p->decisions, d);
     return (int)s->p->decisions.len - 1;
@@ -659,6 +659,9 @@ static sl_node *index_expr(sema *s, env_t *env, const sl_expr *e)
     return sema_subscript(s, env, e);
 }
 
+static sl_node *route_experts(sema *s, env_t *env, const sl_expr *e, sl_inst *bank,
+                              bool expert_choice);
+
 /* route blk(x) top k tokens by scores [scaled]: blk runs on the k rows of
  * x with the best scores, gathered in their order as a [k, d] matrix; the
  * other rows keep their value (mixture of depths). */
@@ -672,10 +675,17 @@ static sl_node *route_tokens(sema *s, env_t *env, const sl_expr *e)
                      s->fr->inst ? "layer" : "model");
         return NULL;
     }
+    if (blk->kind == SL_P_BANK && !blk->is_list)
+        return route_experts(s, env, e, blk, true);
     if (blk->kind == SL_P_BANK) {
-        sema_err(s, e->name_span, "'route ... top K tokens' runs one layer on the K best tokens; "
-                 "'%s' is %s (route a bank's experts per token with 'route %s(x) top K by "
-                 "scores')", e->name, blk->kind_str, e->name);
+        sema_err(s, e->name_span, "'%s' is a list of layers; route one of them ('route b(x) top "
+                 "K tokens by s' in 'for b in %s { ... }'), or make it an expert bank", e->name,
+                 e->name);
+        return NULL;
+    }
+    if (e->switched || e->capacity > 0) {
+        sema_err(s, e->span, "'%s' applies to a route over experts, not to a layer on its best "
+                 "tokens", e->switched ? "switch" : "capacity");
         return NULL;
     }
     dim_scope sc = sema_frame_scope(s);
@@ -764,6 +774,20 @@ static sl_node *route(sema *s, env_t *env, const sl_expr *e)
                  bank->kind_str);
         return NULL;
     }
+    return route_experts(s, env, e, bank, false);
+}
+
+/* route bank(x) top k by scores: token choice (every input, or every token,
+ * its k best experts); `top k tokens`: expert choice (every expert its k
+ * best tokens of each input). */
+static sl_node *route_experts(sema *s, env_t *env, const sl_expr *e, sl_inst *bank,
+                              bool expert_choice)
+{
+    if (e->scaled) {
+        sema_err(s, e->span, "'scaled' applies to a layer run on its best tokens ('route blk(x) "
+                 "top K tokens by s scaled'), not to a route over experts");
+        return NULL;
+    }
     dim_scope sc = sema_frame_scope(s);
     int64_t k = sema_eval_dim(s, e->k, &sc);
     sl_node *x = sema_expr(s, env, e->args);
@@ -771,7 +795,7 @@ static sl_node *route(sema *s, env_t *env, const sl_expr *e)
     if (k < 0 || !x || !scores)
         return NULL;
     int64_t n = bank->n_children;
-    if (k > n) {
+    if (k > n && !expert_choice) {
         sema_err(s, e->k->span, "top %lld of a bank of %lld experts", (long long)k, (long long)n);
         return NULL;
     }
@@ -787,10 +811,33 @@ static sl_node *route(sema *s, env_t *env, const sl_expr *e)
     sl_ty want = per_token ? sema_rows_ty(s, SL_F32, 2, ta, tc, &width) : sl_ty_vector(SL_F32, n);
     if (scores->ty.elem == SL_I32)
         scores = sema_to_f32(s, scores);
+    if (expert_choice && !per_token) {
+        sema_err(s, e->span, "with 'top K tokens' each expert of '%s' chooses tokens: it routes "
+                 "the rows of a sequence or matrix (their experts taking one row) by a row of "
+                 "scores per token, not %s by %s", bank->path, sema_ty_str(s, x->ty),
+                 scores ? sema_ty_str(s, scores->ty) : "?");
+        return NULL;
+    }
     if (!scores || !sl_ty_equal(scores->ty, want)) {
         sema_err(s, e->scores->span, "the scores of a route over '%s' must be %s, not %s%s",
                  bank->path, sema_ty_str(s, want), scores ? sema_ty_str(s, scores->ty) : "?",
                  per_token ? " (a row of scores per token)" : "");
+        return NULL;
+    }
+    if (expert_choice && (e->switched || e->capacity > 0)) {
+        sema_err(s, e->span, "'%s' applies to token choice ('route %s(x) top K by s'); with "
+                 "'top K tokens' each expert takes exactly K tokens, weighted by their scores",
+                 e->switched ? "switch" : "capacity", e->name);
+        return NULL;
+    }
+    if (e->capacity > 0 && !per_token) {
+        sema_err(s, e->span, "a capacity limits the tokens each expert takes in an input: it "
+                 "applies to a route over tokens (a row of scores per token)");
+        return NULL;
+    }
+    if (expert_choice && k > sema_extent_min(s, ta, tc)) {
+        sema_err(s, e->k->span, "top %lld tokens of %s, which may have only %lld", (long long)k,
+                 sema_ty_str(s, x->ty), (long long)sema_extent_min(s, ta, tc));
         return NULL;
     }
     sl_ty out, arg_ty = x->ty;
@@ -824,6 +871,9 @@ static sl_node *route(sema *s, env_t *env, const sl_expr *e)
     r->inst = bank;
     r->index = k;
     r->per_token = per_token;
+    r->expert_choice = expert_choice;
+    r->switched = e->switched;
+    r->capacity = e->capacity;
     r->route_arg = arg;
     r->experts = sl_arena_array(&s->c->arena, (size_t)n, sizeof *r->experts);
     r->expert_out = sl_arena_array(&s->c->arena, (size_t)n, sizeof *r->expert_out);
@@ -850,13 +900,16 @@ static sl_node *route(sema *s, env_t *env, const sl_expr *e)
         sl_note(s->c, s->p->decisions.items[decisions].span, "this one");
         return NULL;
     }
-    r->decision = sema_add_decision(s, SL_DEC_ROUTE, bank->path, e->span, (int)k, (int)n);
+    /* per token: its k choices, or with expert choice a slot per expert */
+    int slots = (int)(expert_choice ? n : k);
+    r->decision = sema_add_decision(s, SL_DEC_ROUTE, bank->path, e->span, slots, (int)n);
     if (per_token) {
         sl_decision *d = &s->p->decisions.items[r->decision];
         d->rows = x->ty.dims[0];
         d->tok_a = ta;
         d->tok_c = ta ? tc : x->ty.dims[0];
-        s->p->n_slots += (int)(k * (d->rows - 1)); /* count slots were taken for one row */
+        d->per_expert = expert_choice ? (int32_t)k : 0;
+        s->p->n_slots += (int)(slots * (d->rows - 1)); /* slots were taken for one row */
     }
     return sema_emit(s, r);
 }

@@ -161,6 +161,9 @@ struct sl_node {
     bool per_token;         /* ROUTE: every row of its matrix or sequence input routed on
                                its own (the expert regions' rows are tokens) */
     bool scaled;            /* ROUTE_TOKENS: chosen rows x + s * (out - x), not out */
+    bool switched;          /* ROUTE: weights softmax(scores) at the chosen, not renormalised */
+    bool expert_choice;     /* ROUTE over tokens: each expert takes its `index` best tokens */
+    double capacity;        /* ROUTE over tokens, token choice: the experts' capacity factor */
     sl_flops flops;         /* static FLOPs of this node (DENSE_BLOCKS: per active block) */
     int uses;               /* operand uses, for fusion */
 };
@@ -199,6 +202,7 @@ typedef struct sl_decision {
      * most), of which tok_a * T + tok_c are real; rows 0: one set. */
     int64_t rows, tok_c;
     int32_t tok_a;
+    int32_t per_expert;     /* expert choice: the tokens each expert takes; else 0 */
 } sl_decision;
 
 typedef struct sl_tensor {

@@ -42,6 +42,15 @@ static sl_flops route_rows(const sl_node *n, sl_flops per_row)
     return n->per_token ? sl_flops_per_row(n->a->ty, per_row) : per_row;
 }
 
+/* What a route's chosen experts cost, one expert's cost given: k per
+ * input or per token; with expert choice k per expert, N of them. */
+static sl_flops route_chosen(const sl_node *n, sl_flops expert)
+{
+    if (n->expert_choice)
+        return sl_flops_scale(expert, (double)(n->index * n->inst->n_children));
+    return route_rows(n, sl_flops_scale(expert, (double)n->index));
+}
+
 /* A node's own dense FLOPs: all blocks of a block-gated layer; for a route,
  * choosing and combining all N experts (their regions add their work). */
 static sl_flops node_dense(const sl_node *n)
@@ -50,9 +59,14 @@ static sl_flops node_dense(const sl_node *n)
     case SL_OP_DENSE_BLOCKS:
         return sl_flops_scale(n->flops, (double)n->inst->blocks);
     case SL_OP_ROUTE: {
+        double bank = (double)n->inst->n_children, k = (double)n->index;
+        if (n->expert_choice) { /* choosing as run; combining every expert for every token */
+            sl_flops choose = sl_flops_per_row(n->ty, (sl_flops){bank, 0, 0});
+            return sl_flops_add(choose, sl_flops_per_row(n->ty, (sl_flops){2 * bank * (double)
+                                                                             n->ty.dims[1], 0, 0}));
+        }
         /* n->flops is (bank + k) + 2*d*k (per token over tokens):
          * combining all N adds 2*d*(N - k) */
-        double bank = (double)n->inst->n_children, k = (double)n->index;
         sl_flops choose = route_rows(n, (sl_flops){bank + k, 0, 0});
         sl_flops per_choice = sl_flops_scale(sl_flops_add(n->flops, sl_flops_scale(choose, -1)),
                                              1.0 / k);
@@ -188,10 +202,10 @@ static range node_range(const sl_node *n, range experts)
     switch (n->op) {
     case SL_OP_DENSE_BLOCKS:
         return (range){ZERO, sl_flops_scale(n->flops, (double)n->inst->blocks), true};
-    case SL_OP_ROUTE: {
-        double k = (double)n->index;
-        return (range){sl_flops_add(n->flops, route_rows(n, sl_flops_scale(experts.lo, k))),
-                       sl_flops_add(n->flops, route_rows(n, sl_flops_scale(experts.hi, k))), true};
+    case SL_OP_ROUTE: { /* with a capacity, every choice may be dropped */
+        sl_flops lo = n->capacity > 0 ? ZERO : route_chosen(n, experts.lo);
+        return (range){sl_flops_add(n->flops, lo),
+                       sl_flops_add(n->flops, route_chosen(n, experts.hi)), true};
     }
     case SL_OP_ROUTE_TOKENS: /* its layer, once, on the chosen rows */
         return (range){sl_flops_add(n->flops, experts.lo), sl_flops_add(n->flops, experts.hi),
@@ -324,6 +338,12 @@ void sl_cost_print(sl_ctx *c, const sl_program *p, int64_t tokens, FILE *out)
         double a = sl_flops_at(info[i].v[0], T), b = sl_flops_at(info[i].v[1], T);
         if (d->kind == SL_DEC_GATE)
             fprintf(out, "gate %s: then-arm %.0f FLOPs, else-arm %.0f FLOPs\n", d->name, a, b);
+        else if (d->kind == SL_DEC_ROUTE && d->per_expert && a == b)
+            fprintf(out, "route %s: each of %d experts takes %d tokens, %.0f FLOPs each\n",
+                    d->name, d->choices, d->per_expert, a);
+        else if (d->kind == SL_DEC_ROUTE && d->per_expert)
+            fprintf(out, "route %s: each of %d experts takes %d tokens, %.0f to %.0f FLOPs each\n",
+                    d->name, d->choices, d->per_expert, a, b);
         else if (d->kind == SL_DEC_ROUTE && a == b)
             fprintf(out, "route %s: top %d of %d experts%s, %.0f FLOPs each\n", d->name,
                     d->count, d->choices, d->rows ? " per token" : "", a);

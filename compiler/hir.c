@@ -120,9 +120,13 @@ static void dump_node(dumper *d, const sl_node *n)
                 d->p->decisions.items[n->decision].name);
         break;
     case SL_OP_ROUTE:
-        fprintf(out, " %s(%%%d) top %lld%s by %%%d (%s)", n->inst->path, n->a->id,
-                (long long)n->index, n->per_token ? " per token" : "", n->b->id,
-                d->p->decisions.items[n->decision].name);
+        fprintf(out, " %s(%%%d) top %lld%s by %%%d%s", n->inst->path, n->a->id,
+                (long long)n->index,
+                n->expert_choice ? " tokens" : n->per_token ? " per token" : "", n->b->id,
+                n->switched ? " switch" : "");
+        if (n->capacity > 0)
+            fprintf(out, " capacity %g", n->capacity);
+        fprintf(out, " (%s)", d->p->decisions.items[n->decision].name);
         break;
     default:
         if (n->a)

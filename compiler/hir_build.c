@@ -90,6 +90,10 @@ static sl_flops node_flops(const sl_node *n)
          * expert to combine (per token over tokens); the experts' own
          * work is in their regions. */
         double bank = (double)n->inst->n_children, k = (double)n->index;
+        if (n->expert_choice) { /* every expert reads every token's score; combine its k */
+            double pairs = bank * k * (double)n->ty.dims[1];
+            return sl_flops_add(sl_flops_scale(tokens(n->ty), bank), (sl_flops){2 * pairs, 0, 0});
+        }
         sl_flops choose = n->per_token ? sl_flops_scale(tokens(n->ty), bank + k)
                                        : (sl_flops){bank + k, 0, 0};
         return sl_flops_add(choose, sl_flops_scale(elems(n->ty), 2.0 * k));

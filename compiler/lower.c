@@ -233,14 +233,42 @@ static LLVMValueRef route_row(emit *e, const route_state *rs, const sl_node *n, 
                   "token.p");
 }
 
+/* Each input's tokens at once, for choices that depend on all of them:
+ * expert choice, or a capacity on the token choices made. */
+static void route_per_input(emit *e, const sl_node *n, const plan_item *pi, route_state *rs)
+{
+    lower *l = e->l;
+    int64_t N = n->inst->n_children, k = n->index, m = rs->most;
+    LLVMValueRef idx = em_scratch_at(e, pi->idx, "topk.idx"), w = em_scratch_at(e, pi->w, "topk.w");
+    LLVMValueRef aux = em_scratch_at(e, pi->aux, "choose.scratch");
+    rows_loop r;
+    LLVMValueRef row = em_rows_begin(e, &r, e->fr->rows, em_frame_count(e), "choose.row");
+    LLVMValueRef q0 = LLVMBuildMul(l->b, row, em_i64(l, m), "first.token");
+    LLVMValueRef len = em_extent(e, n->a->ty, row);
+    if (n->expert_choice) {
+        LLVMValueRef at = LLVMBuildMul(l->b, q0, em_i64(l, N), "");
+        LLVMValueRef args[] = {route_row(e, rs, n->b, q0), len, em_i64(l, N), em_i64(l, k),
+                               em_gep(l, l->t_i32, idx, at, ""), em_gep(l, l->t_f32, w, at, ""),
+                               aux, em_gep(l, l->t_f32, aux, em_i64(l, 2 * m), "top")};
+        em_call(l, RT_EXPERT_CHOICE, args, 8, "");
+    } else {
+        LLVMValueRef at = LLVMBuildMul(l->b, q0, em_i64(l, k), "");
+        LLVMValueRef args[] = {em_gep(l, l->t_i32, idx, at, ""), len, em_i64(l, k), em_i64(l, N),
+                               LLVMConstReal(l->t_f64, n->capacity), aux};
+        em_call(l, RT_ROUTE_CAPACITY, args, 6, "");
+    }
+    em_rows_end(e, &r);
+}
+
 static void route_enter(emit *e, const sl_node *n, const plan_item *pi, route_state *rs)
 {
     lower *l = e->l;
     const sl_inst *bank = n->inst;
     int64_t k = n->index, N = bank->n_children;
+    int64_t choices = n->expert_choice ? N : k; /* slots per row (token) */
     const sl_decision *d = &l->p->decisions.items[n->decision];
     em_flush_flops(e);
-    e->fr->pending = sl_flops_add(e->fr->pending, n->flops); /* top-k, softmax, combine */
+    e->fr->pending = sl_flops_add(e->fr->pending, n->flops); /* choosing and combining */
     rs->most = n->per_token ? n->a->ty.dims[0] : 0;
     if (rs->most) {
         rs->list = em_scratch_at(e, pi->list1, "route.tokens");
@@ -252,19 +280,38 @@ static void route_enter(emit *e, const sl_node *n, const plan_item *pi, route_st
     }
     LLVMValueRef idx = em_scratch_at(e, pi->idx, "topk.idx"), w = em_scratch_at(e, pi->w, "topk.w");
     rows_loop r;
-    LLVMValueRef q = em_rows_begin(e, &r, rs->list, em_load(l, l->t_i64, rs->n, "n"), "topk");
-    LLVMValueRef at_ = LLVMBuildMul(l->b, q, em_i64(l, k), "");
-    LLVMValueRef ir = em_gep(l, l->t_i32, idx, at_, "idx.row"), wr = em_gep(l, l->t_f32, w, at_, "w.row");
-    LLVMValueRef targs[] = {route_row(e, rs, n->b, q), em_i64(l, N), em_i64(l, k), ir, wr};
-    em_call(l, RT_TOPK, targs, 5, "");
-    LLVMValueRef sargs[] = {wr, wr, em_i64(l, k)};
-    em_call(l, RT_SOFTMAX, sargs, 3, "");
-    LLVMBuildMemCpy(l->b, route_slots(e, d, rs, q), 4, ir, 4, em_i64(l, 4 * k));
-    em_rows_end(e, &r);
+    if (!n->expert_choice) { /* each row (token) its k best experts and their weights */
+        LLVMValueRef q = em_rows_begin(e, &r, rs->list, em_load(l, l->t_i64, rs->n, "n"), "topk");
+        LLVMValueRef at_ = LLVMBuildMul(l->b, q, em_i64(l, k), "");
+        LLVMValueRef ir = em_gep(l, l->t_i32, idx, at_, "idx.row");
+        LLVMValueRef wr = em_gep(l, l->t_f32, w, at_, "w.row");
+        LLVMValueRef s = route_row(e, rs, n->b, q);
+        LLVMValueRef targs[] = {s, em_i64(l, N), em_i64(l, k), ir, wr};
+        em_call(l, RT_TOPK, targs, 5, "");
+        if (n->switched) {
+            LLVMValueRef wargs[] = {s, em_i64(l, N), ir, em_i64(l, k), wr};
+            em_call(l, RT_SWITCH_WEIGHTS, wargs, 5, "");
+        } else {
+            LLVMValueRef sargs[] = {wr, wr, em_i64(l, k)};
+            em_call(l, RT_SOFTMAX, sargs, 3, "");
+        }
+        if (!n->capacity) /* final: the row's ledger slots */
+            LLVMBuildMemCpy(l->b, route_slots(e, d, rs, q), 4, ir, 4, em_i64(l, 4 * k));
+        em_rows_end(e, &r);
+    }
+    if (n->expert_choice || n->capacity > 0) { /* choices over each input's tokens */
+        route_per_input(e, n, pi, rs);
+        LLVMValueRef q = em_rows_begin(e, &r, rs->list, em_load(l, l->t_i64, rs->n, "n"),
+                                       "slots");
+        LLVMValueRef at = LLVMBuildMul(l->b, q, em_i64(l, choices), "");
+        LLVMValueRef ir = em_gep(l, l->t_i32, idx, at, "idx.row");
+        LLVMBuildMemCpy(l->b, route_slots(e, d, rs, q), 4, ir, 4, em_i64(l, 4 * choices));
+        em_rows_end(e, &r);
+    }
 
     rs->start = em_entry_alloca(l, LLVMArrayType(l->t_i32, (unsigned)(N + 1)), "expert.start");
     rs->count = em_entry_alloca(l, l->t_i64, "expert.n");
-    LLVMValueRef bargs[] = {rs->list, em_load(l, l->t_i64, rs->n, "n"), idx, em_i64(l, k),
+    LLVMValueRef bargs[] = {rs->list, em_load(l, l->t_i64, rs->n, "n"), idx, em_i64(l, choices),
                             em_i64(l, N), rs->start, em_scratch_at(e, pi->list0, "expert.rows"),
                             em_scratch_at(e, pi->pos, "expert.pos")};
     em_call(l, RT_ROWS_BY_EXPERT, bargs, 8, "");
@@ -313,12 +360,17 @@ static void expert_leave(emit *e, const sl_node *n, const plan_item *pi, route_s
     em_loop_end(e, &lp);
 }
 
-/* y_r = sum over the row's choices j, best first, of w_rj * out_rj. */
+/* y_r = sum over the row's choices j, best first, of w_rj * out_rj; a
+ * choice dropped (a capacity; an expert that took other tokens) adds
+ * nothing. */
 static void route_leave(emit *e, const sl_node *n, const plan_item *pi, const route_state *rs)
 {
     lower *l = e->l;
-    int64_t k = n->index, d = rs->most ? n->ty.dims[1] : sl_ty_numel(n->ty);
+    int64_t k = n->expert_choice ? n->inst->n_children : n->index;
+    int64_t d = rs->most ? n->ty.dims[1] : sl_ty_numel(n->ty);
+    bool may_drop = n->expert_choice || n->capacity > 0;
     LLVMValueRef w = em_scratch_at(e, pi->w, "topk.w"), comb = em_scratch_at(e, pi->comb, "chosen");
+    LLVMValueRef idx = em_scratch_at(e, pi->idx, "topk.idx");
     rows_loop r;
     LLVMValueRef row = em_rows_begin(e, &r, rs->list, em_load(l, l->t_i64, rs->n, "n"),
                                      "combine.row");
@@ -327,6 +379,15 @@ static void route_leave(emit *e, const sl_node *n, const plan_item *pi, const ro
     loop jl;
     LLVMValueRef j = em_loop_begin(e, &jl, em_i64(l, k), "combine.choice");
     LLVMValueRef p = LLVMBuildAdd(l->b, LLVMBuildMul(l->b, row, em_i64(l, k), ""), j, "");
+    LLVMBasicBlockRef next = NULL;
+    if (may_drop) {
+        LLVMValueRef ej = em_load_at(l, l->t_i32, idx, p);
+        LLVMBasicBlockRef add = em_block(e, "combine.taken");
+        next = em_block(e, "combine.next");
+        LLVMBuildCondBr(l->b, LLVMBuildICmp(l->b, LLVMIntSGE, ej, em_i32(l, 0), "taken"), add,
+                        next);
+        em_at(e, add);
+    }
     LLVMValueRef wj = em_load(l, l->t_f32, em_gep(l, l->t_f32, w, p, ""), "w");
     LLVMValueRef src = em_gep(l, l->t_f32, comb, LLVMBuildMul(l->b, p, em_i64(l, d), ""), "");
     loop il;
@@ -335,6 +396,10 @@ static void route_leave(emit *e, const sl_node *n, const plan_item *pi, const ro
     LLVMValueRef v = LLVMBuildFMul(l->b, wj, em_load_at(l, l->t_f32, src, i), "");
     LLVMBuildStore(l->b, LLVMBuildFAdd(l->b, em_load(l, l->t_f32, yp, ""), v, ""), yp);
     em_loop_end(e, &il);
+    if (may_drop) {
+        LLVMBuildBr(l->b, next);
+        em_at(e, next);
+    }
     em_loop_end(e, &jl);
     em_rows_end(e, &r);
 }

@@ -11,7 +11,8 @@
 typedef enum rt_fn {
     RT_DENSE_ROWS, RT_LAYERNORM, RT_GELU, RT_GELU_TANH, RT_SIGMOID, RT_TANH, RT_EXP, RT_LOG,
     RT_SOFTMAX, RT_LOG_SOFTMAX, RT_MAX, RT_MIN, RT_SUM, RT_ARGMAX, RT_ENTROPY, RT_MARGIN,
-    RT_TOPK, RT_ROWS_MERGE, RT_ROWS_SORT, RT_ROWS_BY_EXPERT, RT_ATTENTION, RT_COUNT
+    RT_TOPK, RT_ROWS_MERGE, RT_ROWS_SORT, RT_ROWS_BY_EXPERT, RT_ATTENTION,
+    RT_ROUTE_CAPACITY, RT_EXPERT_CHOICE, RT_SWITCH_WEIGHTS, RT_COUNT
 } rt_fn;
 
 /* Where a tile's values live.  Every per-row value has a buffer of
@@ -24,6 +25,7 @@ typedef struct plan_item {
     int64_t idx, w, pos, comb;  /* ROUTE: top-k indices, their weights, bucket positions,
                                    the chosen experts' outputs [rows][k][d] */
     int64_t qkv, ctx;           /* ATTENTION: q, k, v of every token; the heads' output */
+    int64_t aux;                /* ROUTE over tokens: expert choice's or a capacity's scratch */
     bool may_exit;              /* an exit inside (GATE: rows may not come back) */
 } plan_item;
 

@@ -105,9 +105,10 @@ void sl_lower_desc(lower *l, const unsigned char *embedded, size_t embedded_size
         exits[i] = LLVMConstNamedStruct(exit_t, f, 3);
     }
 
-    /* sl_decision_desc { kind; name; line; col; slot; count; choices; tok_a; tok_c; rows } */
-    LLVMTypeRef dec_f[] = {i32, ptr, i32, i32, i32, i32, i32, i32, i64, i64};
-    LLVMTypeRef dec_t = LLVMStructTypeInContext(l->ctx, dec_f, 10, 0);
+    /* sl_decision_desc { kind; name; line; col; slot; count; choices; tok_a; tok_c; rows;
+     * per_expert } */
+    LLVMTypeRef dec_f[] = {i32, ptr, i32, i32, i32, i32, i32, i32, i64, i64, i32};
+    LLVMTypeRef dec_t = LLVMStructTypeInContext(l->ctx, dec_f, 11, 0);
     size_t nd = p->decisions.len;
     LLVMValueRef *decs = sl_arena_array(&l->c->arena, nd + 1, sizeof *decs);
     for (size_t i = 0; i < nd; i++) {
@@ -117,8 +118,8 @@ void sl_lower_desc(lower *l, const unsigned char *embedded, size_t embedded_size
         LLVMValueRef f[] = {i32v(l, d->kind), str(l, d->name, "decision.name"), i32v(l, line),
                             i32v(l, col), i32v(l, d->slot), i32v(l, d->count),
                             i32v(l, d->choices), i32v(l, d->tok_a), i64v(l, d->tok_c),
-                            i64v(l, d->rows)};
-        decs[i] = LLVMConstNamedStruct(dec_t, f, 10);
+                            i64v(l, d->rows), i32v(l, d->per_expert)};
+        decs[i] = LLVMConstNamedStruct(dec_t, f, 11);
     }
 
     LLVMValueRef weights = LLVMConstNull(ptr);

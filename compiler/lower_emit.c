@@ -92,7 +92,8 @@ LLVMValueRef em_rt(lower *l, rt_fn f)
         [RT_SUM] = "sl_rt_sum", [RT_ARGMAX] = "sl_rt_argmax", [RT_ENTROPY] = "sl_rt_entropy",
         [RT_MARGIN] = "sl_rt_margin", [RT_TOPK] = "sl_rt_topk",
         [RT_ROWS_MERGE] = "sl_rt_rows_merge", [RT_ROWS_BY_EXPERT] = "sl_rt_rows_by_expert",
-        [RT_ROWS_SORT] = "sl_rt_rows_sort",
+        [RT_ROWS_SORT] = "sl_rt_rows_sort", [RT_ROUTE_CAPACITY] = "sl_rt_route_capacity",
+        [RT_EXPERT_CHOICE] = "sl_rt_expert_choice", [RT_SWITCH_WEIGHTS] = "sl_rt_switch_weights",
         [RT_ATTENTION] = "sl_rt_attention",
     };
     if (l->rt[f])
@@ -122,6 +123,21 @@ LLVMValueRef em_rt(lower *l, rt_fn f)
     }
     case RT_TOPK: { /* (x, n, k, idx, val) */
         LLVMTypeRef a[] = {p, i64, i64, p, p};
+        ty = LLVMFunctionType(l->t_void, a, 5, 0);
+        break;
+    }
+    case RT_ROUTE_CAPACITY: { /* (idx, n, k, n_experts, factor, count) */
+        LLVMTypeRef a[] = {p, i64, i64, i64, l->t_f64, p};
+        ty = LLVMFunctionType(l->t_void, a, 6, 0);
+        break;
+    }
+    case RT_EXPERT_CHOICE: { /* (scores, n, n_experts, c, idx, w, col, top) */
+        LLVMTypeRef a[] = {p, i64, i64, i64, p, p, p, p};
+        ty = LLVMFunctionType(l->t_void, a, 8, 0);
+        break;
+    }
+    case RT_SWITCH_WEIGHTS: { /* (scores, n_experts, idx, k, w) */
+        LLVMTypeRef a[] = {p, i64, p, i64, p};
         ty = LLVMFunctionType(l->t_void, a, 5, 0);
         break;
     }

@@ -149,6 +149,22 @@ static int64_t row_bytes(const sl_node *n)
  * for anything else. */
 static int64_t route_rows(const sl_node *n) { return n->per_token ? n->a->ty.dims[0] : 1; }
 
+/* A route's choices per row (token): k, or a slot per expert with expert
+ * choice. */
+static int64_t route_choices(const sl_node *n)
+{
+    return n->expert_choice ? n->inst->n_children : n->index;
+}
+
+/* Scratch for choosing per input (floats a row): expert choice's column
+ * and top list, a capacity's counts. */
+static int64_t route_scratch(const sl_node *n)
+{
+    if (n->expert_choice)
+        return 2 * route_rows(n) + n->index;
+    return n->inst->n_children;
+}
+
 /* The floats one row (one token) of a route's output holds. */
 static int64_t route_width(const sl_node *n)
 {
@@ -391,14 +407,16 @@ static void place_enter(sl_walker *w, const sl_item *it)
         const sl_node *n = it->node;
         place(p, n);
         if (n->op == SL_OP_ROUTE) {
-            int64_t k = n->index * route_rows(n), d = route_width(n);
+            int64_t k = route_choices(n) * route_rows(n), d = route_width(n);
             pi->idx = take(c, &p->arena, 4 * k);
             pi->w = take(c, &p->arena, 4 * k);
             pi->list0 = take(c, &p->arena, 4 * k);
             pi->pos = take(c, &p->arena, 4 * k);
             pi->comb = take(c, &p->arena, 4 * k * d);
-            if (n->per_token) /* its tokens */
+            if (n->per_token) /* its tokens; the choosing's scratch */
                 pi->list1 = take(c, &p->arena, 4 * route_rows(n));
+            if (n->expert_choice || n->capacity > 0)
+                pi->aux = take(c, &p->arena, 4 * route_scratch(n));
         } else if (n->op == SL_OP_ROUTE_TOKENS) { /* the chosen rows, gathered */
             const sl_node *arg = n->route_arg;
             pi->idx = take(c, &p->arena, 4 * n->index);
@@ -475,7 +493,9 @@ static void place_leave(sl_walker *w, const sl_item *it)
         give(c, &p->arena, pi->idx, 4 * n->index);
     } else if (it->node->op == SL_OP_ROUTE) {
         const sl_node *n = it->node;
-        int64_t k = n->index * route_rows(n), d = route_width(n);
+        int64_t k = route_choices(n) * route_rows(n), d = route_width(n);
+        if (n->expert_choice || n->capacity > 0)
+            give(c, &p->arena, pi->aux, 4 * route_scratch(n));
         if (n->per_token)
             give(c, &p->arena, pi->list1, 4 * route_rows(n));
         give(c, &p->arena, pi->comb, 4 * k * d);

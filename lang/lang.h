@@ -261,7 +261,9 @@ struct sl_expr {
     sl_dim *k;            /* ROUTE: top k */
     sl_expr *scores;      /* ROUTE: by ... */
     bool of_tokens;       /* ROUTE: `top k tokens`: the k best rows of the argument */
-    bool scaled;          /* ROUTE: `... by s scaled` (of tokens only) */
+    bool scaled;          /* ROUTE: options after the scores: `scaled`, */
+    bool switched;        /*   `switch`, */
+    double capacity;      /*   `capacity F` (0: none) */
     sl_expr *next;        /* in an argument list */
 };
 

@@ -160,6 +160,58 @@ static sl_dim *dim_int(parser *p, sl_span at)
     return d;
 }
 
+/* route NAME(arg) top k [tokens] by scores */
+static sl_expr *route_new(parser *p, sl_span at, sl_span name, sl_expr *arg, sl_dim *k,
+                          sl_expr *scores, bool of_tokens)
+{
+    sl_expr *e = expr_new(p, SL_EX_ROUTE, at);
+    e->name = TEXT(name);
+    e->name_span = name;
+    e->args = arg;
+    e->n_args = 1;
+    e->k = k;
+    e->scores = scores;
+    e->of_tokens = of_tokens;
+    e->depth = nest(p, at, max_depth(arg->depth, scores->depth));
+    return e;
+}
+
+/* An option after a route's scores: `scaled`, `switch`, `capacity F`.
+ * Which route takes which is the checker's business. */
+static sl_expr *route_option(parser *p, sl_expr *e, sl_span word, const sl_span *num)
+{
+    const char *w = TEXT(word);
+    bool *flag = strcmp(w, "scaled") == 0 ? &e->scaled : strcmp(w, "switch") == 0 ? &e->switched
+                                                                                    : NULL;
+    e->span.end = (num ? *num : word).end;
+    if (strcmp(w, "capacity") == 0) {
+        if (!num) {
+            sl_error(p->c, word, "'capacity' takes a factor: 'capacity 1.25'");
+            return e;
+        }
+        double v = strtod(TEXT(*num), NULL);
+        if (e->capacity > 0)
+            sl_error(p->c, word, "'capacity' is given twice");
+        else if (!(v > 0) || v > 1e6)
+            sl_error(p->c, *num, "a capacity factor must be positive (and at most 1e6), not %s",
+                     TEXT(*num));
+        else
+            e->capacity = v;
+        return e;
+    }
+    if (!flag) {
+        sl_error(p->c, word, "expected 'scaled', 'switch', 'capacity F' or the end of the "
+                 "route, found identifier '%s'", w);
+        return e;
+    }
+    if (num)
+        sl_error(p->c, *num, "'%s' takes no number", w);
+    else if (*flag)
+        sl_error(p->c, word, "'%s' is given twice", w);
+    *flag = true;
+    return e;
+}
+
 static sl_dim *dim_binary(parser *p, int op, sl_dim *a, sl_dim *b, sl_span at)
 {
     sl_dim *d = dim_new(p, SL_DIM_BINARY, at);
@@ -280,9 +332,9 @@ static void body_add(body *b, sl_decl *d, sl_stmt *s)
 %precedence UMINUS
 /* `route ... by f(x)`: the scores postfix takes its calls and indexes. */
 %precedence ROUTE_BY
-%precedence '(' '[' IDENT   /* IDENT: `scaled` goes to the innermost route */
+%precedence '(' '[' IDENT   /* IDENT: an option goes to the innermost route */
 
-%type <expr> expr postfix primary subscript gate_open
+%type <expr> expr postfix primary subscript gate_open route
 %type <exprs> args arg_list subscripts
 %type <dim> dim dim_atom
 %type <dims> dims names bounds
@@ -678,25 +730,20 @@ primary
         for (sl_expr *a = $2.head; a; a = a->next) d = max_depth(d, a->depth);
         $$->depth = nest(p, @$, d);
       }
-    | ROUTE IDENT '(' expr ')' TOP dim_atom BY postfix %prec ROUTE_BY {
-        $$ = expr_new(p, SL_EX_ROUTE, @$); $$->name = TEXT(@2); $$->name_span = @2;
-        $$->args = $4; $$->n_args = 1; $$->k = $7; $$->scores = $9;
-        $$->depth = nest(p, @$, max_depth($4->depth, $9->depth));
+    | route %prec ROUTE_BY { $$ = $1; }
+    ;
+
+/* A route and its options after the scores (words, not reserved). */
+route
+    : ROUTE IDENT '(' expr ')' TOP dim_atom BY postfix %prec ROUTE_BY {
+        $$ = route_new(p, @$, @2, $4, $7, $9, false);
       }
     | ROUTE IDENT '(' expr ')' TOP dim_atom TOKENS BY postfix %prec ROUTE_BY {
-        $$ = expr_new(p, SL_EX_ROUTE, @$); $$->name = TEXT(@2); $$->name_span = @2;
-        $$->args = $4; $$->n_args = 1; $$->k = $7; $$->scores = $10; $$->of_tokens = true;
-        $$->depth = nest(p, @$, max_depth($4->depth, $10->depth));
+        $$ = route_new(p, @$, @2, $4, $7, $10, true);
       }
-    | ROUTE IDENT '(' expr ')' TOP dim_atom TOKENS BY postfix IDENT {
-        $$ = expr_new(p, SL_EX_ROUTE, @$); $$->name = TEXT(@2); $$->name_span = @2;
-        $$->args = $4; $$->n_args = 1; $$->k = $7; $$->scores = $10; $$->of_tokens = true;
-        $$->scaled = true;
-        if (strcmp(TEXT(@11), "scaled") != 0)
-            sl_error(p->c, @11, "expected 'scaled' or the end of the route, found identifier '%s'",
-                     TEXT(@11));
-        $$->depth = nest(p, @$, max_depth($4->depth, $10->depth));
-      }
+    | route IDENT { $$ = route_option(p, $1, @2, NULL); }
+    | route IDENT INT { $$ = route_option(p, $1, @2, &@3); }
+    | route IDENT FLOAT { $$ = route_option(p, $1, @2, &@3); }
     ;
 
 %%

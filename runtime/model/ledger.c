@@ -26,20 +26,26 @@ static void json_string(FILE *out, const char *s)
     fputc('"', out);
 }
 
-/* [a, b, ...]: n slots; false (nothing written) if one was not reached. */
+/* Were all n slots reached?  (-1: not reached; a route over tokens marks
+ * a choice not taken -2, SL_RT_DROPPED, which is reached.) */
 static bool reached(const int32_t *v, int64_t n)
 {
     for (int64_t j = 0; j < n; j++)
-        if (v[j] < 0)
+        if (v[j] == -1)
             return false;
     return n > 0;
 }
 
+/* [a, b, ...]: the n slots but those not taken. */
 static void slot_list(FILE *out, const int32_t *v, int32_t n)
 {
     fputc('[', out);
+    bool first = true;
     for (int32_t j = 0; j < n; j++)
-        fprintf(out, "%s%d", j ? ", " : "", (int)v[j]);
+        if (v[j] >= 0) {
+            fprintf(out, "%s%d", first ? "" : ", ", (int)v[j]);
+            first = false;
+        }
     fputc(']', out);
 }
 

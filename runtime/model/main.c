@@ -228,7 +228,10 @@ static void info(const sl_model_desc *d)
         if (x->kind == SL_DECISION_GATE)
             printf("then or else");
         else if (x->kind == SL_DECISION_ROUTE)
-            printf("top %d of %d experts%s", x->count, x->choices, x->rows ? " per token" : "");
+            if (x->per_expert)
+                printf("each of %d experts takes %d tokens", x->choices, x->per_expert);
+            else
+                printf("top %d of %d experts%s", x->count, x->choices, x->rows ? " per token" : "");
         else if (x->kind == SL_DECISION_TOKENS)
             printf("top %d tokens", x->count);
         else

@@ -45,9 +45,9 @@ enum { T1, TG, TB };
 static const sl_exit_desc exits[] = {{"exit0", 7, 3}};
 
 static const sl_decision_desc decisions[] = {
-    {SL_DECISION_GATE, "gate0", 8, 3, 0, 1, 2, 0, 0, 0},
-    {SL_DECISION_BLOCKS, "fc3", 10, 3, 1, 2, 2, 0, 0, 0},
-    {SL_DECISION_ROUTE, "experts", 12, 3, 3, 1, 2, 0, 0, 0},
+    {SL_DECISION_GATE, "gate0", 8, 3, 0, 1, 2, 0, 0, 0, 0},
+    {SL_DECISION_BLOCKS, "fc3", 10, 3, 1, 2, 2, 0, 0, 0, 0},
+    {SL_DECISION_ROUTE, "experts", 12, 3, 3, 1, 2, 0, 0, 0, 0},
 };
 
 /* y = w x + b, rows [r0, r1) of an [n_out, n_in] layer. */

@@ -152,6 +152,28 @@ int64_t sl_rt_attention_scratch(int64_t n, int64_t d, int64_t heads);
 /* out = a and b merged in ascending order (a and b disjoint); returns na + nb. */
 int64_t sl_rt_rows_merge(const int32_t *a, int64_t na, const int32_t *b, int64_t nb,
                          int32_t *out);
+/* ---- routes over tokens (one input's n tokens at a time) --------------- */
+
+#define SL_RT_DROPPED (-2) /* a choice not taken (over capacity; no expert) */
+
+/* Token choice with a capacity: idx [n, k] holds each token's choices, best
+ * first; each expert keeps ceil(factor * n * k / n_experts) of them (at
+ * least 1), every token's first choice before any second one, tokens in
+ * order; the rest become SL_RT_DROPPED.  count: n_experts ints of scratch. */
+void sl_rt_route_capacity(int32_t *idx, int64_t n, int64_t k, int64_t n_experts, double factor,
+                          int32_t *count);
+/* Expert choice: scores [n, n_experts]; each expert takes the c tokens
+ * with its highest scores (ties to the lower token).  idx, w [n,
+ * n_experts]: idx[t, e] = e and w[t, e] its score where expert e took
+ * token t, else SL_RT_DROPPED and 0.  col: 2n floats, top: c ints of
+ * scratch; 1 <= c <= n. */
+void sl_rt_expert_choice(const float *scores, int64_t n, int64_t n_experts, int64_t c,
+                         int32_t *idx, float *w, float *col, int32_t *top);
+/* Switch weights: w[j] = softmax(scores)[idx[j]] over all n_experts scores
+ * (not renormalised over the k chosen), j < k. */
+void sl_rt_switch_weights(const float *scores, int64_t n_experts, const int32_t *idx, int64_t k,
+                          float *w);
+
 /* v[0 .. n) in ascending order (the chosen tokens of a row, in their order). */
 void sl_rt_rows_sort(int32_t *v, int64_t n);
 /* Group the listed rows by chosen expert: idx[r * k + j] is row r's j-th

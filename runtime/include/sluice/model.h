@@ -67,6 +67,9 @@ typedef struct sl_decision_desc {
     int32_t tok_a;       /* per token: the real tokens, tok_a * T + tok_c */
     int64_t tok_c;
     int64_t rows;        /* per token: the tokens laid out; 0: decided per input */
+    int32_t per_expert;  /* expert choice: each expert takes this many tokens, and a
+                            token's count = choices slots hold the experts that took it
+                            (the others SL_RT_DROPPED, -2); 0 otherwise */
 } sl_decision_desc;
 
 /* An exit; exits are numbered in source order. */

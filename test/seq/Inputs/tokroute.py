@@ -92,6 +92,94 @@ def make_seq(d):
         json.dump(recs, f)
 
 
+def softmax(v):
+    e = np.exp(v - v.max())
+    return e / e.sum()
+
+
+def route_mode(h, t, mode):
+    """A sequence's tokens through the experts of seq.slu's weights by one
+    of the routes of switch.slu, cap.slu, ec.slu; returns the routed output,
+    each token's experts (as the ledger lists them), the experts' runs and
+    the smallest gap between a choice and the next score."""
+    ex = [mlp(t, f"experts.{j}.") for j in range(3)]
+    s = h @ f64(t, "router.weight").T + f64(t, "router.bias")
+    n, N = len(h), 3
+    out = np.zeros_like(h)
+    gap = np.inf
+    if mode == "ec":
+        g = np.array([softmax(r) for r in s])
+        took = [[] for _ in range(n)]
+        for e in range(N):
+            ch, gp = topk(g[:, e], 2) if n > 2 else (list(range(n)), np.inf)
+            gap = min(gap, gp)
+            for tk in ch:
+                took[tk].append(e)
+        for tk in range(n):
+            for e in took[tk]:
+                out[tk] += g[tk, e] * ex[e](h[tk])
+        return out, took, 2 * N, gap
+    k = 1 if mode == "switch" else 2
+    choices, weights = [], []
+    for tk in range(n):
+        ch, gp = topk(s[tk], k)
+        gap = min(gap, gp)
+        choices.append(ch)
+        weights.append(softmax(s[tk])[ch] if mode == "switch" else softmax(s[tk, ch]))
+    kept = [list(c) for c in choices]
+    if mode == "cap":
+        cap = max(1, int(np.ceil(0.5 * n * k / N)))
+        count = [0] * N
+        for j in range(k):
+            for tk in range(n):
+                e = choices[tk][j]
+                if count[e] < cap:
+                    count[e] += 1
+                else:
+                    kept[tk][j] = None
+    runs = 0
+    for tk in range(n):
+        for j in range(k):
+            if kept[tk][j] is not None:
+                out[tk] += weights[tk][j] * ex[kept[tk][j]](h[tk])
+                runs += 1
+    return out, [[e for e in c if e is not None] for c in kept], runs, gap
+
+
+def make_modes(d):
+    """Inputs and references of switch.slu, cap.slu and ec.slu (the weights
+    of seq.slu)."""
+    t = slutil.load_safetensors(os.path.join(d, "seq.safetensors"))[0]
+    rng = np.random.default_rng(9)
+    E = 2 * 4 * 5 + 5 + 5 + 2 * 5 * 4 + 4  # mlp[4, 5, 4]: fc1, relu, fc2
+    for mode in ("switch", "cap", "ec"):
+        lens = [6, 2, 5, 3, 6, 4, 2, 6, 5, 3] + ([1] if mode != "ec" else [])
+        x = rng.standard_normal((len(lens), 6, 4)).astype(np.float32) * 100
+        outs, recs = [], []
+        for i, n in enumerate(lens):
+            while True:
+                x[i, :n] = rng.standard_normal((n, 4)).astype(np.float32)
+                h = x[i, :n].astype(np.float64)
+                r, routes, runs, gap = route_mode(h, t, mode)
+                if gap > MARGIN:
+                    break
+            hh = h + r
+            outs.append(np.concatenate([hh.mean(0), hh.max(0)]))
+            base = 27 + 4 + 4 + 4  # router, add, pool_mean, pool_max per token
+            if mode == "ec":  # softmax(router(x)); every expert reads each score; combine
+                own = 3 * n + 3 * n + 2 * 4 * 3 * 2
+            else:
+                k = 1 if mode == "switch" else 2
+                own = n * (3 + k + 2 * 4 * k)
+            recs.append({"tokens": n, "flops": base * n + own + runs * E,
+                         "routes": {"experts": routes}})
+        np.save(os.path.join(d, mode + "_x.npy"), x)
+        np.save(os.path.join(d, mode + "_lens.npy"), np.array(lens, np.int64))
+        np.save(os.path.join(d, mode + "_ref.npy"), np.array(outs, np.float32))
+        with open(os.path.join(d, mode + "_ref.json"), "w") as f:
+            json.dump(recs, f)
+
+
 def make_mat(d):
     rng = np.random.default_rng(8)
     shapes = [("m.score.weight", (4, 4)), ("m.score.bias", (4,))]
@@ -137,13 +225,17 @@ def check(d, case, y_path, ledger_path):
             bad += 1
             print(f"{case}: input {i} differs: {led[i]} vs {r}")
     tokens = sum(len(next(iter(r["routes"].values()))) for r in recs)
+    dropped = sum(len(c) for r in recs for c in r["routes"]["experts"]) if case != "mat" else 0
     print(f"{case}: {len(recs)} inputs, {tokens} tokens routed, {bad} differ")
+    if case in ("cap", "ec"):  # the choices taken: fewer than k per token, or not one each
+        print(f"{case}: {dropped} choices taken of {tokens * 2} (2 per token)")
     return 1 if bad else 0
 
 
 if __name__ == "__main__":
     if sys.argv[1] == "make":
         make_seq(sys.argv[2])
+        make_modes(sys.argv[2])
         make_mat(sys.argv[2])
     else:
         sys.exit(check(*sys.argv[2:6]))
