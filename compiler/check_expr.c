@@ -711,14 +711,9 @@ static sl_node *route_tokens(sema *s, env_t *env, const sl_expr *e)
         return NULL;
     }
     /* one score per row: f32[T] or f32[T, 1] */
-    int32_t sa;
-    int64_t sc_c;
     if (scores->ty.elem == SL_I32)
         scores = sema_to_f32(s, scores);
-    bool one_per_row = scores && sema_rows_of(scores->ty, &sa, &sc_c) && sa == a &&
-                       sc_c == c && (scores->ty.rank == 1 || scores->ty.dims[1] == 1) &&
-                       scores->ty.elem == SL_F32;
-    if (!one_per_row) {
+    if (!scores || !sema_one_per_row(scores->ty, a, c)) {
         sema_err(s, e->scores->span, "the scores of a route of tokens must be one per row of "
                  "%s (%s), not %s", sema_ty_str(s, x->ty),
                  sema_ty_str(s, sema_rows_ty(s, SL_F32, 1, a, c, NULL)),

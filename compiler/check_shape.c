@@ -481,13 +481,13 @@ static sl_node *concat(sema *s, const sl_expr *e, sl_node **v, int n, int axis)
 
 /* ---- builtins ------------------------------------------------------------- */
 
-typedef enum shape_kind { SB_POOL, SB_CONCAT, SB_FILL, SB_TOPK } shape_kind;
+typedef enum shape_kind { SB_POOL, SB_CONCAT, SB_FILL, SB_TOPK, SB_TOP_TOKENS } shape_kind;
 
 struct shape_builtin {
     const char *name;
     shape_kind kind;
     sl_op op;          /* SB_POOL */
-    int axis;          /* SB_CONCAT */
+    int axis;          /* SB_CONCAT; SB_TOP_TOKENS: 1 merged */
     double fill;       /* SB_FILL */
 };
 
@@ -500,6 +500,8 @@ static const shape_builtin shape_builtins[] = {
     {"zeros", SB_FILL, SL_OP_CONST_VEC, 0, 0},
     {"ones", SB_FILL, SL_OP_CONST_VEC, 0, 1},
     {"topk_mask", SB_TOPK, SL_OP_TOPK_MASK, 0, 0},
+    {"top_tokens", SB_TOP_TOKENS, SL_OP_TOP_TOKENS, 0, 0},
+    {"top_tokens_merged", SB_TOP_TOKENS, SL_OP_TOP_TOKENS, 1, 0},
 };
 
 const shape_builtin *sema_find_shape_builtin(const char *name)
@@ -608,6 +610,49 @@ static sl_node *topk_mask(sema *s, env_t *env, const sl_expr *e)
                       k);
 }
 
+/* top_tokens(x, s, k): the k rows of x with the best scores, in their
+ * order, for the rest of the model; merged, one more row: the mean of the
+ * others.  k is there in every input; one score per row. */
+static sl_node *top_tokens(sema *s, env_t *env, const shape_builtin *b, const sl_expr *e)
+{
+    sl_node *x = sema_expr(s, env, e->args);
+    sl_node *scores = sema_expr(s, env, e->args->next);
+    int64_t k;
+    if (!x || !scores || !static_count(s, env, e->args->next->next, &k))
+        return NULL;
+    int32_t a;
+    int64_t c;
+    if (x->ty.rank != 2 || !sema_rows_of(x->ty, &a, &c) || x->ty.elem == SL_BOOL) {
+        sema_err(s, e->args->span, "%s() chooses rows of a sequence or a matrix of numbers, "
+                 "not %s", b->name, sema_ty_str(s, x->ty));
+        return NULL;
+    }
+    int64_t fewest = sema_extent_min(s, a, c);
+    if (k < 1 || k > fewest) {
+        sema_err(s, e->args->next->next->span, "top %lld tokens of %s, which may have only %lld",
+                 (long long)k, sema_ty_str(s, x->ty), (long long)fewest);
+        return NULL;
+    }
+    if (!(x = sema_to_f32(s, x)) || !(scores = sema_to_f32(s, scores)))
+        return NULL;
+    if (!sema_one_per_row(scores->ty, a, c)) {
+        sema_err(s, e->args->next->span, "the scores of %s() must be one per row of %s (%s), "
+                 "not %s", b->name, sema_ty_str(s, x->ty),
+                 sema_ty_str(s, sema_rows_ty(s, SL_F32, 1, a, c, NULL)),
+                 sema_ty_str(s, scores->ty));
+        return NULL;
+    }
+    int64_t d = x->ty.dims[1];
+    sl_node *n = sema_node(s, SL_OP_TOP_TOKENS, sema_rows_ty(s, SL_F32, 2, 0, k + b->axis, &d),
+                           e->span, x, scores);
+    if (!n)
+        return NULL;
+    n->index = k;
+    n->axis = b->axis;
+    n->decision = sema_add_decision(s, SL_DEC_TOKENS, b->name, e->span, (int)k, 0);
+    return sema_emit(s, n);
+}
+
 sl_node *sema_call_shape_builtin(sema *s, env_t *env, const shape_builtin *b, const sl_expr *e)
 {
     switch (b->kind) {
@@ -617,6 +662,8 @@ sl_node *sema_call_shape_builtin(sema *s, env_t *env, const shape_builtin *b, co
         return arity(s, e, b->name, 1, 2) ? fill(s, env, b, e) : NULL;
     case SB_TOPK:
         return arity(s, e, b->name, 2, 2) ? topk_mask(s, env, e) : NULL;
+    case SB_TOP_TOKENS:
+        return arity(s, e, b->name, 3, 3) ? top_tokens(s, env, b, e) : NULL;
     case SB_CONCAT: {
         if (!arity(s, e, b->name, 2, 1 << 20))
             return NULL;

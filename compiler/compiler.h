@@ -130,6 +130,8 @@ typedef enum sl_op {
     SL_OP_PHI, SL_OP_ROUTE,
     SL_OP_ROUTE_TOKENS, /* route blk(x) top k tokens by s: blk on x's k best rows (its one
                            region, reading `route_arg`, a [k, d] matrix), the rest kept */
+    SL_OP_TOP_TOKENS,   /* top_tokens(x, s, k): x's k best rows; axis 1: and the mean of
+                           the rest (top_tokens_merged) */
     SL_OP_COUNT
 } sl_op;
 

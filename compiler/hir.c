@@ -21,7 +21,7 @@ static const char *const op_names[SL_OP_COUNT] = {
     [SL_OP_MIN] = "min", [SL_OP_SUM] = "sum", [SL_OP_MEAN] = "mean", [SL_OP_ARGMAX] = "argmax",
     [SL_OP_ENTROPY] = "entropy", [SL_OP_MARGIN] = "margin", [SL_OP_INDEX] = "index",
     [SL_OP_PHI] = "phi", [SL_OP_ROUTE] = "route", [SL_OP_TENSOR] = "tensor",
-    [SL_OP_ROUTE_TOKENS] = "route_tokens",
+    [SL_OP_ROUTE_TOKENS] = "route_tokens", [SL_OP_TOP_TOKENS] = "top_tokens",
     [SL_OP_CONST_VEC] = "const_vec", [SL_OP_BATCHNORM] = "batchnorm", [SL_OP_EMBED] = "embed",
     [SL_OP_ATTENTION] = "attention", [SL_OP_POOL_MEAN] = "pool_mean",
     [SL_OP_POOL_MAX] = "pool_max", [SL_OP_POOL_SUM] = "pool_sum", [SL_OP_TAKE] = "take",
@@ -113,6 +113,10 @@ static void dump_node(dumper *d, const sl_node *n)
     case SL_OP_DENSE_BLOCKS:
         fprintf(out, " %s[%%%d] %%%d (%s)", n->inst->path, n->b->id, n->a->id,
                 d->p->decisions.items[n->decision].name);
+        break;
+    case SL_OP_TOP_TOKENS:
+        fprintf(out, " %%%d top %lld by %%%d%s (%s)", n->a->id, (long long)n->index, n->b->id,
+                n->axis ? " merged" : "", d->p->decisions.items[n->decision].name);
         break;
     case SL_OP_ROUTE_TOKENS:
         fprintf(out, " %s(%%%d) top %lld tokens by %%%d%s (%s)", n->inst->path, n->a->id,

@@ -79,6 +79,16 @@ static sl_flops node_flops(const sl_node *n)
         double rows = (double)(n->inst->n_out / n->inst->blocks), in = (double)n->inst->n_in;
         return sl_flops_scale(tokens(n->ty), 2.0 * in * rows + rows);
     }
+    case SL_OP_TOP_TOKENS: {
+        /* one per score to choose; merged, the mean of the T - k others:
+         * d per row added, d divisions */
+        double d = (double)n->ty.dims[1];
+        sl_flops choose = tokens(n->a->ty), rest = {0, 0, 0};
+        if (n->axis)
+            rest = sl_flops_add(sl_flops_scale(tokens(n->a->ty), d),
+                                (sl_flops){d * (1 - (double)n->index), 0, 0});
+        return sl_flops_add(choose, rest);
+    }
     case SL_OP_ROUTE_TOKENS: {
         /* top-k over one score per row; scaled, x + s * (out - x) on the
          * chosen rows; the layer's own work is in its region */

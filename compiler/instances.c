@@ -159,6 +159,17 @@ bool sema_rows_of(sl_ty t, int32_t *a, int64_t *c)
     return false;
 }
 
+bool sema_one_per_row(sl_ty t, int32_t a, int64_t c)
+{
+    if (t.elem != SL_F32)
+        return false;
+    if (t.rank == 1 && !sl_ty_is_seq(t)) /* a fixed matrix's: a vector of its rows */
+        return a == 0 && t.dims[0] == c;
+    int32_t ta;
+    int64_t tc;
+    return sema_rows_of(t, &ta, &tc) && ta == a && tc == c && (t.rank == 1 || t.dims[1] == 1);
+}
+
 sl_ty sema_rows_ty(sema *s, sl_elem e, int rank, int32_t a, int64_t c, const int64_t *inner)
 {
     sl_ty t = {0};

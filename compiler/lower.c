@@ -406,22 +406,16 @@ static void route_leave(emit *e, const sl_node *n, const plan_item *pi, const ro
 
 /* ---- routes of tokens (mixture of depths) ---------------------------------------- */
 
-/* route blk(x) top k tokens by s: per row, its k best rows by score (ties
- * to the lower index), put back in their order and gathered into the
- * layer's [k, d] input; the layer runs over the frame's rows as a region
- * of its own. */
-static void route_tokens_enter(emit *e, const sl_node *n, const plan_item *pi)
+/* Row `row`'s k best rows of n->a by the scores n->b (ties to the lower
+ * index), put back in their order, into ir, their scores into wr (k
+ * each), and into the row's ledger slots; then those rows gathered into
+ * dst (k rows of d).  For a route of tokens and top_tokens(). */
+static void best_rows(emit *e, const sl_node *n, LLVMValueRef row, LLVMValueRef ir,
+                      LLVMValueRef wr, LLVMValueRef dst)
 {
     lower *l = e->l;
-    int64_t k = n->index, d = n->ty.dims[1];
+    int64_t k = n->index, d = n->a->ty.dims[1];
     const sl_decision *dec = &l->p->decisions.items[n->decision];
-    em_flush_flops(e);
-    e->fr->pending = sl_flops_add(e->fr->pending, n->flops);
-    LLVMValueRef idx = em_scratch_at(e, pi->idx, "chosen.idx"), w = em_scratch_at(e, pi->w, "chosen.w");
-    rows_loop r;
-    LLVMValueRef row = em_rows_begin(e, &r, e->fr->rows, em_frame_count(e), "choose");
-    LLVMValueRef ir = em_gep(l, l->t_i32, idx, em_row_index(l, row, k, NULL), "idx.row");
-    LLVMValueRef wr = em_gep(l, l->t_f32, w, em_row_index(l, row, k, NULL), "w.row");
     LLVMValueRef s = em_row_ptr(e, n->b, row);
     LLVMValueRef targs[] = {s, em_extent(e, n->a->ty, row), em_i64(l, k), ir, wr};
     em_call(l, RT_TOPK, targs, 5, "");
@@ -430,14 +424,53 @@ static void route_tokens_enter(emit *e, const sl_node *n, const plan_item *pi)
     LLVMValueRef slot = em_gep(l, l->t_i32, e->slots, em_row_index(l, row, l->p->n_slots,
                                                                   em_i64(l, dec->slot)), "slots.row");
     LLVMBuildMemCpy(l->b, slot, 4, ir, 4, em_i64(l, 4 * k));
-    LLVMValueRef x = em_row_ptr(e, n->a, row), g = em_row_ptr(e, n->route_arg, row);
+    LLVMValueRef x = em_row_ptr(e, n->a, row);
     loop jl;
     LLVMValueRef j = em_loop_begin(e, &jl, em_i64(l, k), "gather");
     LLVMValueRef t = LLVMBuildSExt(l->b, em_load_at(l, l->t_i32, ir, j), l->t_i64, "token");
     em_store_at(l, l->t_f32, wr, j, em_load_at(l, l->t_f32, s, t)); /* its score, in order */
-    LLVMBuildMemCpy(l->b, em_gep(l, l->t_f32, g, em_row_index(l, j, d, NULL), ""), 4,
+    LLVMBuildMemCpy(l->b, em_gep(l, l->t_f32, dst, em_row_index(l, j, d, NULL), ""), 4,
                     em_gep(l, l->t_f32, x, em_row_index(l, t, d, NULL), ""), 4, em_i64(l, 4 * d));
     em_loop_end(e, &jl);
+}
+
+/* route blk(x) top k tokens by s: per row, its k best rows gathered into
+ * the layer's [k, d] input; the layer runs over the frame's rows as a
+ * region of its own. */
+static void route_tokens_enter(emit *e, const sl_node *n, const plan_item *pi)
+{
+    lower *l = e->l;
+    int64_t k = n->index;
+    em_flush_flops(e);
+    e->fr->pending = sl_flops_add(e->fr->pending, n->flops);
+    LLVMValueRef idx = em_scratch_at(e, pi->idx, "chosen.idx"), w = em_scratch_at(e, pi->w, "chosen.w");
+    rows_loop r;
+    LLVMValueRef row = em_rows_begin(e, &r, e->fr->rows, em_frame_count(e), "choose");
+    LLVMValueRef ir = em_gep(l, l->t_i32, idx, em_row_index(l, row, k, NULL), "idx.row");
+    LLVMValueRef wr = em_gep(l, l->t_f32, w, em_row_index(l, row, k, NULL), "w.row");
+    best_rows(e, n, row, ir, wr, em_row_ptr(e, n->route_arg, row));
+    em_rows_end(e, &r);
+}
+
+/* top_tokens(x, s, k): the k best rows, in their order; merged, then the
+ * mean of the others (0 when there are none). */
+static void top_tokens(emit *e, const sl_node *n, const plan_item *pi)
+{
+    lower *l = e->l;
+    int64_t k = n->index, d = n->a->ty.dims[1];
+    em_flush_flops(e);
+    e->fr->pending = sl_flops_add(e->fr->pending, n->flops);
+    LLVMValueRef idx = em_scratch_at(e, pi->idx, "kept.idx"), w = em_scratch_at(e, pi->w, "kept.w");
+    rows_loop r;
+    LLVMValueRef row = em_rows_begin(e, &r, e->fr->rows, em_frame_count(e), "keep");
+    LLVMValueRef y = em_row_ptr(e, n, row);
+    best_rows(e, n, row, idx, w, y);
+    if (n->axis) {
+        LLVMValueRef args[] = {em_row_ptr(e, n->a, row), em_extent(e, n->a->ty, row),
+                               em_i64(l, d), idx, em_i64(l, k),
+                               em_gep(l, l->t_f32, y, em_i64(l, k * d), "summary")};
+        em_call(l, RT_MEAN_REST, args, 6, "");
+    }
     em_rows_end(e, &r);
 }
 
@@ -503,6 +536,8 @@ static void walk_enter(sl_walker *w, const sl_item *it)
             route_enter(e, it->node, pi, &o->rs);
         else if (it->node->op == SL_OP_ROUTE_TOKENS)
             route_tokens_enter(e, it->node, pi);
+        else if (it->node->op == SL_OP_TOP_TOKENS)
+            top_tokens(e, it->node, pi);
         else
             sl_lower_node(e, it->node, pi);
         break;

@@ -94,6 +94,7 @@ LLVMValueRef em_rt(lower *l, rt_fn f)
         [RT_ROWS_MERGE] = "sl_rt_rows_merge", [RT_ROWS_BY_EXPERT] = "sl_rt_rows_by_expert",
         [RT_ROWS_SORT] = "sl_rt_rows_sort", [RT_ROUTE_CAPACITY] = "sl_rt_route_capacity",
         [RT_EXPERT_CHOICE] = "sl_rt_expert_choice", [RT_SWITCH_WEIGHTS] = "sl_rt_switch_weights",
+        [RT_MEAN_REST] = "sl_rt_mean_rest",
         [RT_ATTENTION] = "sl_rt_attention",
     };
     if (l->rt[f])
@@ -139,6 +140,11 @@ LLVMValueRef em_rt(lower *l, rt_fn f)
     case RT_SWITCH_WEIGHTS: { /* (scores, n_experts, idx, k, w) */
         LLVMTypeRef a[] = {p, i64, p, i64, p};
         ty = LLVMFunctionType(l->t_void, a, 5, 0);
+        break;
+    }
+    case RT_MEAN_REST: { /* (x, n, d, kept, k, y) */
+        LLVMTypeRef a[] = {p, i64, i64, p, i64, p};
+        ty = LLVMFunctionType(l->t_void, a, 6, 0);
         break;
     }
     case RT_ROWS_SORT: { /* (v, n) */

@@ -417,6 +417,11 @@ static void place_enter(sl_walker *w, const sl_item *it)
                 pi->list1 = take(c, &p->arena, 4 * route_rows(n));
             if (n->expert_choice || n->capacity > 0)
                 pi->aux = take(c, &p->arena, 4 * route_scratch(n));
+        } else if (n->op == SL_OP_TOP_TOKENS) { /* only while it runs */
+            pi->idx = take(c, &p->arena, 4 * n->index);
+            pi->w = take(c, &p->arena, 4 * n->index);
+            give(c, &p->arena, pi->w, 4 * n->index);
+            give(c, &p->arena, pi->idx, 4 * n->index);
         } else if (n->op == SL_OP_ROUTE_TOKENS) { /* the chosen rows, gathered */
             const sl_node *arg = n->route_arg;
             pi->idx = take(c, &p->arena, 4 * n->index);

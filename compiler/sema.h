@@ -121,6 +121,9 @@ bool sema_eval_extent(sema *s, const sl_dim *d, const dim_scope *sc, int32_t *a,
 bool sema_eval_type(sema *s, const sl_type_ast *t, const dim_scope *sc, sl_ty *out);
 /* A type whose first dimension has tok_a * T + tok_c entries (tok_a 0:
  * static), the rest `inner`; its dims[0] the most, at T = tokens_max. */
+/* Is t one score per row of a matrix or sequence of a * T + c rows: f32[T],
+ * f32[T, 1], or a fixed matrix's f32[c]? */
+bool sema_one_per_row(sl_ty t, int32_t a, int64_t c);
 sl_ty sema_rows_ty(sema *s, sl_elem e, int rank, int32_t a, int64_t c, const int64_t *inner);
 /* The first dimension of a matrix or a sequence: true and its extent. */
 bool sema_rows_of(sl_ty t, int32_t *a, int64_t *c);

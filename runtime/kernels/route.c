@@ -48,6 +48,25 @@ void sl_rt_expert_choice(const float *scores, int64_t n, int64_t n_experts, int6
     }
 }
 
+void sl_rt_mean_rest(const float *x, int64_t n, int64_t d, const int32_t *kept, int64_t k,
+                     float *y)
+{
+    for (int64_t i = 0; i < d; i++)
+        y[i] = 0;
+    int64_t j = 0, rest = 0;
+    for (int64_t t = 0; t < n; t++) { /* the others, in order (kept is ascending) */
+        if (j < k && kept[j] == t) {
+            j++;
+            continue;
+        }
+        for (int64_t i = 0; i < d; i++)
+            y[i] += x[t * d + i];
+        rest++;
+    }
+    for (int64_t i = 0; rest && i < d; i++)
+        y[i] /= (float)rest;
+}
+
 void sl_rt_switch_weights(const float *scores, int64_t n_experts, const int32_t *idx, int64_t k,
                           float *w)
 {

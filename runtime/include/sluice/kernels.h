@@ -169,6 +169,10 @@ void sl_rt_route_capacity(int32_t *idx, int64_t n, int64_t k, int64_t n_experts,
  * scratch; 1 <= c <= n. */
 void sl_rt_expert_choice(const float *scores, int64_t n, int64_t n_experts, int64_t c,
                          int32_t *idx, float *w, float *col, int32_t *top);
+/* y [d] = the mean of the rows of x [n, d] not listed in kept (k rows,
+ * ascending), summed in row order; 0 when every row is kept. */
+void sl_rt_mean_rest(const float *x, int64_t n, int64_t d, const int32_t *kept, int64_t k,
+                     float *y);
 /* Switch weights: w[j] = softmax(scores)[idx[j]] over all n_experts scores
  * (not renormalised over the k chosen), j < k. */
 void sl_rt_switch_weights(const float *scores, int64_t n_experts, const int32_t *idx, int64_t k,

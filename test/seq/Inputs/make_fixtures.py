@@ -802,12 +802,62 @@ def make_depth():
     write_ref(case, outs, recs)
 
 
+# ---- token selection --------------------------------------------------------------
+
+
+def make_keep():
+    case = "keep"
+    torch.manual_seed(121)
+    g = np.random.default_rng(121)
+    enc, after = [nn.TransformerEncoderLayer(8, 2, 16, dropout=0.0, batch_first=True).eval()
+                  for _ in range(2)]
+    score, score2 = nn.Linear(8, 1), nn.Linear(8, 1)
+    with torch.no_grad():
+        score.weight.mul_(4)
+        score2.weight.mul_(4)
+    sd = OrderedDict()
+    for name, m in (("enc", enc), ("score", score), ("after", after), ("score2", score2)):
+        sd.update(("%s.%s" % (name, k), v) for k, v in state(m).items())
+    save_safetensors(os.path.join(case_dir(case), case + ".safetensors"), sd)
+    enc, after, score, score2 = enc.to(f64), after.to(f64), score.to(f64), score2.to(f64)
+    lens = [7, 4, 5, 6, 4, 7, 5, 6, 7, 4]
+
+    def run(s, i):
+        h = enc(t64(s)[None])[0]
+        ch = top_tokens(score(h)[:, 0], 3, "keep input %d top_tokens" % i)
+        k = after(h[ch][None])[0]
+        ch2 = top_tokens(score2(k)[:, 0], 2, "keep input %d top_tokens_merged" % i)
+        rest = [t for t in range(3) if t not in ch2]
+        m = torch.cat([k[ch2], k[rest].mean(0, keepdim=True)])
+        sel = OrderedDict([("top_tokens", ch), ("top_tokens_merged", ch2)])
+        return torch.cat([m.mean(0), m[2]]).numpy(), sel
+
+    seqs, outs, recs = [], [], []
+    with torch.no_grad():
+        for i, n in enumerate(lens):
+            while True:
+                s = g.standard_normal((n, 8)).astype(np.float32)
+                try:
+                    o, sel = run(s, i)
+                    break
+                except AssertionError:
+                    continue
+            seqs.append(s)
+            outs.append(o)
+            recs.append(rec(n, selected=sel))
+    x = padded(seqs, 7, lambda sh: np.full(sh, np.nan))
+    save(case, "x.npy", x)
+    save(case, "lens.npy", np.array(lens, np.int64))
+    write_ref(case, outs, recs)
+
+
 CASES = OrderedDict([("attn", make_attn), ("causal", make_causal), ("long", make_long),
                      ("embed", make_embed),
                      ("bnorm", make_bnorm), ("clspos", make_clspos), ("pool", make_pool),
                      ("cols", make_cols), ("loop", make_loop), ("lexit", make_lexit),
                      ("gateroute", make_gateroute), ("fixed", make_fixed),
-                     ("prefix", make_prefix), ("enc", make_enc), ("depth", make_depth)])
+                     ("prefix", make_prefix), ("enc", make_enc), ("depth", make_depth),
+                     ("keep", make_keep)])
 
 if __name__ == "__main__":
     for c in sys.argv[1:] or list(CASES):
