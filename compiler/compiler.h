@@ -291,6 +291,12 @@ typedef struct sl_cost_range { double lo, hi; } sl_cost_range;
 
 sl_flops sl_cost_dense(const sl_program *p);        /* every region run */
 sl_flops sl_cost_region_dense(const sl_region *r);
+/* For a compute budget: for each exit in the model's own body (not in a
+ * gate's arm), the most an input can spend after passing it before it
+ * leaves by the next exit or the end, that exit's test and value included
+ * (the dense count of what lies between: an upper bound); ahead[i] for
+ * exit i, *has[i] false for exits elsewhere.  Arrays of p->exits.len. */
+void sl_cost_exits_ahead(const sl_program *p, sl_flops *ahead, bool *has);
 /* Print every path's static cost (--cost), for inputs of `tokens` tokens
  * (a sequence model; 0: tokens_max) with the formulas in T. */
 void sl_cost_print(sl_ctx *c, const sl_program *p, int64_t tokens, FILE *out);

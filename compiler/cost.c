@@ -146,6 +146,28 @@ sl_flops sl_cost_region_dense(const sl_region *r)
     return dense_count(r, NULL, 0);
 }
 
+void sl_cost_exits_ahead(const sl_program *p, sl_flops *ahead, bool *has)
+{
+    const sl_region *body = p->body;
+    for (size_t i = 0; i < p->exits.len; i++)
+        has[i] = false;
+    for (size_t i = 0; i < body->items.len; i++) {
+        const sl_item *it = &body->items.items[i];
+        if (it->kind != SL_IT_EXIT || it->exit_index < 0 || !it->cond)
+            continue;
+        sl_flops sum = {0, 0, 0};
+        for (size_t j = i + 1; j < body->items.len; j++) {
+            const sl_item *next = &body->items.items[j];
+            sl_region one = {{(sl_item *)next, 1, 1}}; /* the item alone, its regions in */
+            sum = sl_flops_add(sum, sl_cost_region_dense(&one));
+            if (next->kind == SL_IT_EXIT)
+                break;
+        }
+        ahead[it->exit_index] = sum;
+        has[it->exit_index] = true;
+    }
+}
+
 sl_flops sl_cost_dense(const sl_program *p)
 {
     return sl_cost_region_dense(p->body);

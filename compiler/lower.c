@@ -134,8 +134,30 @@ static void gate_leave(emit *e, const sl_item *it, const plan_item *pi, frame *a
 
 /* ---- exits ------------------------------------------------------------------- */
 
+/* Would row r pass its budget if it went on: its FLOPs so far and the most
+ * it can spend before it can leave again, against the budget (if any). */
+static LLVMValueRef over_budget(emit *e, LLVMValueRef row, sl_flops ahead)
+{
+    lower *l = e->l;
+    LLVMValueRef acc = em_scratch_at(e, l->pl.flops0, "flops");
+    LLVMValueRef spent = LLVMBuildUIToFP(l->b, em_load_at(l, l->t_i64, acc, row), l->t_f64, "");
+    LLVMValueRef more = LLVMConstReal(l->t_f64, ahead.k);
+    if (ahead.t != 0 || ahead.tt != 0) {
+        LLVMValueRef t = LLVMBuildSIToFP(l->b, em_row_tokens(e, row), l->t_f64, "T");
+        LLVMValueRef lin = LLVMBuildFAdd(l->b, LLVMConstReal(l->t_f64, ahead.t),
+                                         LLVMBuildFMul(l->b, LLVMConstReal(l->t_f64, ahead.tt),
+                                                       t, ""), "");
+        more = LLVMBuildFAdd(l->b, more, LLVMBuildFMul(l->b, lin, t, ""), "ahead");
+    }
+    LLVMValueRef on = LLVMBuildFCmp(l->b, LLVMRealOGT, e->budget, LLVMConstReal(l->t_f64, 0), "");
+    LLVMValueRef past = LLVMBuildFCmp(l->b, LLVMRealOGT, LLVMBuildFAdd(l->b, spent, more, ""),
+                                      e->budget, "");
+    return LLVMBuildAnd(l->b, on, past, "over.budget");
+}
+
 /* exit v when c: the leaving rows leave the frame (which keeps the others,
- * in order) and get their value computed, for them alone. */
+ * in order) and get their value computed, for them alone; an input that
+ * could pass its compute budget before the next exit leaves here too. */
 static void exit_enter(emit *e, const sl_item *it, const plan_item *pi, frame *value)
 {
     lower *l = e->l;
@@ -158,8 +180,10 @@ static void exit_enter(emit *e, const sl_item *it, const plan_item *pi, frame *v
     LLVMBuildStore(l->b, em_i64(l, 0), ns);
     rows_loop r;
     LLVMValueRef row = em_rows_begin(e, &r, e->fr->rows, em_frame_count(e), x->name);
-    LLVMValueRef take = decide(e, force, em_element(e, it->cond, row, em_i64(l, 0)),
-                               it->exit_index, "take");
+    LLVMValueRef cond = em_element(e, it->cond, row, em_i64(l, 0));
+    if (e->has_ahead[it->exit_index])
+        cond = LLVMBuildOr(l->b, cond, over_budget(e, row, e->ahead[it->exit_index]), "");
+    LLVMValueRef take = decide(e, force, cond, it->exit_index, "take");
     /* the staying rows are written back in place: never ahead of the read */
     LLVMValueRef list = LLVMBuildSelect(l->b, take, leaving, e->fr->rows, "list");
     LLVMValueRef cnt = LLVMBuildSelect(l->b, take, nl, ns, "cnt");
@@ -651,15 +675,19 @@ static void build_tile(lower *l)
 
     em_at(e, body);
     LLVMValueRef env = LLVMGetParam(e->fn, 0);
-    /* sl_env: tensors, dense, thresholds, force (four pointers) */
-    LLVMValueRef fields[4];
-    static const char *const fnames[] = {"tensors", "dense", "thresholds", "force"};
-    for (int i = 0; i < 4; i++)
+    /* sl_env: tensors, dense, thresholds, force, budget (five pointers) */
+    LLVMValueRef fields[5];
+    static const char *const fnames[] = {"tensors", "dense", "thresholds", "force", "budget"};
+    for (int i = 0; i < 5; i++)
         fields[i] = em_load(l, ptr, em_gep(l, ptr, env, em_i64(l, i), ""), fnames[i]);
     e->tensors = fields[0];
     e->dense = fields[1];
     e->thresholds = fields[2];
     e->force = fields[3];
+    e->budget = em_load(l, l->t_f64, fields[4], "budget");
+    e->ahead = sl_arena_array(&l->c->arena, p->exits.len + 1, sizeof *e->ahead);
+    e->has_ahead = sl_arena_array(&l->c->arena, p->exits.len + 1, sizeof *e->has_ahead);
+    sl_cost_exits_ahead(p, e->ahead, e->has_ahead);
 
     /* The tile's frame: rows 0 .. n-1, counters at 0, slots at -1. */
     LLVMValueRef n = LLVMGetParam(e->fn, 2);

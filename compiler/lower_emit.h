@@ -16,6 +16,9 @@ typedef struct emit {
     LLVMValueRef fn;
     LLVMValueRef scratch, x, tokens, y, exits, slots, flops_out; /* the tile's arguments */
     LLVMValueRef tensors, dense, thresholds, force;      /* from the env */
+    LLVMValueRef budget;        /* double: FLOPs an input may spend; <= 0: no budget */
+    sl_flops *ahead;            /* per exit: the most spent after passing it (a budget) */
+    bool *has_ahead;
     LLVMValueRef *vals;         /* per node: a uniform value's SSA scalar; a constant
                                    vector's global */
     const sl_node **alias;      /* per node: ROUTE_ARG -> the route's input */

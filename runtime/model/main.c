@@ -3,7 +3,7 @@
  *   ./model INPUTS.npy -o OUTPUTS.npy [--weights F] [--set NAME=VALUE]...
  *           [--stats LEDGER.jsonl] [--labels LABELS.npy] [--lengths LENGTHS.npy]
  *           [--force-exit K|NAME|never] [--force-gate NAME=then|else]...
- *           [--threads N] [-q]
+ *           [--threads N] [--budget FLOPS] [-q]
  *   ./model --info | --help | --version
  *
  * Reads a batch of inputs, runs the model, writes the outputs, the per-input
@@ -56,6 +56,7 @@ typedef struct args {
     int n_gates;
     const char *force_exit;  /* --force-exit, as given */
     const char *threads;     /* --threads, as given */
+    const char *budget;      /* --budget, as given */
     bool quiet, info, help, version;
 } args;
 
@@ -178,6 +179,8 @@ static void usage(const sl_model_desc *d, FILE *out)
             "  --force-gate NAME=then|else  always take that arm of gate NAME (repeatable)\n"
             "  --threads N                  run on N threads (default: SLUICE_THREADS, else\n"
             "                               every CPU); results are the same for any N\n"
+            "  --budget FLOPS               leave by the first exit past which an input could\n"
+            "                               spend more than FLOPS (anytime use; 0: none)\n"
             "  -q, --quiet                  no summary on stderr\n"
             "  --info                       describe the model: shapes, weights, thresholds,\n"
             "                               exits, decisions, dense FLOPs\n"
@@ -378,6 +381,7 @@ static int parse_args(int argc, char **argv, args *a)
         {"--lengths", &a->lengths, "a .npy file"},
         {"--force-exit", &a->force_exit, "an exit's number or name, or 'never'"},
         {"--threads", &a->threads, "a number of threads"},
+        {"--budget", &a->budget, "a number of FLOPs"},
         {"--set", NULL, "NAME=VALUE"},
         {"--force-gate", NULL, "NAME=then or NAME=else"},
     };
@@ -459,7 +463,7 @@ static int32_t exit_knob(const sl_model_desc *d, const char *s)
     return -3;
 }
 
-/* Apply --set, --force-exit, --force-gate and --threads. */
+/* Apply --set, --force-exit, --force-gate, --threads and --budget. */
 static int configure(sl_model *m, const args *a)
 {
     const sl_model_desc *d = sl_model_desc_of(m);
@@ -467,6 +471,12 @@ static int configure(sl_model *m, const args *a)
     char name[256];
     if (a->threads && sl_model_set_threads(m, atoi(a->threads), &err) != 0)
         return fail("--threads %s: %s", a->threads, err.msg);
+    if (a->budget) {
+        char *end;
+        double f = strtod(a->budget, &end);
+        if (end == a->budget || *end != '\0' || sl_model_set_budget(m, f, &err) != 0)
+            return fail("--budget takes a number of FLOPs, 0 or more; found '%s'", a->budget);
+    }
     for (int i = 0; i < a->n_sets; i++) {
         snprintf(name, sizeof name, "%.*s", a->sets[i].name_len, a->sets[i].name);
         if (sl_model_set_threshold(m, name, a->sets[i].value, &err) != 0)

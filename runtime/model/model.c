@@ -25,6 +25,7 @@ struct sl_model {
     sl_dense_pack **dense;   /* [n_dense], owned */
     float *thresholds;       /* [n_thresholds] */
     int32_t *force;          /* [1 + n_decisions], SL_FORCE_* */
+    double budget;           /* FLOPs per input; 0: none */
     sl_pool *pool;           /* the threads */
     float **scratch;         /* [threads]: a tile's arena each, 64-byte aligned */
     size_t scratch_bytes;    /* of each, with the staging area */
@@ -353,7 +354,7 @@ sl_model *sl_model_open(const sl_model_desc *d, const char *weights_path, sl_err
     for (size_t i = 0; i < nforce; i++)
         m->force[i] = SL_FORCE_NONE;
     m->env = (sl_env){m->tensors, (const sl_dense_pack *const *)m->dense, m->thresholds,
-                      m->force};
+                      m->force, &m->budget};
     return m;
 }
 
@@ -430,6 +431,15 @@ int sl_model_force_exit(sl_model *m, int32_t knob, sl_error *err)
                             knob, d->n_exits - 1);
     }
     m->force[0] = knob;
+    return 0;
+}
+
+int sl_model_set_budget(sl_model *m, double flops, sl_error *err)
+{
+    if (!(flops >= 0) || isinf(flops))
+        return sl_error_set(err, "a compute budget is a number of FLOPs, 0 or more (0: none), "
+                            "not %g", flops);
+    m->budget = flops;
     return 0;
 }
 

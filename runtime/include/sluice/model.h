@@ -94,6 +94,7 @@ typedef struct sl_env {
     const struct sl_dense_pack *const *dense; /* [n_dense], as desc->dense lists them */
     const float *thresholds;            /* [n_thresholds] */
     const int32_t *force;               /* [1 + n_decisions]: see SL_FORCE_* */
+    const double *budget;               /* FLOPs an input may spend; <= 0: no budget */
 } sl_env;
 
 /* force[0], the exit knob: SL_FORCE_NONE, SL_FORCE_NEVER, or k >= 0 to leave
@@ -178,6 +179,14 @@ int sl_model_get_threshold(const sl_model *m, const char *name, float *value, sl
 /* The force knobs (testing, calibration): see SL_FORCE_*. */
 int sl_model_force_exit(sl_model *m, int32_t exit_or_knob, sl_error *err);
 int sl_model_force_gate(sl_model *m, const char *gate_name, int32_t arm_or_knob, sl_error *err);
+
+/* A compute budget (anytime use): every input leaves by the first exit of
+ * the model's body at which going on could take it past `flops` executed
+ * FLOPs before it can leave again (the dearest way, statically); 0 turns
+ * it off.  An exit in a gate's arm never leaves for the budget, and an
+ * input whose first chance to leave is already past it spends what it
+ * must.  Negative, NaN or infinite budgets are an error. */
+int sl_model_set_budget(sl_model *m, double flops, sl_error *err);
 
 /* Threads that sl_model_run uses: n >= 1, or 0 for the default (the
  * environment variable SLUICE_THREADS if set, else the CPUs this process
