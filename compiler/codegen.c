@@ -103,7 +103,8 @@ static LLVMTargetMachineRef target_machine(sl_ctx *c, const sl_options *o, int o
         return NULL;
     }
     bool host = !o->target;
-    if (!host && (o->emit == SL_EMIT_EXE || o->emit == SL_EMIT_LIB) && !same_arch(triple)) {
+    if (!host && (o->emit == SL_EMIT_EXE || o->emit == SL_EMIT_LIB || o->emit == SL_EMIT_SHARED) &&
+        !same_arch(triple)) {
         sl_error(c, SL_SPAN_NONE, "cannot make %s for '%s': the runtime it links is built for "
                  "this host only; use --emit=obj, asm, bc or llvm",
                  o->emit == SL_EMIT_EXE ? "an executable" : "a library", o->target);
@@ -217,7 +218,8 @@ int sl_codegen(sl_ctx *c, sl_program *p, const sl_options *o)
     l.t_f64 = LLVMDoubleTypeInContext(ctx);
     l.t_ptr = LLVMPointerTypeInContext(ctx, 0);
     sl_lower_model(&l);
-    sl_lower_desc(&l, embedded, embedded_size, o->emit == SL_EMIT_EXE);
+    sl_lower_desc(&l, embedded, embedded_size,
+                  o->emit == SL_EMIT_EXE || o->emit == SL_EMIT_SHARED);
     LLVMDisposeBuilder(l.b);
     free(embedded);
     set_target_attributes(ctx, mod, tm);
@@ -290,7 +292,8 @@ int sl_codegen(sl_ctx *c, sl_program *p, const sl_options *o)
             rc = emit_file(c, tm, mod, out ? out : default_output(c, o, ".o", ""), LLVMObjectFile);
             break;
         case SL_EMIT_EXE:
-        case SL_EMIT_LIB: {
+        case SL_EMIT_LIB:
+        case SL_EMIT_SHARED: {
             char obj[] = "/tmp/sluicec-XXXXXX.o";
             int fd = mkstemps(obj, 2);
             if (fd < 0) {
@@ -302,6 +305,8 @@ int sl_codegen(sl_ctx *c, sl_program *p, const sl_options *o)
             rc = emit_file(c, tm, mod, obj, LLVMObjectFile);
             if (rc == 0 && o->emit == SL_EMIT_EXE)
                 rc = sl_link_exe(c, o, obj, out ? out : default_output(c, o, "", ""));
+            else if (rc == 0 && o->emit == SL_EMIT_SHARED)
+                rc = sl_link_shared(c, o, obj, out ? out : default_output(c, o, ".so", "lib"));
             else if (rc == 0)
                 rc = sl_link_lib(c, p, o, obj,
                                  out ? out : default_output(c, o, ".a", "lib"));

@@ -27,6 +27,8 @@ static void usage(FILE *out)
         "                             obj       an object file\n"
         "                             exe       a native executable\n"
         "                             lib       a static library and a C header\n"
+        "                             shared    a shared library (the model and the\n"
+        "                                       runtime's C API: ctypes, dlopen)\n"
         "  -o <file>                Write the output to <file> ('-' is stdout)\n"
         "  --cost                   Print the static FLOPs of every path and exit\n"
         "  --tokens=<n>             With --cost: count for inputs of <n> tokens (default:\n"
@@ -68,7 +70,7 @@ static const struct {
     {"tokens", SL_EMIT_TOKENS}, {"ast", SL_EMIT_AST},   {"hir", SL_EMIT_HIR},
     {"manifest", SL_EMIT_MANIFEST}, {"llvm", SL_EMIT_LLVM}, {"bc", SL_EMIT_BC},
     {"asm", SL_EMIT_ASM},       {"obj", SL_EMIT_OBJ},   {"exe", SL_EMIT_EXE},
-    {"lib", SL_EMIT_LIB},
+    {"lib", SL_EMIT_LIB},       {"shared", SL_EMIT_SHARED},
 };
 
 static int usage_error(const char *fmt, const char *arg)
@@ -349,6 +351,9 @@ int main(int argc, char **argv)
         printf("sluicec version %s (LLVM %s)\n", SL_VERSION, sl_llvm_version());
     } else if (rc == 0 && !o.input) {
         rc = usage_error("%s", "no input file");
+    } else if (rc == 0 && o.emit == SL_EMIT_LIB && o.output && strstr(o.output, ".so")) {
+        rc = usage_error("--emit=lib writes a static archive, not '%s'; a shared library is "
+                         "--emit=shared", o.output);
     } else if (rc == 0) {
         sl_ctx c;
         sl_ctx_init(&c, "sluicec");

@@ -6,7 +6,8 @@
 
 typedef enum sl_emit {
     SL_EMIT_TOKENS, SL_EMIT_AST, SL_EMIT_HIR, SL_EMIT_MANIFEST,
-    SL_EMIT_LLVM, SL_EMIT_BC, SL_EMIT_ASM, SL_EMIT_OBJ, SL_EMIT_EXE, SL_EMIT_LIB
+    SL_EMIT_LLVM, SL_EMIT_BC, SL_EMIT_ASM, SL_EMIT_OBJ, SL_EMIT_EXE, SL_EMIT_LIB,
+    SL_EMIT_SHARED
 } sl_emit;
 
 typedef struct sl_options {
@@ -39,6 +40,7 @@ const char *sl_llvm_version(void);
 
 /* link.c: an executable (cc), or a static library and its C header. */
 int sl_link_exe(sl_ctx *c, const sl_options *o, const char *obj, const char *out);
+int sl_link_shared(sl_ctx *c, const sl_options *o, const char *obj, const char *out);
 int sl_link_lib(sl_ctx *c, const sl_program *p, const sl_options *o, const char *obj,
                 const char *out);
 

@@ -1,6 +1,7 @@
 /* link.c - executables and libraries: the system cc links the model's
  * object with the runtime; a library is the runtime archive plus the
- * model's object, and a generated C header. */
+ * model's object, and a generated C header; a shared library is both
+ * linked by cc -shared. */
 #include <errno.h>
 #include <spawn.h>
 #include <stdio.h>
@@ -78,6 +79,28 @@ int sl_link_exe(sl_ctx *c, const sl_options *o, const char *obj, const char *out
     SL_VEC_PUSH(&c->arena, &argv, obj);
     SL_VEC_PUSH(&c->arena, &argv, runtime_file(c, SLUICE_MAIN_LIB, "libsluice_main.a"));
     SL_VEC_PUSH(&c->arena, &argv, runtime_file(c, SLUICE_RT_LIB, "libsluice_rt.a"));
+    SL_VEC_PUSH(&c->arena, &argv, SLUICE_JANSSON_LIB);
+    SL_VEC_PUSH(&c->arena, &argv, "-lm");
+    SL_VEC_PUSH(&c->arena, &argv, "-lpthread");
+    push_flags(c, &argv, SLUICE_LINK_FLAGS);
+    return run(c, &argv);
+}
+
+/* A shared library: the model and every member of the runtime (the whole
+ * C API, not only what the model calls), for ctypes or dlopen; no main. */
+int sl_link_shared(sl_ctx *c, const sl_options *o, const char *obj, const char *out)
+{
+    (void)o;
+    argv_t argv = {0};
+    const char *cc = getenv("SLUICE_CC");
+    SL_VEC_PUSH(&c->arena, &argv, cc && *cc ? cc : "cc");
+    SL_VEC_PUSH(&c->arena, &argv, "-shared");
+    SL_VEC_PUSH(&c->arena, &argv, "-o");
+    SL_VEC_PUSH(&c->arena, &argv, out);
+    SL_VEC_PUSH(&c->arena, &argv, obj);
+    SL_VEC_PUSH(&c->arena, &argv, "-Wl,--whole-archive");
+    SL_VEC_PUSH(&c->arena, &argv, runtime_file(c, SLUICE_RT_LIB, "libsluice_rt.a"));
+    SL_VEC_PUSH(&c->arena, &argv, "-Wl,--no-whole-archive");
     SL_VEC_PUSH(&c->arena, &argv, SLUICE_JANSSON_LIB);
     SL_VEC_PUSH(&c->arena, &argv, "-lm");
     SL_VEC_PUSH(&c->arena, &argv, "-lpthread");
