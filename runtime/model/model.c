@@ -92,8 +92,8 @@ int sl_weights_check_tensor(const sl_st_file *f, const sl_tensor_desc *want,
                             want->name, a);
     }
     if (!t->data)
-        return sl_error_set(err, "%s: tensor '%s': expected a float dtype (F32, F16 or BF16), "
-                            "found %s", sl_st_name(f), want->name, t->dtype_name);
+        return sl_error_set(err, "%s: tensor '%s': expected a float dtype (F32, F16, BF16 or "
+                            "F64), found %s", sl_st_name(f), want->name, t->dtype_name);
     /* Leading dimensions of 1 hold the same data: PyTorch keeps a class
      * token as [1, 1, d], a position table as [1, n, d]. */
     int lead = t->rank - want->rank;

@@ -157,7 +157,7 @@ static void bad_weights(void)
         {"transposed.safetensors",
          "transposed.safetensors: tensor 'fc1.weight': expected shape [6, 4], found [4, 6]"},
         {"int_bias.safetensors", "int_bias.safetensors: tensor 'fc1.bias': expected a float "
-                                 "dtype (F32, F16 or BF16), found I32"},
+                                 "dtype (F32, F16, BF16 or F64), found I32"},
         {"broken_header.safetensors", "broken_header.safetensors: header is not valid JSON: "
                                       "']' expected near ':' (at byte 14 of the header)"},
         {"truncated.safetensors", "truncated.safetensors: tensor 'experts.1.bias': data_offsets "
