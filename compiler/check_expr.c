@@ -662,6 +662,17 @@ static sl_node *index_expr(sema *s, env_t *env, const sl_expr *e)
 static sl_node *route_experts(sema *s, env_t *env, const sl_expr *e, sl_inst *bank,
                               bool expert_choice);
 
+/* A route's k, argument and scores; false after an error (reported). */
+static bool route_operands(sema *s, env_t *env, const sl_expr *e, int64_t *k, sl_node **x,
+                           sl_node **scores)
+{
+    dim_scope sc = sema_frame_scope(s);
+    *k = sema_eval_dim(s, e->k, &sc);
+    *x = sema_expr(s, env, e->args);
+    *scores = sema_expr(s, env, e->scores);
+    return *k >= 0 && *x && *scores;
+}
+
 /* route blk(x) top k tokens by scores [scaled]: blk runs on the k rows of
  * x with the best scores, gathered in their order as a [k, d] matrix; the
  * other rows keep their value (mixture of depths). */
@@ -688,11 +699,9 @@ static sl_node *route_tokens(sema *s, env_t *env, const sl_expr *e)
                  "tokens", e->switched ? "switch" : "capacity");
         return NULL;
     }
-    dim_scope sc = sema_frame_scope(s);
-    int64_t k = sema_eval_dim(s, e->k, &sc);
-    sl_node *x = sema_expr(s, env, e->args);
-    sl_node *scores = sema_expr(s, env, e->scores);
-    if (k < 0 || !x || !scores)
+    int64_t k;
+    sl_node *x, *scores;
+    if (!route_operands(s, env, e, &k, &x, &scores))
         return NULL;
     int32_t a;
     int64_t c;
@@ -783,11 +792,9 @@ static sl_node *route_experts(sema *s, env_t *env, const sl_expr *e, sl_inst *ba
                  "top K tokens by s scaled'), not to a route over experts");
         return NULL;
     }
-    dim_scope sc = sema_frame_scope(s);
-    int64_t k = sema_eval_dim(s, e->k, &sc);
-    sl_node *x = sema_expr(s, env, e->args);
-    sl_node *scores = sema_expr(s, env, e->scores);
-    if (k < 0 || !x || !scores)
+    int64_t k;
+    sl_node *x, *scores;
+    if (!route_operands(s, env, e, &k, &x, &scores))
         return NULL;
     int64_t n = bank->n_children;
     if (k > n && !expert_choice) {

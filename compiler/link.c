@@ -68,17 +68,26 @@ static void push_flags(sl_ctx *c, argv_t *argv, const char *flags)
         SL_VEC_PUSH(&c->arena, argv, t);
 }
 
-int sl_link_exe(sl_ctx *c, const sl_options *o, const char *obj, const char *out)
+/* cc links the model's object with the runtime: an executable (with the
+ * runtime's main), or a shared library (every member of the runtime, the
+ * whole C API and not only what the model calls, for ctypes or dlopen). */
+static int link_cc(sl_ctx *c, const char *obj, const char *out, bool shared)
 {
-    (void)o;
     argv_t argv = {0};
     const char *cc = getenv("SLUICE_CC");
     SL_VEC_PUSH(&c->arena, &argv, cc && *cc ? cc : "cc");
+    if (shared)
+        SL_VEC_PUSH(&c->arena, &argv, "-shared");
     SL_VEC_PUSH(&c->arena, &argv, "-o");
     SL_VEC_PUSH(&c->arena, &argv, out);
     SL_VEC_PUSH(&c->arena, &argv, obj);
-    SL_VEC_PUSH(&c->arena, &argv, runtime_file(c, SLUICE_MAIN_LIB, "libsluice_main.a"));
+    if (shared)
+        SL_VEC_PUSH(&c->arena, &argv, "-Wl,--whole-archive");
+    else
+        SL_VEC_PUSH(&c->arena, &argv, runtime_file(c, SLUICE_MAIN_LIB, "libsluice_main.a"));
     SL_VEC_PUSH(&c->arena, &argv, runtime_file(c, SLUICE_RT_LIB, "libsluice_rt.a"));
+    if (shared)
+        SL_VEC_PUSH(&c->arena, &argv, "-Wl,--no-whole-archive");
     SL_VEC_PUSH(&c->arena, &argv, SLUICE_JANSSON_LIB);
     SL_VEC_PUSH(&c->arena, &argv, "-lm");
     SL_VEC_PUSH(&c->arena, &argv, "-lpthread");
@@ -86,26 +95,16 @@ int sl_link_exe(sl_ctx *c, const sl_options *o, const char *obj, const char *out
     return run(c, &argv);
 }
 
-/* A shared library: the model and every member of the runtime (the whole
- * C API, not only what the model calls), for ctypes or dlopen; no main. */
+int sl_link_exe(sl_ctx *c, const sl_options *o, const char *obj, const char *out)
+{
+    (void)o;
+    return link_cc(c, obj, out, false);
+}
+
 int sl_link_shared(sl_ctx *c, const sl_options *o, const char *obj, const char *out)
 {
     (void)o;
-    argv_t argv = {0};
-    const char *cc = getenv("SLUICE_CC");
-    SL_VEC_PUSH(&c->arena, &argv, cc && *cc ? cc : "cc");
-    SL_VEC_PUSH(&c->arena, &argv, "-shared");
-    SL_VEC_PUSH(&c->arena, &argv, "-o");
-    SL_VEC_PUSH(&c->arena, &argv, out);
-    SL_VEC_PUSH(&c->arena, &argv, obj);
-    SL_VEC_PUSH(&c->arena, &argv, "-Wl,--whole-archive");
-    SL_VEC_PUSH(&c->arena, &argv, runtime_file(c, SLUICE_RT_LIB, "libsluice_rt.a"));
-    SL_VEC_PUSH(&c->arena, &argv, "-Wl,--no-whole-archive");
-    SL_VEC_PUSH(&c->arena, &argv, SLUICE_JANSSON_LIB);
-    SL_VEC_PUSH(&c->arena, &argv, "-lm");
-    SL_VEC_PUSH(&c->arena, &argv, "-lpthread");
-    push_flags(c, &argv, SLUICE_LINK_FLAGS);
-    return run(c, &argv);
+    return link_cc(c, obj, out, true);
 }
 
 static char *read_text(sl_ctx *c, const char *path)
