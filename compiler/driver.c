@@ -131,7 +131,7 @@ static int parse_args(int argc, char **argv, sl_options *o)
                 }
             if (!found)
                 return usage_error("invalid value '%s' for --emit (tokens, ast, hir, manifest, "
-                                   "llvm, bc, asm, obj, exe or lib)", v);
+                                   "llvm, bc, asm, obj, exe, lib or shared)", v);
         } else if (strcmp(a, "-o") == 0) {
             if (i + 1 >= argc)
                 return usage_error("argument to '%s' is missing (expected a file name)", a);
