@@ -33,6 +33,9 @@ typedef struct sl_options {
 
 /* paths.c: the import search path: -I dirs, the model's directory, the stdlib. */
 void sl_driver_import_dirs(sl_ctx *c, const sl_options *o);
+/* PREFIX/rel when this sluicec runs installed as PREFIX/bin/sluicec (and
+ * PREFIX/share/sluice/stdlib is there), else NULL: the build tree's paths. */
+const char *sl_installed_path(sl_ctx *c, const char *rel);
 
 /* codegen.c: lower, optimize and write what --emit asks (llvm..lib). */
 int sl_codegen(sl_ctx *c, sl_program *p, const sl_options *o);

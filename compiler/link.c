@@ -18,14 +18,25 @@ extern char **environ;
 #error "the build defines SLUICE_RT_LIB, SLUICE_MAIN_LIB, SLUICE_JANSSON_LIB, SLUICE_LINK_FLAGS, SLUICE_RUNTIME_INCLUDE"
 #endif
 
-/* A runtime file: from $SLUICE_RUNTIME_DIR if set (an installed runtime),
- * else where this build put it. */
+/* A runtime file: from $SLUICE_RUNTIME_DIR if set, else beside an
+ * installed sluicec (PREFIX/lib/sluice), else where this build put it. */
 static const char *runtime_file(sl_ctx *c, const char *built, const char *name)
 {
     const char *dir = getenv("SLUICE_RUNTIME_DIR");
     if (dir && *dir)
         return sl_arena_printf(&c->arena, "%s/%s", dir, name);
+    const char *installed = sl_installed_path(c, "lib/sluice");
+    if (installed)
+        return sl_arena_printf(&c->arena, "%s/%s", installed, name);
     return built;
+}
+
+/* A runtime header, for the ones a library's header inlines. */
+static const char *runtime_header(sl_ctx *c, const char *name)
+{
+    const char *installed = sl_installed_path(c, "include");
+    return sl_arena_printf(&c->arena, "%s/sluice/%s",
+                           installed ? installed : SLUICE_RUNTIME_INCLUDE, name);
 }
 
 typedef SL_VEC(const char *) argv_t;
@@ -136,8 +147,8 @@ static void upper(char *dst, const char *src, size_t cap)
 static int write_header(sl_ctx *c, const sl_program *p, const char *path, const char *lib,
                         const char *embedded)
 {
-    char *err_h = read_text(c, SLUICE_RUNTIME_INCLUDE "/sluice/error.h");
-    char *model_h = read_text(c, SLUICE_RUNTIME_INCLUDE "/sluice/model.h");
+    char *err_h = read_text(c, runtime_header(c, "error.h"));
+    char *model_h = read_text(c, runtime_header(c, "model.h"));
     if (!err_h || !model_h)
         return 1;
     FILE *f = fopen(path, "w");

@@ -1,8 +1,28 @@
-/* paths.c - where sluicec finds imported modules and the runtime. */
+/* paths.c - where sluicec finds imported modules and the runtime: beside
+ * an installed sluicec (PREFIX/bin/sluicec: PREFIX/share/sluice/stdlib,
+ * PREFIX/lib/sluice, PREFIX/include), else where the build put them. */
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "driver.h"
+
+const char *sl_installed_path(sl_ctx *c, const char *rel)
+{
+    char exe[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (n <= 0)
+        return NULL;
+    exe[n] = '\0';
+    char *slash = strrchr(exe, '/');
+    if (!slash || slash - exe < 4 || strncmp(slash - 4, "/bin", 4) != 0)
+        return NULL; /* not PREFIX/bin/sluicec: a build tree */
+    slash[-4] = '\0';
+    const char *path = sl_arena_printf(&c->arena, "%s/%s", exe, rel);
+    const char *marker = sl_arena_printf(&c->arena, "%s/share/sluice/stdlib", exe);
+    return access(marker, R_OK) == 0 ? path : NULL;
+}
 
 #ifndef SLUICE_STDLIB_DIR
 #error "SLUICE_STDLIB_DIR must be defined by the build"
@@ -23,5 +43,7 @@ void sl_driver_import_dirs(sl_ctx *c, const sl_options *o)
         SL_VEC_PUSH(&c->arena, &c->import_dirs, dir);
     }
     const char *env = getenv("SLUICE_STDLIB");
-    SL_VEC_PUSH(&c->arena, &c->import_dirs, env && *env ? env : SLUICE_STDLIB_DIR);
+    const char *installed = sl_installed_path(c, "share/sluice/stdlib");
+    SL_VEC_PUSH(&c->arena, &c->import_dirs,
+                env && *env ? env : installed ? installed : SLUICE_STDLIB_DIR);
 }

@@ -22,6 +22,7 @@ config.substitutions.append(("%stdlib", os.path.join(config.sluice_src_root, "st
 config.substitutions.append(("%examples", os.path.join(config.sluice_src_root, "examples")))
 config.substitutions.append(("%inputs", os.path.join(config.test_source_root, "Inputs")))
 config.substitutions.append(("%python", config.python))
+config.substitutions.append(("%obj_root", config.sluice_obj_root))
 config.substitutions.append(("FileCheck", config.filecheck))
 
 # Nothing from the developer's environment leaks into a test, except what a
