@@ -1,0 +1,33 @@
+"""python3 -m sluice sweep|rank ...: the research tools (docs/analysis.md)."""
+import sys
+
+USAGE = """usage: python3 -m sluice COMMAND [options]
+
+commands:
+  sweep LIB.so INPUTS.npy --labels LABELS.npy [--grid NAME=LO:HI:STEPS ...] [--out DIR]
+        accuracy, FLOPs and exits at every threshold setting; the Pareto front
+  rank LEDGER.jsonl [LEDGER2.jsonl ...] [--images X.npy --shape 8x8] [--out DIR]
+        inputs ranked by compute; rank correlations between ledgers
+
+'python3 -m sluice COMMAND --help' describes a command's options.
+"""
+
+
+def main(argv=None):
+    argv = sys.argv[1:] if argv is None else argv
+    if not argv or argv[0] in ("-h", "--help", "help"):
+        sys.stdout.write(USAGE)
+        return 0
+    cmd, rest = argv[0], argv[1:]
+    if cmd == "sweep":
+        from . import sweep
+        return sweep.main(rest)
+    if cmd == "rank":
+        from . import rank
+        return rank.main(rest)
+    sys.stderr.write("sluice: error: unknown command '%s'\n%s" % (cmd, USAGE))
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
