@@ -196,3 +196,28 @@ void sl_ledger_print_summary(FILE *out, const sl_model_desc *d, const sl_summary
         fputc('\n', out);
     }
 }
+
+int sl_summary_write_json(FILE *out, const sl_model_desc *d, const sl_summary *s,
+                          const char *kernels, int threads)
+{
+    fputs("{\"model\": ", out);
+    json_string(out, d->name);
+    fprintf(out, ", \"inputs\": %lld, \"mean_flops\": %.17g, \"dense_flops\": %.17g, "
+            "\"ratio\": %.17g, \"seconds\": %.9g, \"inputs_per_s\": %.9g, \"accuracy\": ",
+            (long long)s->inputs, s->mean_flops, s->dense_flops, s->ratio, s->seconds,
+            s->inputs_per_s);
+    if (s->accuracy < 0)
+        fputs("null", out);
+    else
+        fprintf(out, "%.17g", s->accuracy);
+    fputs(", \"exits\": {", out);
+    for (int32_t e = 0; s->exit_counts && e <= d->n_exits; e++) {
+        fputs(e ? ", " : "", out);
+        json_string(out, e < d->n_exits ? d->exits[e].name : "end");
+        fprintf(out, ": %lld", (long long)s->exit_counts[e]);
+    }
+    fputs("}, \"kernels\": ", out);
+    json_string(out, kernels ? kernels : "?");
+    fprintf(out, ", \"threads\": %d}\n", threads);
+    return ferror(out) ? -1 : 0;
+}

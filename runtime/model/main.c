@@ -1,7 +1,8 @@
 /* main.c - the command line of every model executable:
  *
  *   ./model INPUTS.npy -o OUTPUTS.npy [--weights F] [--set NAME=VALUE]...
- *           [--stats LEDGER.jsonl] [--labels LABELS.npy] [--lengths LENGTHS.npy]
+ *           [--stats LEDGER.jsonl] [--summary-json S.json] [--labels LABELS.npy]
+ *           [--lengths LENGTHS.npy]
  *           [--force-exit K|NAME|never] [--force-gate NAME=then|else]...
  *           [--threads N] [--budget FLOPS] [-q]
  *   ./model --info | --help | --version
@@ -49,7 +50,7 @@ typedef struct gate_force {
 } gate_force;
 
 typedef struct args {
-    const char *input, *output, *weights, *stats, *labels, *lengths;
+    const char *input, *output, *weights, *stats, *labels, *lengths, *summary;
     setting *sets;           /* --set, in order: [n_sets] */
     int n_sets;
     gate_force *gates;       /* --force-gate, in order: [n_gates] */
@@ -177,6 +178,7 @@ static void usage(const sl_model_desc *d, FILE *out)
     fprintf(out,
             "  --force-exit K|NAME|never    leave at exit K whenever it is reached, or never\n"
             "  --force-gate NAME=then|else  always take that arm of gate NAME (repeatable)\n"
+            "  --summary-json FILE          the run's summary (the stderr lines) as JSON\n"
             "  --threads N                  run on N threads (default: SLUICE_THREADS, else\n"
             "                               every CPU); results are the same for any N\n"
             "  --budget FLOPS               leave by the first exit past which an input could\n"
@@ -377,6 +379,7 @@ static int parse_args(int argc, char **argv, args *a)
         {"-o", &a->output, "a file name"},
         {"--weights", &a->weights, "a safetensors file"},
         {"--stats", &a->stats, "a file name"},
+        {"--summary-json", &a->summary, "a file name"},
         {"--labels", &a->labels, "a .npy file"},
         {"--lengths", &a->lengths, "a .npy file"},
         {"--force-exit", &a->force_exit, "an exit's number or name, or 'never'"},
@@ -661,6 +664,7 @@ static int check_paths(const args *a)
         {"the input", a->input, false},   {"--labels", a->labels, false},
         {"--lengths", a->lengths, false}, {"--weights", a->weights, false},
         {"-o", a->output, true},          {"--stats", a->stats, true},
+        {"--summary-json", a->summary, true},
     };
     size_t n = sizeof files / sizeof *files;
     for (size_t i = 0; i < n; i++)
@@ -738,10 +742,12 @@ static int run(const sl_model_desc *d, const args *a)
     /* Both output files are created before the run, so that a path that
      * cannot be written fails before the work is done, and appear only
      * together at the end: a failed run leaves neither (outfile.h). */
-    sl_outfile out = {0}, stats = {0};
+    sl_outfile out = {0}, stats = {0}, summary = {0};
     if (rc == 0 && sl_outfile_open(&out, a->output, &err) != 0)
         rc = fail("%s", err.msg);
     if (rc == 0 && a->stats && sl_outfile_open(&stats, a->stats, &err) != 0)
+        rc = fail("%s", err.msg);
+    if (rc == 0 && a->summary && sl_outfile_open(&summary, a->summary, &err) != 0)
         rc = fail("%s", err.msg);
 
     double seconds = 0;
@@ -769,17 +775,26 @@ static int run(const sl_model_desc *d, const args *a)
     if (rc == 0 && a->stats &&
         sl_outfile_finish(&stats, sl_ledger_write_jsonl(stats.f, d, &ledger, 0) == 0, &err) != 0)
         rc = fail("%s", err.msg);
-    if (rc == 0 && (sl_outfile_commit(&out, &err) != 0 || sl_outfile_commit(&stats, &err) != 0))
-        rc = fail("%s", err.msg);
-    sl_outfile_discard(&out);
-    sl_outfile_discard(&stats);
-    if (rc == 0 && !a->quiet) {
-        sl_summary s = {.exit_counts = exit_counts};
+    sl_summary s = {.exit_counts = exit_counts};
+    int threads = sl_model_threads(m);
+    if (rc == 0) {
         sl_ledger_summarize(d, &ledger, seconds, &s);
         if (a->labels)
             s.accuracy = accuracy(d, y, &labels, n);
+    }
+    if (rc == 0 && a->summary &&
+        sl_outfile_finish(&summary, sl_summary_write_json(summary.f, d, &s,
+                                                          sl_rt_isa_name(sl_rt_isa()),
+                                                          threads) == 0, &err) != 0)
+        rc = fail("%s", err.msg);
+    if (rc == 0 && (sl_outfile_commit(&out, &err) != 0 || sl_outfile_commit(&stats, &err) != 0 ||
+                    sl_outfile_commit(&summary, &err) != 0))
+        rc = fail("%s", err.msg);
+    sl_outfile_discard(&out);
+    sl_outfile_discard(&stats);
+    sl_outfile_discard(&summary);
+    if (rc == 0 && !a->quiet) {
         char how[64];
-        int threads = sl_model_threads(m);
         snprintf(how, sizeof how, "%s kernels, %d thread%s", sl_rt_isa_name(sl_rt_isa()),
                  threads, threads == 1 ? "" : "s");
         sl_ledger_print_summary(stderr, d, &s, how);

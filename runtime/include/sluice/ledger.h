@@ -58,6 +58,16 @@ void sl_ledger_summarize(const sl_model_desc *d, const sl_ledger *l, double seco
 void sl_ledger_print_summary(FILE *out, const sl_model_desc *d, const sl_summary *s,
                              const char *how);
 
+/* The summary as one JSON object (the executable's --summary-json):
+ *   {"model": "digits_ee", "inputs": 360, "mean_flops": 24510.2,
+ *    "dense_flops": 100081, "ratio": 0.2449, "seconds": 0.0061,
+ *    "inputs_per_s": 58900, "accuracy": 0.9639, "exits": {"exit0": 252, ...,
+ *    "end": 29}, "kernels": "avx512", "threads": 2}
+ * accuracy null when not measured, exits {} without s->exit_counts.
+ * -1 if the stream reports an error. */
+int sl_summary_write_json(FILE *out, const sl_model_desc *d, const sl_summary *s,
+                          const char *kernels, int threads);
+
 #ifdef __cplusplus
 }
 #endif
