@@ -224,14 +224,23 @@ static int write_header(sl_ctx *c, const sl_program *p, const char *path, const 
         fprintf(f, " *   %zu: %s (line %u)\n", i, p->exits.items[i].name, line);
     }
     fprintf(f, " *   %zu: end (no exit taken)\n", p->exits.len);
-    fprintf(f, " * Ledger slots of one input (-1: not reached):\n");
+    fprintf(f, " * Ledger slots of one input (-1: not reached; -2: a choice not taken):\n");
     for (size_t i = 0; i < p->decisions.len; i++) {
         const sl_decision *d = &p->decisions.items[i];
         static const char *const what[] = {"gate: 1 then-arm, 0 else-arm",
                                            "route: the chosen experts, best first",
-                                           "blocks: 1 active, 0 skipped"};
-        fprintf(f, " *   [%d..%d] %s - %s\n", d->slot, d->slot + d->count - 1, d->name,
-                what[d->kind]);
+                                           "blocks: 1 active, 0 skipped",
+                                           "tokens: the rows the layer ran on (or kept), "
+                                           "ascending"};
+        int64_t rows = d->rows ? d->rows : 1;
+        fprintf(f, " *   [%d..%lld] %s - %s", d->slot,
+                (long long)(d->slot + d->count * rows - 1), d->name, what[d->kind]);
+        if (d->per_expert)
+            fprintf(f, "; expert choice: token t's %d slots at %d + %d*t hold the experts "
+                    "that took it", d->count, d->slot, d->count);
+        else if (d->rows)
+            fprintf(f, "; per token: token t's %d at %d + %d*t", d->count, d->slot, d->count);
+        fputc('\n', f);
     }
     if (!p->decisions.len)
         fprintf(f, " *   (none)\n");
