@@ -289,7 +289,7 @@ static void route_enter(emit *e, const sl_node *n, const plan_item *pi, route_st
     lower *l = e->l;
     const sl_inst *bank = n->inst;
     int64_t k = n->index, N = bank->n_children;
-    int64_t choices = n->expert_choice ? N : k; /* slots per row (token) */
+    int64_t choices = sl_plan_route_choices(n); /* slots per row (token) */
     const sl_decision *d = &l->p->decisions.items[n->decision];
     em_flush_flops(e);
     e->fr->pending = sl_flops_add(e->fr->pending, n->flops); /* choosing and combining */
@@ -366,7 +366,7 @@ static void expert_enter(emit *e, const sl_node *n, const plan_item *pi, route_s
 static void expert_leave(emit *e, const sl_node *n, const plan_item *pi, route_state *rs, int x)
 {
     lower *l = e->l;
-    int64_t d = rs->most ? n->ty.dims[1] : sl_ty_numel(n->ty);
+    int64_t d = sl_plan_route_width(n);
     const sl_node *out = n->expert_out[x];
     LLVMValueRef pos = em_gep(l, l->t_i32, em_scratch_at(e, pi->pos, "expert.pos"),
                            bucket_start(e, rs, x), "");
@@ -390,8 +390,7 @@ static void expert_leave(emit *e, const sl_node *n, const plan_item *pi, route_s
 static void route_leave(emit *e, const sl_node *n, const plan_item *pi, const route_state *rs)
 {
     lower *l = e->l;
-    int64_t k = n->expert_choice ? n->inst->n_children : n->index;
-    int64_t d = rs->most ? n->ty.dims[1] : sl_ty_numel(n->ty);
+    int64_t k = sl_plan_route_choices(n), d = sl_plan_route_width(n);
     bool may_drop = n->expert_choice || n->capacity > 0;
     LLVMValueRef w = em_scratch_at(e, pi->w, "topk.w"), comb = em_scratch_at(e, pi->comb, "chosen");
     LLVMValueRef idx = em_scratch_at(e, pi->idx, "topk.idx");

@@ -74,6 +74,10 @@ typedef struct lower {
 void sl_plan(lower *l, int64_t tile_rows);
 bool sl_plan_is_cheap(sl_op op);
 bool sl_plan_zero_skips(const lower *l, const sl_node *n);
+/* A route's choices per row (token): k, or with expert choice a slot per
+ * expert; and the floats of one row (one token, over tokens) of its output. */
+int64_t sl_plan_route_choices(const sl_node *n);
+int64_t sl_plan_route_width(const sl_node *n);
 
 /* lower.c */
 void sl_lower_model(lower *l);

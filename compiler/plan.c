@@ -149,9 +149,7 @@ static int64_t row_bytes(const sl_node *n)
  * for anything else. */
 static int64_t route_rows(const sl_node *n) { return n->per_token ? n->a->ty.dims[0] : 1; }
 
-/* A route's choices per row (token): k, or a slot per expert with expert
- * choice. */
-static int64_t route_choices(const sl_node *n)
+int64_t sl_plan_route_choices(const sl_node *n)
 {
     return n->expert_choice ? n->inst->n_children : n->index;
 }
@@ -165,8 +163,7 @@ static int64_t route_scratch(const sl_node *n)
     return n->inst->n_children;
 }
 
-/* The floats one row (one token) of a route's output holds. */
-static int64_t route_width(const sl_node *n)
+int64_t sl_plan_route_width(const sl_node *n)
 {
     return n->per_token ? n->ty.dims[1] : sl_ty_numel(n->ty);
 }
@@ -407,7 +404,7 @@ static void place_enter(sl_walker *w, const sl_item *it)
         const sl_node *n = it->node;
         place(p, n);
         if (n->op == SL_OP_ROUTE) {
-            int64_t k = route_choices(n) * route_rows(n), d = route_width(n);
+            int64_t k = sl_plan_route_choices(n) * route_rows(n), d = sl_plan_route_width(n);
             pi->idx = take(c, &p->arena, 4 * k);
             pi->w = take(c, &p->arena, 4 * k);
             pi->list0 = take(c, &p->arena, 4 * k);
@@ -498,7 +495,7 @@ static void place_leave(sl_walker *w, const sl_item *it)
         give(c, &p->arena, pi->idx, 4 * n->index);
     } else if (it->node->op == SL_OP_ROUTE) {
         const sl_node *n = it->node;
-        int64_t k = route_choices(n) * route_rows(n), d = route_width(n);
+        int64_t k = sl_plan_route_choices(n) * route_rows(n), d = sl_plan_route_width(n);
         if (n->expert_choice || n->capacity > 0)
             give(c, &p->arena, pi->aux, 4 * route_scratch(n));
         if (n->per_token)
