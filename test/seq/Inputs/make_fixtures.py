@@ -90,6 +90,12 @@ def save(case, name, a):
     np.save(os.path.join(case_dir(case), name), a)
 
 
+def save_inputs(case, x, lens):
+    """The padded inputs and each one's token count."""
+    save(case, "x.npy", x)
+    save(case, "lens.npy", np.array(lens, np.int64))
+
+
 def write_ref(case, outs, recs, run="ref"):
     outs = np.stack([np.asarray(o, np.float64) for o in outs]).astype(np.float32)
     save(case, run + ".npy", outs)
@@ -185,8 +191,7 @@ def attention_case(case, d, heads, tmax, lens, causal, seed):
     for i, a in enumerate(rows):
         close(a, mha_alone(att64, t64(seqs[i]), causal), "%s input %d alone" % (case, i))
         outs.append(torch.cat([a.mean(0), a.max(0).values, a[0], a[-1]]).numpy())
-    save(case, "x.npy", x)
-    save(case, "lens.npy", np.array(lens, np.int64))
+    save_inputs(case, x, lens)
     write_ref(case, outs, [rec(n) for n in lens])
 
 
@@ -223,8 +228,7 @@ def make_long():
         close(c, mha_alone(catt, t64(seqs[i]), True), "long input %d alone, causal" % i)
         outs.append(torch.cat([a.mean(0), a.max(0).values, a[-1],
                                c.mean(0), c.max(0).values, c[-1]]).numpy())
-    save(case, "x.npy", x)
-    save(case, "lens.npy", np.array(lens, np.int64))
+    save_inputs(case, x, lens)
     write_ref(case, outs, [rec(n) for n in lens])
 
 
@@ -297,8 +301,7 @@ def make_bnorm():
         for s in seqs:
             h = bn64(t64(s)) + shift.detach().to(f64)[0]
             outs.append(torch.cat([h.mean(0), h.max(0).values]).numpy())
-    save(case, "x.npy", x)
-    save(case, "lens.npy", np.array(lens, np.int64))
+    save_inputs(case, x, lens)
     write_ref(case, outs, [rec(n) for n in lens])
 
 
@@ -334,8 +337,7 @@ def make_clspos():
             h = torch.cat([m.cls_token[0], m.embed(t64(s))]) + m.pos_embed[0, :n + 1]
             h = m.norm(h)
             outs.append(torch.cat([h[0], h[1:].mean(0), h[-1], h[1]]).numpy())
-    save(case, "x.npy", x)
-    save(case, "lens.npy", np.array(lens, np.int64))
+    save_inputs(case, x, lens)
     write_ref(case, outs, [rec(n) for n in lens])
 
 
@@ -366,8 +368,7 @@ def make_pool():
             outs.append(torch.cat([x_.mean(0), x_.max(0).values, x_.sum(0), a, hg.mean(0),
                                    sc.max()[None], r.mean()[None], r.sum()[None],
                                    gg.mean()[None], torch.softmax(x_, 1)[-1]]).numpy())
-    save(case, "x.npy", x)
-    save(case, "lens.npy", np.array(lens, np.int64))
+    save_inputs(case, x, lens)
     write_ref(case, outs, [rec(n) for n in lens])
 
 
@@ -415,8 +416,7 @@ def make_cols():
         recs.append(rec(n, blocks={"fc": mask}))
     assert len(chosen) == 3, chosen  # every pair of blocks is chosen by some input
     x = padded(seqs, 6, lambda sh: np.full(sh, np.nan))
-    save(case, "x.npy", x)
-    save(case, "lens.npy", np.array(lens, np.int64))
+    save_inputs(case, x, lens)
     write_ref(case, outs, recs)
 
 
@@ -452,8 +452,7 @@ def make_loop():
     lens = [8, 1, 3, 5, 8, 2, 7, 4, 6, 1, 3, 8, 5, 2]
     seqs = [s * 2 for s in rand_seqs(g, lens, 6)]
     x = padded(seqs, 8, lambda sh: g.standard_normal(sh))
-    save(case, "x.npy", x)
-    save(case, "lens.npy", np.array(lens, np.int64))
+    save_inputs(case, x, lens)
 
     def run(conf):
         outs, recs = [], []
@@ -510,8 +509,7 @@ def make_lexit():
     lens = [6, 1, 3, 5, 2, 6, 4, 1, 3, 5, 2, 4, 6, 3]
     seqs = [s * 1.5 for s in rand_seqs(g, lens, 5)]
     x = padded(seqs, 6, lambda sh: np.full(sh, np.inf))
-    save(case, "x.npy", x)
-    save(case, "lens.npy", np.array(lens, np.int64))
+    save_inputs(case, x, lens)
 
     def run(ts):
         outs, recs = [], []
@@ -581,8 +579,7 @@ def make_gateroute():
     assert {r["gates"]["gate0"] for r in recs} == {0, 1}
     assert len({tuple(r["routes"]["ex"]) for r in recs}) >= 3, recs
     x = padded(seqs, 6, lambda sh: np.full(sh, np.nan))
-    save(case, "x.npy", x)
-    save(case, "lens.npy", np.array(lens, np.int64))
+    save_inputs(case, x, lens)
     write_ref(case, outs, recs)
 
 
@@ -661,8 +658,7 @@ def make_prefix():
                 outs.append(m.head(h.mean(0) * gg[0] + h.max(0).values * gg[1]).numpy())
         return outs
 
-    save(case, "x.npy", x)
-    save(case, "lens.npy", np.array(lens, np.int64))
+    save_inputs(case, x, lens)
     write_ref(case, run([t, t]), [rec(n) for n in lens])
     write_ref(case, run([t, -1.0]), [rec(n) for n in lens], "ref_t1_-1")
 
@@ -724,8 +720,7 @@ def make_enc():
                 outs.append(torch.softmax(m.heads[1](hs[1][i, :n + 1].mean(0)), 0).numpy())
                 recs.append(rec(n))
     assert {r["exit"] for r in recs} == {"exit0", "exit1", "end"}, recs
-    save(case, "x.npy", x)
-    save(case, "lens.npy", np.array(lens, np.int64))
+    save_inputs(case, x, lens)
     write_ref(case, outs, recs)
 
 
@@ -740,6 +735,26 @@ def top_tokens(scores, k, what):
         gap = float(scores[order[k - 1]] - scores[order[k]])
         assert gap > MARGIN, "%s: the %d-th and next scores differ by %g" % (what, k, gap)
     return sorted(order[:k])
+
+
+def draw_clear(g, lens, d, run):
+    """Inputs of the given lengths, each drawn again while run(s, i) -> (output,
+    {layer: rows}) refuses it (a choice within MARGIN of a tie); the
+    sequences, outputs and records."""
+    seqs, outs, recs = [], [], []
+    with torch.no_grad():
+        for i, n in enumerate(lens):
+            while True:
+                s = g.standard_normal((n, d)).astype(np.float32)
+                try:
+                    o, sel = run(s, i)
+                    break
+                except AssertionError:
+                    continue
+            seqs.append(s)
+            outs.append(o)
+            recs.append(rec(n, selected=sel))
+    return seqs, outs, recs
 
 
 def make_depth():
@@ -782,23 +797,10 @@ def make_depth():
         sel["last"] = ch
         return torch.cat([h.mean(0), h[-1]]).numpy(), sel
 
-    seqs, outs, recs = [], [], []
-    with torch.no_grad():
-        for i, n in enumerate(lens):
-            while True:  # an input with a choice near a tie is drawn again
-                s = g.standard_normal((n, 8)).astype(np.float32)
-                try:
-                    o, sel = run(s, i)
-                    break
-                except AssertionError:
-                    continue
-            seqs.append(s)
-            outs.append(o)
-            recs.append(rec(n, selected=sel))
+    seqs, outs, recs = draw_clear(g, lens, 8, run)
     assert len({tuple(r["selected"]["blks.0"]) for r in recs}) >= 4, recs
     x = padded(seqs, 7, lambda sh: np.full(sh, np.nan))
-    save(case, "x.npy", x)
-    save(case, "lens.npy", np.array(lens, np.int64))
+    save_inputs(case, x, lens)
     write_ref(case, outs, recs)
 
 
@@ -832,22 +834,9 @@ def make_keep():
         sel = OrderedDict([("top_tokens", ch), ("top_tokens_merged", ch2)])
         return torch.cat([m.mean(0), m[2]]).numpy(), sel
 
-    seqs, outs, recs = [], [], []
-    with torch.no_grad():
-        for i, n in enumerate(lens):
-            while True:
-                s = g.standard_normal((n, 8)).astype(np.float32)
-                try:
-                    o, sel = run(s, i)
-                    break
-                except AssertionError:
-                    continue
-            seqs.append(s)
-            outs.append(o)
-            recs.append(rec(n, selected=sel))
+    seqs, outs, recs = draw_clear(g, lens, 8, run)
     x = padded(seqs, 7, lambda sh: np.full(sh, np.nan))
-    save(case, "x.npy", x)
-    save(case, "lens.npy", np.array(lens, np.int64))
+    save_inputs(case, x, lens)
     write_ref(case, outs, recs)
 
 
