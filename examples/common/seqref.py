@@ -246,47 +246,6 @@ def token_selection(records, layers, rows):
     return out
 
 
-def ledger_line(rec):
-    """slutil.ledger_line with the mixture-of-depths key: ..., "gates",
-    "routes", "blocks", "selected" (per routed layer, the chosen rows
-    ascending), "near_threshold"; the same line for a record without
-    "selected"."""
-    import json
-    o = OrderedDict()
-    o["input"] = rec["input"]
-    if "tokens" in rec:
-        o["tokens"] = rec["tokens"]
-    o["exit"] = rec["exit"]
-    o["flops"] = rec["flops"]
-    o["dense_flops"] = rec["dense_flops"]
-    for k in ("gates", "routes", "blocks", "selected"):
-        if rec.get(k):
-            o[k] = rec[k]
-    o["near_threshold"] = bool(rec["near_threshold"])
-    return json.dumps(o)
-
-
-def write_ref_selected(refdir, name, thresholds, n_exits, labels, outputs, records,
-                       extra=None):
-    """write_ref for records that may carry "selected" (ledger_line above)."""
-    import json
-    import os
-    import numpy as np
-    os.makedirs(refdir, exist_ok=True)
-    outputs = np.ascontiguousarray(outputs, dtype=np.float32)
-    np.save(os.path.join(refdir, "outputs.npy"), outputs)
-    with open(os.path.join(refdir, "ledger.jsonl"), "w") as f:
-        for r in records:
-            f.write(ledger_line(r) + "\n")
-    s = summarize(name, thresholds, n_exits, outputs, labels, records)
-    if extra:
-        s.update(extra)
-    with open(os.path.join(refdir, "summary.json"), "w") as f:
-        json.dump(s, f, indent=2)
-        f.write("\n")
-    return s
-
-
 def write_ref(refdir, name, thresholds, n_exits, labels, outputs, records, extra=None):
     """outputs.npy, ledger.jsonl and summary.json, as slutil.write_ref."""
     import json

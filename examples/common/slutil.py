@@ -1,7 +1,6 @@
 """Shared helpers for the Sluice example models.
 
-- a small, strict safetensors writer and reader (F32 only, no dependencies
-  beyond numpy),
+- a strict safetensors writer and reader for F32 (python/sluice/safetensors.py's),
 - the fixed digits split used by every example,
 - seeding / determinism set-up,
 - the fixture writers: test inputs, reference outputs, the per-input ledger
@@ -13,90 +12,39 @@ Run with /usr/bin/python3 (Debian's torch 1.13, sklearn 1.2, numpy).
 import json
 import os
 import random
-import struct
 from collections import OrderedDict
 
 import numpy as np
+
+# The package's safetensors reader and writer (python/sluice).
+import sys  # noqa: E402
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..",
+                                "python"))
+import sluice.safetensors as _st  # noqa: E402
 
 # ---------------------------------------------------------------------------
 # safetensors
 # ---------------------------------------------------------------------------
 
-_DTYPES = {"F32": (np.dtype("<f4"), 4)}
-
-
 def save_safetensors(path, tensors, metadata=None):
-    """Write ``tensors`` (an ordered mapping name -> array-like) as F32.
-
-    Layout: u64 little-endian header length N, N bytes of JSON header padded
-    with spaces to a multiple of 8, then the raw little-endian data of every
-    tensor, back to back in the given order, offsets relative to the start of
-    the data section.
-    """
-    header = OrderedDict()
-    blobs = []
-    offset = 0
-    for name, t in tensors.items():
-        if name == "__metadata__":
-            raise ValueError("tensor name __metadata__ is reserved")
-        if hasattr(t, "detach"):
-            t = t.detach().cpu().numpy()
-        a = np.array(t, dtype="<f4", order="C", copy=True)  # keeps 0-d shapes
-        raw = a.tobytes(order="C")
-        assert len(raw) == a.size * 4
-        header[name] = OrderedDict(
-            [("dtype", "F32"), ("shape", [int(d) for d in a.shape]),
-             ("data_offsets", [offset, offset + len(raw)])])
-        blobs.append(raw)
-        offset += len(raw)
-    meta = OrderedDict([("format", "pt")])
-    if metadata:
-        meta.update((str(k), str(v)) for k, v in metadata.items())
-    header["__metadata__"] = meta
-    hjson = json.dumps(header, separators=(",", ":")).encode("utf-8")
-    hjson += b" " * ((-len(hjson)) % 8)
-    tmp = path + ".tmp"
-    with open(tmp, "wb") as f:
-        f.write(struct.pack("<Q", len(hjson)))
-        f.write(hjson)
-        for b in blobs:
-            f.write(b)
-    os.replace(tmp, path)
+    """Write ``tensors`` (an ordered mapping name -> array-like or torch
+    tensor) as F32, with the package's writer (python/sluice/safetensors.py:
+    u64 header length, the JSON header padded to 8 bytes, the data back to
+    back in order)."""
+    _st.save(path, OrderedDict((name, _st.as_array(t).astype("<f4"))
+                               for name, t in tensors.items()), metadata)
 
 
 def load_safetensors(path):
-    """Read a safetensors file written by anyone; strict checks; returns an
-    OrderedDict name -> float32 numpy array (in data-offset order) and the
-    metadata dict."""
-    with open(path, "rb") as f:
-        data = f.read()
-    if len(data) < 8:
-        raise ValueError(f"{path}: too short for a safetensors header")
-    (n,) = struct.unpack("<Q", data[:8])
-    if 8 + n > len(data):
-        raise ValueError(f"{path}: header length {n} exceeds file size")
-    header = json.loads(data[8:8 + n].decode("utf-8"))
-    body = data[8 + n:]
-    meta = header.pop("__metadata__", {})
-    entries = sorted(header.items(), key=lambda kv: kv[1]["data_offsets"][0])
-    out = OrderedDict()
-    pos = 0
-    for name, h in entries:
-        dt = h["dtype"]
-        if dt not in _DTYPES:
-            raise ValueError(f"{path}: tensor {name}: dtype {dt} unsupported")
-        npdt, size = _DTYPES[dt]
-        b, e = h["data_offsets"]
-        count = int(np.prod(h["shape"], dtype=np.int64)) if h["shape"] else 1
-        if b != pos:
-            raise ValueError(f"{path}: tensor {name}: hole or overlap at {b}")
-        if e - b != count * size:
-            raise ValueError(f"{path}: tensor {name}: {e - b} bytes for shape {h['shape']}")
-        out[name] = np.frombuffer(body[b:e], dtype=npdt).reshape(h["shape"]).astype(np.float32)
-        pos = e
-    if pos != len(body):
-        raise ValueError(f"{path}: {len(body) - pos} trailing bytes after the last tensor")
-    return out, meta
+    """Read a safetensors file strictly (the package's reader: no holes, no
+    trailing bytes), F32 only; returns an OrderedDict name -> float32 array
+    in data-offset order, and the metadata dict."""
+    tensors, meta = _st.load(path)
+    for name, a in tensors.items():
+        if a.dtype != np.float32:
+            raise ValueError(f"{path}: tensor {name}: dtype {a.dtype} unsupported (F32 only)")
+    return tensors, meta
 
 
 # ---------------------------------------------------------------------------
@@ -173,7 +121,7 @@ def ledger_line(rec):
     o["exit"] = rec["exit"]
     o["flops"] = rec["flops"]
     o["dense_flops"] = rec["dense_flops"]
-    for k in ("gates", "routes", "blocks"):
+    for k in ("gates", "routes", "blocks", "selected"):  # selected: rows a layer ran on
         if rec.get(k):
             o[k] = rec[k]
     o["near_threshold"] = bool(rec["near_threshold"])

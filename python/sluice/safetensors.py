@@ -25,7 +25,7 @@ _READ = {"F32": "<f4", "F16": "<f2", "F64": "<f8", "I64": "<i8", "I32": "<i4", "
          "I8": "i1", "I16": "<i2", "BOOL": "?"}
 
 
-def _as_array(t):
+def as_array(t):
     """A tensor or array-like as a little-endian NumPy array of a kind the
     format holds."""
     if hasattr(t, "detach"):  # torch.Tensor, without importing torch
@@ -53,7 +53,7 @@ def save(path, tensors, metadata=None):
     for name, t in tensors.items():
         if name == "__metadata__":
             raise ValueError("the tensor name __metadata__ is reserved")
-        a = _as_array(t)
+        a = as_array(t)
         raw = a.tobytes()
         header[name] = OrderedDict([("dtype", _WRITE[a.dtype]),
                                     ("shape", [int(d) for d in a.shape]),
@@ -87,7 +87,9 @@ def save_state_dict(module_or_state_dict, path, prefix="", metadata=None):
 
 def load(path):
     """(OrderedDict name -> NumPy array in file order, metadata dict);
-    ValueError naming the file and the tensor when the file is malformed."""
+    ValueError naming the file and the tensor when the file is malformed:
+    a tensor's bytes not its shape's, a hole or an overlap between tensors,
+    bytes after the last."""
     with open(path, "rb") as f:
         data = f.read()
     if len(data) < 8:
@@ -99,14 +101,20 @@ def load(path):
     body = data[8 + n:]
     meta = header.pop("__metadata__", {})
     out = OrderedDict()
+    pos = 0
     for name, h in sorted(header.items(), key=lambda kv: kv[1]["data_offsets"][0]):
         if h["dtype"] not in _READ:
             raise ValueError(f"{path}: tensor '{name}': dtype {h['dtype']} is not supported")
         dt = np.dtype(_READ[h["dtype"]])
         b, e = h["data_offsets"]
         count = int(np.prod(h["shape"], dtype=np.int64)) if h["shape"] else 1
-        if not 0 <= b <= e <= len(body) or e - b != count * dt.itemsize:
+        if b != pos:
+            raise ValueError(f"{path}: tensor '{name}': a hole or an overlap at byte {b}")
+        if not b <= e <= len(body) or e - b != count * dt.itemsize:
             raise ValueError(f"{path}: tensor '{name}': {e - b} bytes at {b} for shape "
                              f"{h['shape']} of {h['dtype']}")
-        out[name] = np.frombuffer(body[b:e], dtype=dt).reshape(h["shape"])
+        out[name] = np.frombuffer(body[b:e], dtype=dt).reshape(h["shape"]).copy()  # writable
+        pos = e
+    if pos != len(body):
+        raise ValueError(f"{path}: {len(body) - pos} bytes after the last tensor")
     return out, meta
