@@ -207,7 +207,9 @@ int sl_codegen(sl_ctx *c, sl_program *p, const sl_options *o)
     LLVMSetSourceFileName(mod, p->source_path, strlen(p->source_path));
 
     lower l = {.c = c, .p = p, .ctx = ctx, .mod = mod, .zero_skip = o->zero_skip,
-               .tile_rows = o->tile_rows};
+               .zero_stats = o->zero_stats, .tile_rows = o->tile_rows};
+    if (o->zero_stats)
+        sl_zero_stats_plan(&l, p);
     l.b = LLVMCreateBuilderInContext(ctx);
     l.t_void = LLVMVoidTypeInContext(ctx);
     l.t_i1 = LLVMInt1TypeInContext(ctx);

@@ -227,6 +227,24 @@ typedef struct sl_exit {
     sl_span span;
 } sl_exit;
 
+/* A ReLU counted by -fzero-stats (lower_stats.c).  Per input, ledger
+ * slots [slot, slot + 2) hold the exact zeros it produced and the elements
+ * it computed (0 0 when the input never ran it); the model's counters
+ * [unit0, unit0 + width) count per unit (element of a vector, column of a
+ * matrix or sequence) the zeros over every row run, and unit0 + width the
+ * rows run. */
+typedef struct sl_relu_stat {
+    const sl_node *node;
+    const char *name;       /* the dense layer it follows ("fc1"), else "relu@12:7" */
+    sl_span span;
+    int64_t width;          /* units */
+    int slot;
+    int64_t unit0;
+    int64_t dense_out;      /* outputs of the dense layers reading it: a zero input
+                               is 2 * dense_out FLOPs a zero-skipping kernel saves */
+    bool zero_skip;         /* those layers skip zero inputs (for a row alone) */
+} sl_relu_stat;
+
 typedef struct sl_program {
     const sl_unit *model;
     const char *name;
@@ -246,6 +264,8 @@ typedef struct sl_program {
     SL_VEC(sl_decision) decisions;
     int n_slots;                /* ledger slots */
     int n_nodes;
+    SL_VEC(sl_relu_stat) relus; /* -fzero-stats: the ReLUs counted, in walk order */
+    int64_t n_zero_units;       /* counters they use */
 } sl_program;
 
 /* ---- region.c: the one walk over the region tree ---------------------- */

@@ -45,6 +45,9 @@ static void usage(FILE *out)
         "                           for a row alone in its tile; -fzero-skip restores it)\n"
         "  -ftile-rows=<n>          Rows a tile of a batch holds (default: 512, fewer if\n"
         "                           a tile's scratch would pass 16 MiB)\n"
+        "  -fzero-stats             Count each ReLU's exact zeros as the model runs: per\n"
+        "                           input in the ledger, per unit in the model (off by\n"
+        "                           default; docs/analysis.md)\n"
         "  --embed-weights=<file>   Bake a safetensors file into the output\n"
         "  --verify-weights=<file>  Check a safetensors file against the manifest\n"
         "\n"
@@ -184,6 +187,10 @@ static int parse_args(int argc, char **argv, sl_options *o)
             o->zero_skip = true;
         } else if (strcmp(a, "-fno-zero-skip") == 0) {
             o->zero_skip = false;
+        } else if (strcmp(a, "-fzero-stats") == 0) {
+            o->zero_stats = true;
+        } else if (strcmp(a, "-fno-zero-stats") == 0) {
+            o->zero_stats = false;
         } else if (strcmp(a, "-fcolor-diagnostics") == 0) {
             o->color = 1;
         } else if (strcmp(a, "-fno-color-diagnostics") == 0) {

@@ -25,6 +25,7 @@ typedef struct sl_options {
     bool cost, syntax_only, help, version;
     bool werror, no_warnings;
     bool zero_skip;                 /* -f[no-]zero-skip: dense after a ReLU skips zero inputs */
+    bool zero_stats;                /* -fzero-stats: count each ReLU's zeros (ledger, counters) */
     int64_t tile_rows;              /* -ftile-rows=N; 0: chosen by the plan */
     int64_t tokens;                 /* --tokens=N for --cost; 0: the model's most */
     int error_limit;

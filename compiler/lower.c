@@ -674,16 +674,19 @@ static void build_tile(lower *l)
 
     em_at(e, body);
     LLVMValueRef env = LLVMGetParam(e->fn, 0);
-    /* sl_env: tensors, dense, thresholds, force, budget (five pointers) */
-    LLVMValueRef fields[5];
-    static const char *const fnames[] = {"tensors", "dense", "thresholds", "force", "budget"};
-    for (int i = 0; i < 5; i++)
+    /* sl_env: tensors, dense, thresholds, force, budget, zero_units (six
+     * pointers; the last read only by -fzero-stats' code) */
+    LLVMValueRef fields[6] = {0};
+    static const char *const fnames[] = {"tensors", "dense", "thresholds", "force", "budget",
+                                         "zero.units"};
+    for (int i = 0; i < (p->relus.len ? 6 : 5); i++)
         fields[i] = em_load(l, ptr, em_gep(l, ptr, env, em_i64(l, i), ""), fnames[i]);
     e->tensors = fields[0];
     e->dense = fields[1];
     e->thresholds = fields[2];
     e->force = fields[3];
     e->budget = em_load(l, l->t_f64, fields[4], "budget");
+    e->zero_units = fields[5];
     e->ahead = sl_arena_array(&l->c->arena, p->exits.len + 1, sizeof *e->ahead);
     e->has_ahead = sl_arena_array(&l->c->arena, p->exits.len + 1, sizeof *e->has_ahead);
     sl_cost_exits_ahead(p, e->ahead, e->has_ahead);
@@ -702,6 +705,13 @@ static void build_tile(lower *l)
     if (p->n_slots)
         LLVMBuildMemSet(l->b, e->slots, LLVMConstInt(l->t_i8, 0xff, 0),
                         LLVMBuildMul(l->b, n, em_i64(l, p->n_slots * 4), ""), 4);
+    if (p->relus.len) { /* -fzero-stats' counts start at 0 */
+        LLVMValueRef r = em_loop_begin(e, &lp, n, "zs.init");
+        LLVMValueRef at = em_row_index(l, r, p->n_slots, em_i64(l, p->relus.items[0].slot));
+        LLVMBuildMemSet(l->b, em_gep(l, l->t_i32, e->slots, at, ""), LLVMConstInt(l->t_i8, 0, 0),
+                        em_i64(l, (int64_t)p->relus.len * 8), 4);
+        em_loop_end(e, &lp);
+    }
 
     sl_walker w = {e, walk_enter, walk_sub_enter, walk_sub_leave, walk_leave};
     sl_walk_region(&w, p->body);

@@ -55,6 +55,7 @@ typedef struct lower {
     sl_ctx *c;
     const sl_program *p;
     bool zero_skip;             /* -fzero-skip: dense layers after a ReLU may skip zeros */
+    bool zero_stats;            /* -fzero-stats: count every ReLU's zeros (p->relus) */
     int64_t tile_rows;          /* rows of a tile (a compile-time constant) */
     plan pl;
     LLVMContextRef ctx;
@@ -78,6 +79,10 @@ bool sl_plan_zero_skips(const lower *l, const sl_node *n);
  * expert; and the floats of one row (one token, over tokens) of its output. */
 int64_t sl_plan_route_choices(const sl_node *n);
 int64_t sl_plan_route_width(const sl_node *n);
+
+/* lower_stats.c (-fzero-stats), before lowering: the ReLUs to count, their
+ * ledger slots (after the decisions') and their counters (p->relus). */
+void sl_zero_stats_plan(lower *l, sl_program *p);
 
 /* lower.c */
 void sl_lower_model(lower *l);

@@ -122,6 +122,22 @@ void sl_lower_desc(lower *l, const unsigned char *embedded, size_t embedded_size
         decs[i] = LLVMConstNamedStruct(dec_t, f, 11);
     }
 
+    /* sl_relu_desc { name; line; col; slot; width; unit0; dense_out; zero_skip }:
+     * the ReLUs -fzero-stats counts */
+    LLVMTypeRef relu_f[] = {ptr, i32, i32, i32, i64, i64, i64, i32};
+    LLVMTypeRef relu_t = LLVMStructTypeInContext(l->ctx, relu_f, 8, 0);
+    size_t nr = p->relus.len;
+    LLVMValueRef *relus = sl_arena_array(&l->c->arena, nr + 1, sizeof *relus);
+    for (size_t i = 0; i < nr; i++) {
+        const sl_relu_stat *s = &p->relus.items[i];
+        int64_t line, col;
+        line_col(l, s->span, &line, &col);
+        LLVMValueRef f[] = {str(l, s->name, "relu.name"), i32v(l, line), i32v(l, col),
+                            i32v(l, s->slot), i64v(l, s->width), i64v(l, s->unit0),
+                            i64v(l, s->dense_out), i32v(l, s->zero_skip)};
+        relus[i] = LLVMConstNamedStruct(relu_t, f, 8);
+    }
+
     LLVMValueRef weights = LLVMConstNull(ptr);
     if (embedded) {
         LLVMValueRef init = LLVMConstStringInContext(l->ctx, (const char *)embedded,
@@ -155,6 +171,7 @@ void sl_lower_desc(lower *l, const unsigned char *embedded, size_t embedded_size
         i64, i64,                /* tile_rows, scratch_floats */
         ptr, i64,                /* embedded_weights, embedded_size */
         ptr,                     /* tile */
+        i32, ptr, i64,           /* n_relus, relus, n_zero_units */
     };
     unsigned nf = sizeof desc_f / sizeof *desc_f;
     LLVMTypeRef desc_t = LLVMStructTypeInContext(l->ctx, desc_f, nf, 0);
@@ -178,6 +195,7 @@ void sl_lower_desc(lower *l, const unsigned char *embedded, size_t embedded_size
         i64v(l, l->tile_rows), i64v(l, l->pl.tile_bytes / 4 + l->pl.attn_floats),
         weights, i64v(l, (int64_t)embedded_size),
         l->tile,
+        i32v(l, (int64_t)nr), table(l, relu_t, relus, nr, "model.relus"), i64v(l, p->n_zero_units),
     };
     char name[256];
     snprintf(name, sizeof name, "%s_model", p->name);

@@ -17,6 +17,7 @@ typedef struct emit {
     LLVMValueRef scratch, x, tokens, y, exits, slots, flops_out; /* the tile's arguments */
     LLVMValueRef tensors, dense, thresholds, force;      /* from the env */
     LLVMValueRef budget;        /* double: FLOPs an input may spend; <= 0: no budget */
+    LLVMValueRef zero_units;    /* int64_t *: -fzero-stats' counters (env) */
     sl_flops *ahead;            /* per exit: the most spent after passing it (a budget) */
     bool *has_ahead;
     LLVMValueRef *vals;         /* per node: a uniform value's SSA scalar; a constant
@@ -125,5 +126,11 @@ LLVMValueRef em_scalar_op(lower *l, const sl_node *n, LLVMValueRef a, LLVMValueR
 
 /* A node over the frame's rows (uniform values: once). */
 void sl_lower_node(emit *e, const sl_node *n, const plan_item *pi);
+
+/* ---- lower_stats.c ---------------------------------------------------- */
+
+/* After a counted ReLU (p->relus) is computed: add each row's zeros and
+ * elements to its ledger slots and each unit's zeros to the counters. */
+void sl_lower_zero_stats(emit *e, const sl_node *n);
 
 #endif

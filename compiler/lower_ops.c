@@ -653,4 +653,6 @@ void sl_lower_node(emit *e, const sl_node *n, const plan_item *pi)
         }
     if (n->op != SL_OP_ROUTE)
         e->fr->pending = sl_flops_add(e->fr->pending, n->flops);
+    if (l->zero_stats && n->op == SL_OP_RELU)
+        sl_lower_zero_stats(e, n);
 }

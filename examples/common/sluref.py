@@ -462,13 +462,19 @@ _UNARY = {
 _REDUCE = {"max", "min", "sum", "mean", "argmax", "entropy", "margin"}
 
 
+# A ReLU input this close to 0 may round to either side in another
+# implementation (a different summation order): its zero is not certain.
+ZERO_NEAR = 1e-5
+
+
 def _f32(v):
     return torch.tensor(v, dtype=torch.float32)
 
 
 class Ctx:
-    def __init__(self, model, thresholds, dense):
+    def __init__(self, model, thresholds, dense, zeros=False):
         self.m = model
+        self.count_zeros = zeros and not dense
         self.th = thresholds
         self.dense = dense
         self.flops = 0
@@ -477,10 +483,29 @@ class Ctx:
         self.routes = OrderedDict((r, None) for r in model.route_names)
         self.blocks = OrderedDict((b, None) for b in model.block_names)
         self.near = False
+        self.zeros = OrderedDict()  # ReLU name -> [exact zeros, elements, |input| <= ZERO_NEAR]
+        self.units = {}             # ReLU name -> zeros per unit (int64 tensor)
 
     def decide(self, margin):
         if margin is not None and margin <= NEAR:
             self.near = True
+
+    def relu(self, name, a):
+        """relu(a), counted as sluicec -fzero-stats counts it (lower_stats.c):
+        per input its exact zeros and elements, per unit its zeros; and the
+        inputs within ZERO_NEAR of 0, whose sign rounding may flip."""
+        y = torch.relu(a)
+        if self.count_zeros:
+            if name is None:
+                raise SluError("zero counts: only a ReLU of a dense layer is named here")
+            z = y == 0
+            c = self.zeros.setdefault(name, [0, 0, 0])
+            c[0] += int(z.sum())
+            c[1] += y.numel()
+            c[2] += int((a.abs() <= ZERO_NEAR).sum())
+            u = self.units.get(name)
+            self.units[name] = z.to(torch.int64) if u is None else u + z.to(torch.int64)
+        return y
 
 
 class Model:
@@ -583,12 +608,15 @@ class Model:
             self._dense = ctx.flops
         return self._dense
 
-    def run(self, x, thresholds=None, index=0):
-        """Evaluate one input; returns (output float32 numpy [n_out], record)."""
+    def run(self, x, thresholds=None, index=0, zeros=False):
+        """Evaluate one input; returns (output float32 numpy [n_out], record).
+        zeros: the record also holds "zeros" (per ReLU run: exact zeros,
+        elements, inputs within ZERO_NEAR of 0) and "zero_units" (per ReLU:
+        zeros per unit), as -fzero-stats counts them."""
         x = torch.as_tensor(np.asarray(x, dtype=np.float32)).reshape(-1)
         if x.numel() != self.input[1]:
             raise SluError(f"input has {x.numel()} values, expected {self.input[1]}")
-        ctx = Ctx(self, self._thresholds(thresholds), dense=False)
+        ctx = Ctx(self, self._thresholds(thresholds), dense=False, zeros=zeros)
         ctx.env[self.input[0]] = Val(x)
         exit_name = "end"
         try:
@@ -610,12 +638,15 @@ class Model:
         if ctx.blocks:
             rec["blocks"] = ctx.blocks
         rec["near_threshold"] = ctx.near
+        if zeros:
+            rec["zeros"] = ctx.zeros
+            rec["zero_units"] = {k: v.numpy() for k, v in ctx.units.items()}
         return y.t.numpy().copy(), rec
 
-    def run_batch(self, X, thresholds=None):
+    def run_batch(self, X, thresholds=None, zeros=False):
         outs, recs = [], []
         for i in range(len(X)):
-            o, r = self.run(X[i], thresholds, index=i)
+            o, r = self.run(X[i], thresholds, index=i, zeros=zeros)
             outs.append(o)
             recs.append(r)
         return np.stack(outs).astype(np.float32), recs
@@ -777,6 +808,9 @@ class Model:
         t = v.t
         if t.dtype != torch.float32:
             raise SluError(f"{fname} needs f32")
+        if fname == "relu":
+            ctx.flops += v.n
+            return Val(ctx.relu(self._relu_name(args[0]), t))
         if fname in _UNARY:
             ctx.flops += v.n
             return Val(_UNARY[fname](t))
@@ -802,6 +836,14 @@ class Model:
             return Val(_f32(float(order[0])), gap=gap)
         raise SluError(f"unknown function {fname}")
 
+    def _relu_name(self, arg):
+        """The name sluicec -fzero-stats gives a ReLU: the dense layer it
+        follows (a model's own; layers' ReLUs are named in _layer)."""
+        if arg[0] in ("call", "mcall") and arg[1] in self.params and \
+                self.params[arg[1]].kind == "dense":
+            return arg[1]
+        return None
+
     def _layer(self, d, prefix, x, ctx):
         """Apply layer d (weights under `prefix`) to vector x, counting FLOPs."""
         i, o = d.in_out()
@@ -820,7 +862,7 @@ class Model:
         if d.kind == "mlp":
             _, h, _ = d.dims
             a = torch.mv(w[prefix + ".fc1.weight"], x) + w[prefix + ".fc1.bias"]
-            a = torch.relu(a)
+            a = ctx.relu(prefix + ".fc1", a)
             ctx.flops += (2 * i * h + h) + h + (2 * h * o + o)
             return torch.mv(w[prefix + ".fc2.weight"], a) + w[prefix + ".fc2.bias"]
         raise SluError(f"cannot call {d.kind}")

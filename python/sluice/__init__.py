@@ -11,8 +11,8 @@ The package is ctypes over the C API of runtime/include/sluice/model.h
 """
 from ._capi import SL_ABI_VERSION as ABI_VERSION
 from ._compile import compile, find_sluicec
-from ._model import Decision, Error, Info, Ledger, Model, Tokens, load
-from . import rank, sweep  # the research tools (docs/analysis.md); matplotlib only when drawing
+from ._model import Decision, Error, Info, Ledger, Model, Relu, Tokens, load
+from . import rank, sweep, zeros  # the research tools (docs/analysis.md); matplotlib only when drawing
 
-__all__ = ["ABI_VERSION", "Decision", "Error", "Info", "Ledger", "Model", "Tokens",
-           "compile", "find_sluicec", "load", "rank", "sweep"]
+__all__ = ["ABI_VERSION", "Decision", "Error", "Info", "Ledger", "Model", "Relu", "Tokens",
+           "compile", "find_sluicec", "load", "rank", "sweep", "zeros"]

@@ -1,4 +1,4 @@
-"""python3 -m sluice sweep|rank ...: the research tools (docs/analysis.md)."""
+"""python3 -m sluice sweep|rank|zeros ...: the research tools (docs/analysis.md)."""
 import sys
 
 USAGE = """usage: python3 -m sluice COMMAND [options]
@@ -8,6 +8,8 @@ commands:
         accuracy, FLOPs and exits at every threshold setting; the Pareto front
   rank LEDGER.jsonl [LEDGER2.jsonl ...] [--images X.npy --shape 8x8] [--out DIR]
         inputs ranked by compute; rank correlations between ledgers
+  zeros MODEL.slu|LIB.so INPUTS.npy [--out DIR]
+        each ReLU's exact zeros per input and per unit (sluicec -fzero-stats)
 
 'python3 -m sluice COMMAND --help' describes a command's options.
 """
@@ -25,6 +27,9 @@ def main(argv=None):
     if cmd == "rank":
         from . import rank
         return rank.main(rest)
+    if cmd == "zeros":
+        from . import zeros
+        return zeros.main(rest)
     sys.stderr.write("sluice: error: unknown command '%s'\n%s" % (cmd, USAGE))
     return 2
 

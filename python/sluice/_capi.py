@@ -10,7 +10,7 @@ SL_ABI_VERSION.
 from ctypes import (POINTER, Structure, c_char, c_char_p, c_double, c_float, c_int,
                     c_int32, c_int64, c_uint32, c_uint64, c_ubyte, c_void_p)
 
-SL_ABI_VERSION = 5
+SL_ABI_VERSION = 6
 SL_MAX_RANK = 4
 SL_MAX_THREADS = 256
 
@@ -74,6 +74,19 @@ class sl_dense_desc(Structure):
     ]
 
 
+class sl_relu_desc(Structure):
+    _fields_ = [
+        ("name", c_char_p),
+        ("line", c_int32),
+        ("col", c_int32),
+        ("slot", c_int32),
+        ("width", c_int64),
+        ("unit0", c_int64),
+        ("dense_out", c_int64),
+        ("zero_skip", c_int32),
+    ]
+
+
 # void (*)(const sl_env *, float *, int64_t, const void *, const int32_t *,
 #          float *, int32_t *, int32_t *, double *): never called from Python,
 # so an opaque pointer of the same size.
@@ -116,6 +129,9 @@ class sl_model_desc(Structure):
         ("embedded_weights", POINTER(c_ubyte)),
         ("embedded_size", c_uint64),
         ("tile", sl_tile_fn),
+        ("n_relus", c_int32),
+        ("relus", POINTER(sl_relu_desc)),
+        ("n_zero_units", c_int64),
     ]
 
 
@@ -144,6 +160,8 @@ FUNCTIONS = {
     "sl_model_force_exit": (c_int, [MODEL_P, c_int32, ERR_P]),
     "sl_model_force_gate": (c_int, [MODEL_P, c_char_p, c_int32, ERR_P]),
     "sl_model_set_budget": (c_int, [MODEL_P, c_double, ERR_P]),
+    "sl_model_zero_counts": (POINTER(c_int64), [MODEL_P]),
+    "sl_model_reset_zero_counts": (None, [MODEL_P]),
     "sl_model_set_threads": (c_int, [MODEL_P, c_int, ERR_P]),
     "sl_model_threads": (c_int, [MODEL_P]),
     "sl_model_run": (c_int, [MODEL_P, c_int64, c_void_p, POINTER(c_float), LEDGER_P, ERR_P]),

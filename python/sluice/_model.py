@@ -45,6 +45,18 @@ class Decision:
 
 
 @dataclasses.dataclass(frozen=True)
+class Relu:
+    """A ReLU counted by a model compiled with -fzero-stats (sl_relu_desc)."""
+    name: str           # the dense layer it follows ("fc1"), else "relu@LINE:COL"
+    line: int
+    col: int
+    slot: int           # ledger slots [slot, slot + 2): zeros, elements computed
+    width: int          # units (a vector's elements, a matrix's or sequence's columns)
+    dense_out: int      # outputs of the dense layers reading it (2 FLOPs per zero each)
+    zero_skip: bool     # those layers' kernel skips zero inputs (for a row alone)
+
+
+@dataclasses.dataclass(frozen=True)
 class Tokens:
     """A sequence model's token dimension: name, and the counts it takes."""
     name: str
@@ -70,6 +82,7 @@ class Info:
     decisions: List[Decision]
     n_slots: int                          # ledger slots per input
     manifest: Dict[str, Tuple[int, ...]]  # weight tensor -> shape, in manifest order
+    relus: List[Relu]                     # -fzero-stats: the ReLUs counted; [] without
     dense_flops: Tuple[float, float, float]  # c0 + c1*T + c2*T^2
     tile_rows: int
     scratch_floats: int
@@ -101,6 +114,9 @@ def _info(d):
             line=x.line, col=x.col, slot=x.slot, count=x.count, choices=x.choices,
             per_token=x.rows > 0, rows=int(x.rows), tok_a=x.tok_a, tok_c=int(x.tok_c),
             per_expert=x.per_expert))
+    relus = [Relu(name=text(r.name), line=r.line, col=r.col, slot=r.slot, width=int(r.width),
+                  dense_out=int(r.dense_out), zero_skip=bool(r.zero_skip))
+             for r in (d.relus[i] for i in range(d.n_relus))]
     manifest = {}
     for i in range(d.n_tensors):
         t = d.tensors[i]
@@ -116,7 +132,7 @@ def _info(d):
         thresholds={text(d.threshold_names[i]): _f32(d.threshold_defaults[i])
                     for i in range(d.n_thresholds)},
         exits=[text(d.exits[i].name) for i in range(d.n_exits)],
-        decisions=decisions, n_slots=int(d.n_slots), manifest=manifest,
+        decisions=decisions, n_slots=int(d.n_slots), manifest=manifest, relus=relus,
         dense_flops=tuple(float(d.dense_flops[i]) for i in range(3)),
         tile_rows=int(d.tile_rows), scratch_floats=int(d.scratch_floats))
 
@@ -155,6 +171,9 @@ class Ledger:
                  [N, rows, count] (per token): -1 not reached, -2 a choice
                  not taken (a route over tokens with a capacity, or expert
                  choice); views into slots
+    zeros        a model compiled with -fzero-stats: ReLU name -> int32
+                 [N, 2], its outputs exactly zero and the elements it
+                 computed (0 0: the input did not run it); views into slots
     """
 
     def __init__(self, info, exits, slots, flops, dense_flops, tokens):
@@ -176,6 +195,14 @@ class Ledger:
                 name = "%s#%d" % (dec.name, k)
                 k += 1
             self.decisions[name] = v
+        self.zeros = {r.name: slots[:, r.slot:r.slot + 2] for r in info.relus}
+
+    def zero_fraction(self, name):
+        """float64 [N]: the fraction of ReLU `name`'s outputs that were
+        exactly zero, per input; NaN for an input that did not run it."""
+        z = self.zeros[name].astype(np.float64)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.where(z[:, 1] > 0, z[:, 0] / z[:, 1], np.nan)
 
     def __len__(self):
         return len(self.exits)
@@ -230,8 +257,8 @@ class Ledger:
         JSON Lines (sl_ledger_write_jsonl), keys in the same order: input,
         tokens (a sequence model's), exit, flops, dense_flops, then gates,
         routes, blocks and selected when the model has decisions of that
-        kind; a decision not reached is None, choices not taken (-2) are
-        left out."""
+        kind, then zeros for a -fzero-stats model; a decision not reached is
+        None, choices not taken (-2) are left out."""
         info = self.info
         n_exits = len(info.exits)
         kinds = [(key, [d for d in info.decisions if d.kind == kind])
@@ -257,6 +284,9 @@ class Ledger:
             for key, decs in kinds:
                 r[key] = {d.name: self._decision_value(d, row[d.slot:d.slot + d.slots], tokens)
                           for d in decs}
+            if info.relus:
+                r["zeros"] = {z.name: row[z.slot:z.slot + 2] if row[z.slot + 1] > 0 else None
+                              for z in info.relus}
             out.append(r)
         return out
 
@@ -559,6 +589,29 @@ class Model:
             for g in list(self._force_gates):
                 self.force_gate(g, None)
             self.set_budget(0)
+
+    def zero_counts(self):
+        """A model compiled with -fzero-stats: {ReLU name: (zeros, rows)},
+        zeros int64 [width] how often each unit was exactly zero and rows how
+        many rows (tokens) ran the ReLU, summed over every run since the
+        model opened or reset_zero_counts(); {} for a model without."""
+        with self._lock:
+            p = self._api.model_zero_counts(self._h())
+            if not p:
+                return {}
+            d = self._desc.contents
+            out = {}
+            for i in range(d.n_relus):
+                r = d.relus[i]
+                counts = np.ctypeslib.as_array(p, shape=(int(d.n_zero_units),))
+                u0, w = int(r.unit0), int(r.width)
+                out[text(r.name)] = (counts[u0:u0 + w].copy(), int(counts[u0 + w]))
+            return out
+
+    def reset_zero_counts(self):
+        """Set the -fzero-stats counters to zero."""
+        with self._lock:
+            self._api.model_reset_zero_counts(self._h())
 
     def dense_flops(self, tokens=None):
         """FLOPs with every conditional region run, for an input of `tokens`

@@ -21,6 +21,7 @@ import sys
 
 import numpy as np
 
+from . import _svg
 from ._model import Error
 
 
@@ -257,11 +258,7 @@ def write_images(result, images, shape, path):
     """An SVG grid: for each ledger (and the ledgers combined), a row of its
     hardest inputs and a row of its easiest, each image titled with its
     input index and FLOPs."""
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    matplotlib.rcParams["svg.hashsalt"] = "sluice"
-    matplotlib.rcParams["svg.fonttype"] = "none"     # text as text: a small file
+    matplotlib, plt = _svg.pyplot()
     images = np.asarray(images)
     n = images.shape[0]
     per = int(np.prod(images.shape[1:]))
@@ -307,8 +304,7 @@ def write_images(result, images, shape, path):
             sp.set_visible(False)
         ax.set_ylabel(label, fontsize=7, rotation=0, ha="right", va="center", labelpad=6)
     fig.tight_layout(pad=0.4, h_pad=0.6, w_pad=0.2)
-    fig.savefig(path, format="svg", metadata={"Date": None})
-    plt.close(fig)
+    _svg.save(fig, path)
 
 
 def write(result, ledgers, out, images=None, shape=None):

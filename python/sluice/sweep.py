@@ -20,6 +20,7 @@ import sys
 
 import numpy as np
 
+from . import _svg
 from ._model import Error, _f32, load
 
 PERCENTILES = (50, 90, 99)
@@ -262,11 +263,7 @@ def write_svg(result, path):
     """Accuracy against mean FLOPs per input: every setting, the Pareto front
     joined and highlighted, the model at its defaults and the dense model
     (every exit never taken) marked."""
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    matplotlib.rcParams["svg.hashsalt"] = "sluice"   # the same bytes for the same figures
-    matplotlib.rcParams["svg.fonttype"] = "none"     # text as text: a small file
+    _, plt = _svg.pyplot()
     names = result["swept"]
     rows = result["settings"]
     fl = np.array([r["mean_flops"] for r in rows])
@@ -292,8 +289,7 @@ def write_svg(result, path):
     ax.grid(True, lw=0.4, alpha=0.5)
     ax.legend(fontsize=8, loc="best")
     fig.tight_layout()
-    fig.savefig(path, format="svg", metadata={"Date": None})
-    plt.close(fig)
+    _svg.save(fig, path)
 
 
 def write(result, out):

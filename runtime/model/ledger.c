@@ -100,6 +100,25 @@ static void decisions(FILE *out, const sl_model_desc *d, const int32_t *slots, i
         fputc('}', out);
 }
 
+/* , "zeros": {"fc1": [21, 64], ...}: a -fzero-stats model's ReLUs, each
+ * with its zero outputs and the elements it computed; null for one the
+ * input never ran. */
+static void zeros(FILE *out, const sl_model_desc *d, const int32_t *slots)
+{
+    for (int32_t i = 0; i < d->n_relus; i++) {
+        const sl_relu_desc *r = &d->relus[i];
+        fputs(i ? ", " : ", \"zeros\": {", out);
+        json_string(out, r->name);
+        const int32_t *v = slots + r->slot;
+        if (v[1] > 0)
+            fprintf(out, ": [%d, %d]", (int)v[0], (int)v[1]);
+        else
+            fputs(": null", out);
+    }
+    if (d->n_relus)
+        fputc('}', out);
+}
+
 int sl_ledger_write_jsonl(FILE *out, const sl_model_desc *d, const sl_ledger *l,
                           int64_t first_index)
 {
@@ -122,6 +141,7 @@ int sl_ledger_write_jsonl(FILE *out, const sl_model_desc *d, const sl_ledger *l,
         decisions(out, d, slots, tokens, SL_DECISION_ROUTE, "routes");
         decisions(out, d, slots, tokens, SL_DECISION_BLOCKS, "blocks");
         decisions(out, d, slots, tokens, SL_DECISION_TOKENS, "selected");
+        zeros(out, d, slots);
         fputs("}\n", out);
     }
     return ferror(out) ? -1 : 0;

@@ -26,6 +26,7 @@ struct sl_model {
     float *thresholds;       /* [n_thresholds] */
     int32_t *force;          /* [1 + n_decisions], SL_FORCE_* */
     double budget;           /* FLOPs per input; 0: none */
+    int64_t *zero_units;     /* [n_zero_units]: -fzero-stats' counters, or NULL */
     sl_pool *pool;           /* the threads */
     float **scratch;         /* [threads]: a tile's arena each, 64-byte aligned */
     size_t scratch_bytes;    /* of each, with the staging area */
@@ -124,6 +125,7 @@ void sl_model_close(sl_model *m)
     free(m->tensors);
     free(m->thresholds);
     free(m->force);
+    free(m->zero_units);
     free_threads(m);
     sl_ledger_free(&m->own);
     free(m);
@@ -154,6 +156,14 @@ static int check_desc(const sl_model_desc *d, sl_error *err)
         int64_t sets = x->rows > 0 ? x->rows : 1;
         if (x->slot < 0 || x->count < 1 || x->rows < 0 || x->tok_a < 0 ||
             x->slot + x->count * sets > d->n_slots)
+            return sl_error_set(err, "model '%s': the descriptor is malformed", d->name);
+    }
+    if (d->n_relus < 0 || (d->n_relus && !d->relus) || d->n_zero_units < 0)
+        return sl_error_set(err, "model '%s': the descriptor is malformed", d->name);
+    for (int32_t j = 0; j < d->n_relus; j++) {
+        const sl_relu_desc *r = &d->relus[j];
+        if (!r->name || r->slot < 0 || r->slot + 2 > d->n_slots || r->width < 1 ||
+            r->unit0 < 0 || r->unit0 + r->width + 1 > d->n_zero_units)
             return sl_error_set(err, "model '%s': the descriptor is malformed", d->name);
     }
     return 0;
@@ -332,7 +342,10 @@ sl_model *sl_model_open(const sl_model_desc *d, const char *weights_path, sl_err
     m->dense = calloc((size_t)d->n_dense + 1, sizeof *m->dense);
     m->thresholds = calloc(nth ? nth : 1, sizeof *m->thresholds);
     m->force = calloc(nforce, sizeof *m->force);
-    if (!m->tensors || !m->dense || !m->thresholds || !m->force) {
+    if (d->n_zero_units > 0)
+        m->zero_units = calloc((size_t)d->n_zero_units, sizeof *m->zero_units);
+    if (!m->tensors || !m->dense || !m->thresholds || !m->force ||
+        (d->n_zero_units > 0 && !m->zero_units)) {
         sl_error_set(err, "model '%s': out of memory", d->name);
         sl_model_close(m);
         return NULL;
@@ -354,8 +367,16 @@ sl_model *sl_model_open(const sl_model_desc *d, const char *weights_path, sl_err
     for (size_t i = 0; i < nforce; i++)
         m->force[i] = SL_FORCE_NONE;
     m->env = (sl_env){m->tensors, (const sl_dense_pack *const *)m->dense, m->thresholds,
-                      m->force, &m->budget};
+                      m->force, &m->budget, m->zero_units};
     return m;
+}
+
+const int64_t *sl_model_zero_counts(const sl_model *m) { return m->zero_units; }
+
+void sl_model_reset_zero_counts(sl_model *m)
+{
+    if (m->zero_units)
+        memset(m->zero_units, 0, (size_t)m->desc->n_zero_units * sizeof *m->zero_units);
 }
 
 const sl_model_desc *sl_model_desc_of(const sl_model *m) { return m->desc; }

@@ -7,7 +7,9 @@
  *    "dense_flops": 45678, "gates": {"gate0": 1}, "routes": {"ffn": [3, 5]},
  *    "blocks": {"fc1": [1, 0]}, "selected": {"blk": [0, 3, 4]}}
  * (a route over tokens: one list of experts per token; selected: the tokens
- * a layer ran on, ascending)
+ * a layer ran on, ascending), and for a model compiled with -fzero-stats
+ *    "zeros": {"fc1": [21, 64]}
+ * (per ReLU: its outputs exactly zero and the elements it computed)
  * dense_flops is the input's own (at its token count).
  * exit: the exit's name, or "end"; a gate: 1 then-arm, 0 else-arm; a route:
  * the chosen experts, best first; blocks: 1 active, 0 skipped; null for a

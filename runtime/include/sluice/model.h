@@ -33,7 +33,7 @@
 extern "C" {
 #endif
 
-#define SL_ABI_VERSION 5
+#define SL_ABI_VERSION 6
 #define SL_MAX_RANK 4
 #define SL_MAX_THREADS 256
 
@@ -88,6 +88,23 @@ typedef struct sl_dense_desc {
     int32_t zero_skip;   /* 1: a call skips zero inputs, so the weights must be finite */
 } sl_dense_desc;
 
+/* A ReLU a model compiled with -fzero-stats counts.  Per input, ledger slots
+ * [slot, slot + 2): its outputs exactly zero, and the elements it computed
+ * (0 when the input never ran it).  Over every run since the model opened
+ * (or sl_model_reset_zero_counts), counters [unit0, unit0 + width): per
+ * unit (element of a vector, column of a matrix or sequence) how many times
+ * it was zero, and unit0 + width: the rows (tokens) that ran it. */
+typedef struct sl_relu_desc {
+    const char *name;    /* the dense layer it follows ("fc1"), else "relu@LINE:COL" */
+    int32_t line, col;
+    int32_t slot;
+    int64_t width;       /* units */
+    int64_t unit0;
+    int64_t dense_out;   /* outputs of the dense layers reading it: each zero is
+                            2 * dense_out FLOPs a kernel skipping zeros saves */
+    int32_t zero_skip;   /* 1: those layers' kernel does skip zeros, for a row alone */
+} sl_relu_desc;
+
 /* What a run reads besides its input. */
 typedef struct sl_env {
     const float *const *tensors;        /* [n_tensors] in manifest order */
@@ -95,6 +112,8 @@ typedef struct sl_env {
     const float *thresholds;            /* [n_thresholds] */
     const int32_t *force;               /* [1 + n_decisions]: see SL_FORCE_* */
     const double *budget;               /* FLOPs an input may spend; <= 0: no budget */
+    int64_t *zero_units;                /* [n_zero_units]: -fzero-stats' counters, added to
+                                           atomically; NULL without */
 } sl_env;
 
 /* force[0], the exit knob: SL_FORCE_NONE, SL_FORCE_NEVER, or k >= 0 to leave
@@ -149,6 +168,9 @@ typedef struct sl_model_desc {
     const unsigned char *embedded_weights; /* a whole safetensors file, or NULL */
     uint64_t embedded_size;
     sl_tile_fn tile;
+    int32_t n_relus;                    /* -fzero-stats: the ReLUs counted; 0 without */
+    const sl_relu_desc *relus;
+    int64_t n_zero_units;               /* the counters they use */
 } sl_model_desc;
 
 /* ---- the C API -------------------------------------------------------- */
@@ -187,6 +209,12 @@ int sl_model_force_gate(sl_model *m, const char *gate_name, int32_t arm_or_knob,
  * input whose first chance to leave is already past it spends what it
  * must.  Negative, NaN or infinite budgets are an error. */
 int sl_model_set_budget(sl_model *m, double flops, sl_error *err);
+
+/* A model compiled with -fzero-stats: its per-unit counters (desc->relus
+ * says where each ReLU's are), summed over every run since it opened or
+ * since the last reset; NULL for a model compiled without. */
+const int64_t *sl_model_zero_counts(const sl_model *m);
+void sl_model_reset_zero_counts(sl_model *m);
 
 /* Threads that sl_model_run uses: n >= 1, or 0 for the default (the
  * environment variable SLUICE_THREADS if set, else the CPUs this process

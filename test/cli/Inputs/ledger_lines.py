@@ -9,7 +9,7 @@ import numpy as np
 
 recs = [json.loads(line) for line in open(sys.argv[1])]
 y = np.load(sys.argv[2])
-print(f"model {sys.argv[3]}, ABI 5, {len(recs)} inputs")
+print(f"model {sys.argv[3]}, ABI 6, {len(recs)} inputs")
 for r in recs:
     print(f"{r['exit']} {r['flops']}")
 total = 0.0
