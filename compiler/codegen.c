@@ -220,13 +220,13 @@ int sl_codegen(sl_ctx *c, sl_program *p, const sl_options *o)
     l.t_f64 = LLVMDoubleTypeInContext(ctx);
     l.t_ptr = LLVMPointerTypeInContext(ctx, 0);
     sl_lower_model(&l);
-    sl_lower_desc(&l, embedded, embedded_size,
-                  o->emit == SL_EMIT_EXE || o->emit == SL_EMIT_SHARED);
+    bool desc_ok = sl_lower_desc(&l, embedded, embedded_size,
+                                 o->emit == SL_EMIT_EXE || o->emit == SL_EMIT_SHARED);
     LLVMDisposeBuilder(l.b);
     free(embedded);
     set_target_attributes(ctx, mod, tm);
 
-    int rc = 0;
+    int rc = desc_ok ? 0 : 1;
     char *msg = NULL;
     if (LLVMVerifyModule(mod, LLVMReturnStatusAction, &msg)) {
         sl_error(c, SL_SPAN_NONE, "internal error: the generated module is invalid: %s", msg);

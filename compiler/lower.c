@@ -15,6 +15,7 @@
  * lower_ops.c's; each row's FLOPs are counted in the tile's counters: what
  * every row of a frame runs is added once per frame (flush), per-row
  * amounts (active blocks) as they happen. */
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -637,6 +638,13 @@ static void walk_leave(sl_walker *w, const sl_item *it)
 }
 
 /* ---- the entry point ------------------------------------------------------------ */
+
+/* The tile reads sl_env (model.h) as six pointers in a row. */
+#define ENV_FIELD(f, i) (offsetof(sl_env, f) == (i) * sizeof(void *))
+_Static_assert(ENV_FIELD(tensors, 0) && ENV_FIELD(dense, 1) && ENV_FIELD(thresholds, 2) &&
+                   ENV_FIELD(force, 3) && ENV_FIELD(budget, 4) && ENV_FIELD(zero_units, 5) &&
+                   sizeof(sl_env) == 6 * sizeof(void *),
+               "build_tile reads sl_env in another layout than model.h declares");
 
 static void build_tile(lower *l)
 {

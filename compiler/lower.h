@@ -87,7 +87,8 @@ void sl_zero_stats_plan(lower *l, sl_program *p);
 /* lower.c */
 void sl_lower_model(lower *l);
 /* lower_desc.c: the constant sl_model_desc `<name>_model`; embedded may be
- * NULL.  For executables also `sluice_main_model` pointing at it. */
-void sl_lower_desc(lower *l, const unsigned char *embedded, size_t embedded_size, bool for_exe);
+ * NULL.  For executables also `sluice_main_model` pointing at it.  False
+ * (an internal error reported) when its layout differs from model.h's. */
+bool sl_lower_desc(lower *l, const unsigned char *embedded, size_t embedded_size, bool for_exe);
 
 #endif

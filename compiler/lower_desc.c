@@ -1,7 +1,17 @@
 /* lower_desc.c - the model's descriptor: a constant sl_model_desc (and the
  * tables it points to) laid out exactly as runtime/include/sluice/model.h
- * declares it, so the runtime can open, check and run the model. */
+ * declares it, so the runtime can open, check and run the model.
+ *
+ * The layout is written twice, as model.h's C structs (what the runtime
+ * reads) and as the LLVM types here (what the generated code holds).
+ * check_layout compares every field's offset and each struct's size with
+ * the C compiler's, so a change to one side alone is an internal error on
+ * the first model compiled (every test compiles one), not a descriptor
+ * misread at run time. */
+#include <stddef.h>
 #include <string.h>
+
+#include <llvm-c/Target.h>
 
 #include "lower.h"
 #include "sluice/model.h" /* SL_ABI_VERSION, SL_MAX_RANK: one source of truth */
@@ -44,6 +54,28 @@ static LLVMValueRef table(lower *l, LLVMTypeRef elem, LLVMValueRef *items, size_
     return g;
 }
 
+/* The C offsets of a struct's fields, in order, and its size. */
+#define C_LAYOUT(S, ...)                                                     \
+    (size_t[]){__VA_ARGS__}, sizeof((size_t[]){__VA_ARGS__}) / sizeof(size_t), sizeof(S), #S
+#define AT(S, f) offsetof(S, f)
+
+/* Does LLVM struct t lay out as the C struct whose field offsets are off[n]? */
+static bool check_layout(lower *l, LLVMTypeRef t, const size_t *off, size_t n, size_t size,
+                         const char *name)
+{
+    LLVMTargetDataRef td = LLVMGetModuleDataLayout(l->mod);
+    if (LLVMPointerSize(td) != sizeof(void *))
+        return true; /* another target than this build's runtime: nothing to compare */
+    unsigned fields = LLVMCountStructElementTypes(t);
+    bool ok = fields == n && LLVMABISizeOfType(td, t) == size;
+    for (unsigned i = 0; ok && i < fields; i++)
+        ok = LLVMOffsetOfElement(td, t, i) == off[i];
+    if (!ok)
+        sl_error(l->c, SL_SPAN_NONE, "internal error: the descriptor's %s has another layout "
+                 "in compiler/lower_desc.c than in runtime/include/sluice/model.h", name);
+    return ok;
+}
+
 static void line_col(lower *l, sl_span s, int64_t *line, int64_t *col)
 {
     uint32_t ln = 0, cl = 0;
@@ -53,15 +85,18 @@ static void line_col(lower *l, sl_span s, int64_t *line, int64_t *col)
     *col = cl;
 }
 
-void sl_lower_desc(lower *l, const unsigned char *embedded, size_t embedded_size, bool for_exe)
+bool sl_lower_desc(lower *l, const unsigned char *embedded, size_t embedded_size, bool for_exe)
 {
     const sl_program *p = l->p;
+    bool ok = true;
     LLVMTypeRef ptr = l->t_ptr, i32 = l->t_i32, i64 = l->t_i64;
     LLVMTypeRef shape_t = LLVMArrayType(i64, SL_MAX_RANK);
 
     /* sl_tensor_desc { name; rank; shape[4] } */
     LLVMTypeRef tensor_f[] = {ptr, i32, shape_t};
     LLVMTypeRef tensor_t = LLVMStructTypeInContext(l->ctx, tensor_f, 3, 0);
+    ok &= check_layout(l, tensor_t, C_LAYOUT(sl_tensor_desc, AT(sl_tensor_desc, name),
+                                       AT(sl_tensor_desc, rank), AT(sl_tensor_desc, shape)));
     size_t nt = p->tensors.len;
     LLVMValueRef *tensors = sl_arena_array(&l->c->arena, nt + 1, sizeof *tensors);
     for (size_t i = 0; i < nt; i++) {
@@ -75,6 +110,9 @@ void sl_lower_desc(lower *l, const unsigned char *embedded, size_t embedded_size
      * runtime packs at open */
     LLVMTypeRef dense_f[] = {i32, i32, i64, i64, i32};
     LLVMTypeRef dense_t = LLVMStructTypeInContext(l->ctx, dense_f, 5, 0);
+    ok &= check_layout(l, dense_t, C_LAYOUT(sl_dense_desc, AT(sl_dense_desc, weight),
+                                      AT(sl_dense_desc, bias), AT(sl_dense_desc, row0),
+                                      AT(sl_dense_desc, rows), AT(sl_dense_desc, zero_skip)));
     size_t nd_ = l->pl.packs.len;
     LLVMValueRef *dense = sl_arena_array(&l->c->arena, nd_ + 1, sizeof *dense);
     for (size_t i = 0; i < nd_; i++) {
@@ -96,6 +134,8 @@ void sl_lower_desc(lower *l, const unsigned char *embedded, size_t embedded_size
     /* sl_exit_desc { name; line; col } */
     LLVMTypeRef exit_f[] = {ptr, i32, i32};
     LLVMTypeRef exit_t = LLVMStructTypeInContext(l->ctx, exit_f, 3, 0);
+    ok &= check_layout(l, exit_t, C_LAYOUT(sl_exit_desc, AT(sl_exit_desc, name), AT(sl_exit_desc, line),
+                                     AT(sl_exit_desc, col)));
     size_t ne = p->exits.len;
     LLVMValueRef *exits = sl_arena_array(&l->c->arena, ne + 1, sizeof *exits);
     for (size_t i = 0; i < ne; i++) {
@@ -109,6 +149,12 @@ void sl_lower_desc(lower *l, const unsigned char *embedded, size_t embedded_size
      * per_expert } */
     LLVMTypeRef dec_f[] = {i32, ptr, i32, i32, i32, i32, i32, i32, i64, i64, i32};
     LLVMTypeRef dec_t = LLVMStructTypeInContext(l->ctx, dec_f, 11, 0);
+    ok &= check_layout(l, dec_t, C_LAYOUT(sl_decision_desc, AT(sl_decision_desc, kind),
+                                    AT(sl_decision_desc, name), AT(sl_decision_desc, line),
+                                    AT(sl_decision_desc, col), AT(sl_decision_desc, slot),
+                                    AT(sl_decision_desc, count), AT(sl_decision_desc, choices),
+                                    AT(sl_decision_desc, tok_a), AT(sl_decision_desc, tok_c),
+                                    AT(sl_decision_desc, rows), AT(sl_decision_desc, per_expert)));
     size_t nd = p->decisions.len;
     LLVMValueRef *decs = sl_arena_array(&l->c->arena, nd + 1, sizeof *decs);
     for (size_t i = 0; i < nd; i++) {
@@ -126,6 +172,10 @@ void sl_lower_desc(lower *l, const unsigned char *embedded, size_t embedded_size
      * the ReLUs -fzero-stats counts */
     LLVMTypeRef relu_f[] = {ptr, i32, i32, i32, i64, i64, i64, i32};
     LLVMTypeRef relu_t = LLVMStructTypeInContext(l->ctx, relu_f, 8, 0);
+    ok &= check_layout(l, relu_t, C_LAYOUT(sl_relu_desc, AT(sl_relu_desc, name), AT(sl_relu_desc, line),
+                                     AT(sl_relu_desc, col), AT(sl_relu_desc, slot),
+                                     AT(sl_relu_desc, width), AT(sl_relu_desc, unit0),
+                                     AT(sl_relu_desc, dense_out), AT(sl_relu_desc, zero_skip)));
     size_t nr = p->relus.len;
     LLVMValueRef *relus = sl_arena_array(&l->c->arena, nr + 1, sizeof *relus);
     for (size_t i = 0; i < nr; i++) {
@@ -175,6 +225,15 @@ void sl_lower_desc(lower *l, const unsigned char *embedded, size_t embedded_size
     };
     unsigned nf = sizeof desc_f / sizeof *desc_f;
     LLVMTypeRef desc_t = LLVMStructTypeInContext(l->ctx, desc_f, nf, 0);
+#define D(f) AT(sl_model_desc, f)
+    ok &= check_layout(l, desc_t, C_LAYOUT(sl_model_desc, D(abi_version), D(name), D(source),
+        D(default_weights), D(in_name), D(in_elem), D(in_rank), D(in_shape), D(in_size),
+        D(tokens_name), D(tokens_min), D(tokens_max), D(id_limit), D(out_rank), D(out_shape),
+        D(out_size), D(n_tensors), D(tensors), D(n_dense), D(dense), D(n_thresholds),
+        D(threshold_names), D(threshold_defaults), D(n_exits), D(exits), D(n_decisions),
+        D(decisions), D(n_slots), D(dense_flops), D(tile_rows), D(scratch_floats),
+        D(embedded_weights), D(embedded_size), D(tile), D(n_relus), D(relus), D(n_zero_units)));
+#undef D
     LLVMValueRef f[] = {
         i32v(l, SL_ABI_VERSION),
         str(l, p->name, "model.name"), str(l, p->source_path, "model.source"),
@@ -208,4 +267,5 @@ void sl_lower_desc(lower *l, const unsigned char *embedded, size_t embedded_size
         LLVMSetInitializer(m, desc);
         LLVMSetGlobalConstant(m, 1);
     }
+    return ok;
 }
