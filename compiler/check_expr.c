@@ -3,6 +3,7 @@
  * a frame of its own), block-gated layers and routes over expert banks.
  * Each becomes typed nodes in the current region. */
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "sema.h"
@@ -507,7 +508,7 @@ int sema_add_decision(sema *s, sl_decision_kind_c kind, const char *name, sl_spa
         sl_names_put(&s->c->arena, &s->decision_next, name, n + 1);
     }
     sl_names_put(&s->c->arena, &s->decision_index, unique, (int)s->p->decisions.len);
-    sl_decision d = {kind, unique, at, s->p->n_slots, count, choices, 0, 0, 0, 0};
+    sl_decision d = {kind, unique, at, s->p->n_slots, count, choices, 0, 0, 0, 0, false};
     s->p->n_slots += count;
     SL_VEC_PUSH(&s->c->arena, &s->p->decisions, d);
     return (int)s->p->decisions.len - 1;
@@ -673,6 +674,86 @@ static bool route_operands(sema *s, env_t *env, const sl_expr *e, int64_t *k, sl
     return *k >= 0 && *x && *scores;
 }
 
+/* The layer of a route of tokens, its region and its result: blk applied
+ * to arg (the chosen rows), which must give `want`; NULL after an error. */
+static sl_node *route_tokens_layer(sema *s, sl_node *r, sl_inst *blk, sl_node *arg, sl_ty want,
+                                   const sl_expr *e, const char *how_many)
+{
+    r->inst = blk;
+    r->route_arg = arg;
+    r->experts = sl_arena_array(&s->c->arena, 1, sizeof *r->experts);
+    r->expert_out = sl_arena_array(&s->c->arena, 1, sizeof *r->expert_out);
+    sl_region *saved = s->region;
+    s->in_expert++;
+    s->region = r->experts[0] = sema_region_new(s);
+    sl_node *out = apply(s, blk, arg, e->span);
+    s->in_expert--;
+    s->region = saved;
+    if (!out)
+        return NULL;
+    if (!sl_ty_equal(out->ty, want)) {
+        sema_err(s, e->span, "'%s' gives %s for the %s tokens it runs on; the tokens it skips "
+                 "keep their value, so it must give %s", blk->path, sema_ty_str(s, out->ty),
+                 how_many, sema_ty_str(s, want));
+        return NULL;
+    }
+    sema_use(out);
+    r->expert_out[0] = out;
+    return out;
+}
+
+/* route blk(x) tokens where c: blk runs on the rows of x where c holds,
+ * gathered in their order into a sequence of their own count (its T, per
+ * input); the other rows keep their value.  Inside blk an input may have
+ * as few as one token, so it is checked with that as the fewest. */
+static sl_node *route_tokens_where(sema *s, env_t *env, const sl_expr *e, sl_inst *blk)
+{
+    if (e->scaled) {
+        sema_err(s, e->span, "'scaled' scales by the scores of 'route ... top K tokens by s'; "
+                 "'tokens where' has none");
+        return NULL;
+    }
+    sl_node *x = sema_expr(s, env, e->args);
+    sl_node *c = sema_expr(s, env, e->scores);
+    if (!x || !c)
+        return NULL;
+    if (x->ty.rank != 2 || x->ty.tok_a != 1 || x->ty.tok_c != 0) {
+        sema_err(s, e->args->span, "'route ... tokens where' chooses tokens of a sequence "
+                 "f32[%s, d], not %s", s->p->tokens_name ? s->p->tokens_name : "T",
+                 sema_ty_str(s, x->ty));
+        return NULL;
+    }
+    if (x->ty.elem == SL_I32 && !(x = sema_to_f32(s, x)))
+        return NULL;
+    int32_t a;
+    int64_t k;
+    bool per_row = sema_rows_of(c->ty, &a, &k) && a == 1 && k == 0 &&
+                   (c->ty.rank == 1 || c->ty.dims[1] == 1);
+    if (c->ty.elem != SL_BOOL || !per_row) {
+        sema_err(s, e->scores->span, "the condition of 'route ... tokens where' must be one "
+                 "bool per token of %s (%s), not %s%s", sema_ty_str(s, x->ty),
+                 sema_ty_str(s, sema_rows_ty(s, SL_BOOL, 1, 1, 0, NULL)),
+                 sema_ty_str(s, c->ty),
+                 c->ty.elem != SL_BOOL ? "; a comparison goes in parentheses: 'where (s > 0.5)'"
+                                       : "");
+        return NULL;
+    }
+    sl_node *r = sema_node(s, SL_OP_ROUTE_TOKENS, x->ty, e->span, x, c);
+    sl_node *arg = sema_node(s, SL_OP_ROUTE_ARG, x->ty, e->args->span, NULL, NULL);
+    if (!r || !arg)
+        return NULL;
+    r->where = true;
+    int64_t fewest = s->p->tokens_min;
+    s->p->tokens_min = 1;
+    sl_node *out = route_tokens_layer(s, r, blk, arg, x->ty, e, "chosen");
+    s->p->tokens_min = fewest;
+    if (!out)
+        return NULL;
+    r->decision = sema_add_decision(s, SL_DEC_TOKENS, blk->path, e->span, (int)x->ty.dims[0], 0);
+    s->p->decisions.items[r->decision].where = true;
+    return sema_emit(s, r);
+}
+
 /* route blk(x) top k tokens by scores [scaled]: blk runs on the k rows of
  * x with the best scores, gathered in their order as a [k, d] matrix; the
  * other rows keep their value (mixture of depths). */
@@ -686,12 +767,17 @@ static sl_node *route_tokens(sema *s, env_t *env, const sl_expr *e)
                      s->fr->inst ? "layer" : "model");
         return NULL;
     }
+    if (blk->kind == SL_P_BANK && !blk->is_list && e->where) {
+        sema_err(s, e->name_span, "'%s' is an expert bank; 'route ... tokens where c' runs one "
+                 "layer on the tokens where c holds", e->name);
+        return NULL;
+    }
     if (blk->kind == SL_P_BANK && !blk->is_list)
         return route_experts(s, env, e, blk, true);
     if (blk->kind == SL_P_BANK) {
-        sema_err(s, e->name_span, "'%s' is a list of layers; route one of them ('route b(x) top "
-                 "K tokens by s' in 'for b in %s { ... }'), or make it an expert bank", e->name,
-                 e->name);
+        sema_err(s, e->name_span, "'%s' is a list of layers; route one of them ('route b(x) %s' "
+                 "in 'for b in %s { ... }'), or make it an expert bank", e->name,
+                 e->where ? "tokens where c" : "top K tokens by s", e->name);
         return NULL;
     }
     if (e->switched || e->capacity > 0) {
@@ -699,6 +785,8 @@ static sl_node *route_tokens(sema *s, env_t *env, const sl_expr *e)
                  "tokens", e->switched ? "switch" : "capacity");
         return NULL;
     }
+    if (e->where)
+        return route_tokens_where(s, env, e, blk);
     int64_t k;
     sl_node *x, *scores;
     if (!route_operands(s, env, e, &k, &x, &scores))
@@ -735,28 +823,12 @@ static sl_node *route_tokens(sema *s, env_t *env, const sl_expr *e)
     sl_node *arg = sema_node(s, SL_OP_ROUTE_ARG, chosen, e->args->span, NULL, NULL);
     if (!r || !arg)
         return NULL;
-    r->inst = blk;
     r->index = k;
     r->scaled = e->scaled;
-    r->route_arg = arg;
-    r->experts = sl_arena_array(&s->c->arena, 1, sizeof *r->experts);
-    r->expert_out = sl_arena_array(&s->c->arena, 1, sizeof *r->expert_out);
-    sl_region *saved = s->region;
-    s->in_expert++;
-    s->region = r->experts[0] = sema_region_new(s);
-    sl_node *out = apply(s, blk, arg, e->span);
-    s->in_expert--;
-    s->region = saved;
-    if (!out)
+    char how_many[32];
+    snprintf(how_many, sizeof how_many, "%lld", (long long)k);
+    if (!route_tokens_layer(s, r, blk, arg, chosen, e, how_many))
         return NULL;
-    if (!sl_ty_equal(out->ty, chosen)) {
-        sema_err(s, e->span, "'%s' gives %s for the %lld tokens it runs on; the tokens it skips "
-                 "keep their value, so it must give %s", blk->path, sema_ty_str(s, out->ty),
-                 (long long)k, sema_ty_str(s, chosen));
-        return NULL;
-    }
-    sema_use(out);
-    r->expert_out[0] = out;
     r->decision = sema_add_decision(s, SL_DEC_TOKENS, blk->path, e->span, (int)k, 0);
     return sema_emit(s, r);
 }

@@ -163,6 +163,8 @@ struct sl_node {
     bool per_token;         /* ROUTE: every row of its matrix or sequence input routed on
                                its own (the expert regions' rows are tokens) */
     bool scaled;            /* ROUTE_TOKENS: chosen rows x + s * (out - x), not out */
+    bool where;             /* ROUTE_TOKENS: the rows where b (bool per row) holds, however
+                               many, not the top `index` */
     bool switched;          /* ROUTE: weights softmax(scores) at the chosen, not renormalised */
     bool expert_choice;     /* ROUTE over tokens: each expert takes its `index` best tokens */
     double capacity;        /* ROUTE over tokens, token choice: the experts' capacity factor */
@@ -205,6 +207,7 @@ typedef struct sl_decision {
     int64_t rows, tok_c;
     int32_t tok_a;
     int32_t per_expert;     /* expert choice: the tokens each expert takes; else 0 */
+    bool where;             /* TOKENS: the rows where a condition holds (count: the most) */
 } sl_decision;
 
 typedef struct sl_tensor {

@@ -229,9 +229,10 @@ static range node_range(const sl_node *n, range experts)
         return (range){sl_flops_add(n->flops, lo),
                        sl_flops_add(n->flops, route_chosen(n, experts.hi)), true};
     }
-    case SL_OP_ROUTE_TOKENS: /* its layer, once, on the chosen rows */
-        return (range){sl_flops_add(n->flops, experts.lo), sl_flops_add(n->flops, experts.hi),
-                       true};
+    case SL_OP_ROUTE_TOKENS: /* its layer, once, on the chosen rows (with `where`: none
+                                to all of them) */
+        return (range){sl_flops_add(n->flops, n->where ? ZERO : experts.lo),
+                       sl_flops_add(n->flops, experts.hi), true};
     default:
         return (range){n->flops, n->flops, true};
     }
@@ -372,6 +373,10 @@ void sl_cost_print(sl_ctx *c, const sl_program *p, int64_t tokens, FILE *out)
         else if (d->kind == SL_DEC_ROUTE)
             fprintf(out, "route %s: top %d of %d experts%s, %.0f to %.0f FLOPs each\n", d->name,
                     d->count, d->choices, d->rows ? " per token" : "", a, b);
+        else if (d->kind == SL_DEC_TOKENS && d->where)
+            fprintf(out, "tokens %s: the K tokens where its condition holds through it, "
+                    "0 to %.0f FLOPs; K tokens: %s\n", d->name, b,
+                    sl_flops_str(c, info[i].v[1], "K"));
         else if (d->kind == SL_DEC_TOKENS)
             fprintf(out, "tokens %s: the top %d tokens through it, %.0f FLOPs\n", d->name,
                     d->count, a);

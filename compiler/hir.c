@@ -119,6 +119,11 @@ static void dump_node(dumper *d, const sl_node *n)
                 n->axis ? " merged" : "", d->p->decisions.items[n->decision].name);
         break;
     case SL_OP_ROUTE_TOKENS:
+        if (n->where) {
+            fprintf(out, " %s(%%%d) tokens where %%%d (%s)", n->inst->path, n->a->id, n->b->id,
+                    d->p->decisions.items[n->decision].name);
+            break;
+        }
         fprintf(out, " %s(%%%d) top %lld tokens by %%%d%s (%s)", n->inst->path, n->a->id,
                 (long long)n->index, n->b->id, n->scaled ? " scaled" : "",
                 d->p->decisions.items[n->decision].name);

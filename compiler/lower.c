@@ -20,7 +20,8 @@
 #include <string.h>
 
 #include "lower_emit.h"
-#include "sluice/model.h" /* SL_FORCE_NONE */
+#include "sluice/kernels.h" /* SL_RT_DROPPED */
+#include "sluice/model.h"   /* SL_FORCE_NONE */
 
 /* ---- frames ------------------------------------------------------------------- */
 
@@ -500,10 +501,68 @@ static void top_tokens(emit *e, const sl_node *n, const plan_item *pi)
 
 /* Every row's tokens as they were, then the chosen ones from the layer:
  * its output row, or x + s * (out - x) when scaled. */
+/* route blk(x) tokens where c: per row, the tokens where c holds, in
+ * order (their indices, their count, their rows of x gathered), and the
+ * list of the rows that chose any, which the layer runs over with those
+ * counts as their token counts (walk_sub_enter).  Ledger slots past the
+ * count are SL_RT_DROPPED: reached, not chosen. */
+static void where_tokens_enter(emit *e, const sl_node *n, const plan_item *pi, LLVMValueRef nrows)
+{
+    lower *l = e->l;
+    int64_t most = n->a->ty.dims[0], d = n->a->ty.dims[1];
+    const sl_decision *dec = &l->p->decisions.items[n->decision];
+    em_flush_flops(e);
+    e->fr->pending = sl_flops_add(e->fr->pending, n->flops);
+    LLVMValueRef idx = em_scratch_at(e, pi->idx, "chosen.idx");
+    LLVMValueRef counts = em_scratch_at(e, pi->w, "chosen.n");
+    LLVMValueRef rows = em_scratch_at(e, pi->list0, "choosing.rows");
+    LLVMValueRef cnt = em_entry_alloca(l, l->t_i64, "chosen");
+    LLVMBuildStore(l->b, em_i64(l, 0), nrows);
+    rows_loop r;
+    LLVMValueRef row = em_rows_begin(e, &r, e->fr->rows, em_frame_count(e), "choose");
+    LLVMBuildStore(l->b, em_i64(l, 0), cnt);
+    LLVMValueRef ir = em_gep(l, l->t_i32, idx, em_row_index(l, row, most, NULL), "idx.row");
+    LLVMValueRef sr = em_gep(l, l->t_i32, e->slots, em_row_index(l, row, l->p->n_slots,
+                                                                em_i64(l, dec->slot)), "slots.row");
+    LLVMValueRef x = em_row_ptr(e, n->a, row), dst = em_row_ptr(e, n->route_arg, row);
+    loop tl;
+    LLVMValueRef t = em_loop_begin(e, &tl, em_extent(e, n->a->ty, row), "where");
+    LLVMBasicBlockRef take = em_block(e, "where.take"), next = em_block(e, "where.next");
+    LLVMBuildCondBr(l->b, em_element(e, n->b, row, t), take, next);
+    em_at(e, take);
+    LLVMValueRef k = em_load(l, l->t_i64, cnt, "k");
+    LLVMValueRef t32 = LLVMBuildTrunc(l->b, t, l->t_i32, "");
+    em_store_at(l, l->t_i32, ir, k, t32);
+    em_store_at(l, l->t_i32, sr, k, t32);
+    LLVMBuildMemCpy(l->b, em_gep(l, l->t_f32, dst, em_row_index(l, k, d, NULL), ""), 4,
+                    em_gep(l, l->t_f32, x, em_row_index(l, t, d, NULL), ""), 4, em_i64(l, 4 * d));
+    LLVMBuildStore(l->b, LLVMBuildAdd(l->b, k, em_i64(l, 1), ""), cnt);
+    LLVMBuildBr(l->b, next);
+    em_at(e, next);
+    em_loop_end(e, &tl);
+    LLVMValueRef k_all = em_load(l, l->t_i64, cnt, "chosen.n");
+    em_store_at(l, l->t_i32, counts, row, LLVMBuildTrunc(l->b, k_all, l->t_i32, ""));
+    loop rl; /* the slots past the count */
+    LLVMValueRef j = em_loop_begin(e, &rl, LLVMBuildSub(l->b, em_i64(l, most), k_all, ""), "unchosen");
+    em_store_at(l, l->t_i32, sr, LLVMBuildAdd(l->b, k_all, j, ""), em_i32(l, SL_RT_DROPPED));
+    em_loop_end(e, &rl);
+    LLVMBasicBlockRef add = em_block(e, "where.any"), done = em_block(e, "where.row.done");
+    LLVMBuildCondBr(l->b, LLVMBuildICmp(l->b, LLVMIntSGT, k_all, em_i64(l, 0), ""), add, done);
+    em_at(e, add);
+    LLVMValueRef m = em_load(l, l->t_i64, nrows, "m");
+    em_store_at(l, l->t_i32, rows, m, LLVMBuildTrunc(l->b, row, l->t_i32, ""));
+    LLVMBuildStore(l->b, LLVMBuildAdd(l->b, m, em_i64(l, 1), ""), nrows);
+    LLVMBuildBr(l->b, done);
+    em_at(e, done);
+    em_rows_end(e, &r);
+}
+
+/* After the layer of a route of tokens: every row of x, then the chosen
+ * ones from the layer's result (scaled: x + s * (out - x)). */
 static void route_tokens_leave(emit *e, const sl_node *n, const plan_item *pi)
 {
     lower *l = e->l;
-    int64_t k = n->index, d = n->ty.dims[1];
+    int64_t most = sl_plan_route_tokens_chosen(n), d = n->ty.dims[1];
     const sl_node *out = n->expert_out[0];
     LLVMValueRef idx = em_scratch_at(e, pi->idx, "chosen.idx"), w = em_scratch_at(e, pi->w, "chosen.w");
     rows_loop r;
@@ -512,9 +571,11 @@ static void route_tokens_leave(emit *e, const sl_node *n, const plan_item *pi)
     LLVMValueRef o = em_row_ptr(e, out, row);
     LLVMValueRef len = LLVMBuildMul(l->b, em_extent(e, n->a->ty, row), em_i64(l, 4 * d), "");
     LLVMBuildMemCpy(l->b, y, 4, x, 4, len);
+    LLVMValueRef k = n->where ? LLVMBuildSExt(l->b, em_load_at(l, l->t_i32, w, row), l->t_i64, "k")
+                              : em_i64(l, n->index);
     loop jl;
-    LLVMValueRef j = em_loop_begin(e, &jl, em_i64(l, k), "scatter.token");
-    LLVMValueRef at = em_row_index(l, row, k, j);
+    LLVMValueRef j = em_loop_begin(e, &jl, k, "scatter.token");
+    LLVMValueRef at = em_row_index(l, row, most, j);
     LLVMValueRef t = LLVMBuildSExt(l->b, em_load_at(l, l->t_i32, idx, at), l->t_i64, "token");
     LLVMValueRef yt = em_gep(l, l->t_f32, y, em_row_index(l, t, d, NULL), "");
     LLVMValueRef ot = em_gep(l, l->t_f32, o, em_row_index(l, j, d, NULL), "");
@@ -542,6 +603,7 @@ typedef struct open_item {
     frame sub[2];               /* GATE: the arms; EXIT: the value ([0]) */
     route_state rs;             /* ROUTE */
     frame expert;
+    LLVMValueRef tokens;        /* ROUTE_TOKENS with `where`: the token counts outside */
 } open_item;
 
 static open_item *open_top(emit *e) { return e->open.items[e->open.len - 1]; }
@@ -558,6 +620,9 @@ static void walk_enter(sl_walker *w, const sl_item *it)
     case SL_IT_NODE:
         if (it->node->op == SL_OP_ROUTE)
             route_enter(e, it->node, pi, &o->rs);
+        else if (it->node->op == SL_OP_ROUTE_TOKENS && it->node->where)
+            where_tokens_enter(e, it->node, pi,
+                               o->expert.count = em_entry_alloca(l, l->t_i64, "choosing.n"));
         else if (it->node->op == SL_OP_ROUTE_TOKENS)
             route_tokens_enter(e, it->node, pi);
         else if (it->node->op == SL_OP_TOP_TOKENS)
@@ -596,9 +661,15 @@ static void walk_sub_enter(sl_walker *w, const sl_item *it, int k, const sl_regi
                    name);
         break;
     case SL_IT_NODE:
-        if (it->node->op == SL_OP_ROUTE_TOKENS) /* its layer, over the same rows */
+        if (it->node->op == SL_OP_ROUTE_TOKENS && it->node->where) {
+            /* its layer, over the rows that chose any, each at its count */
+            push_frame(e, &o->expert, em_scratch_at(e, o->pi->list0, "choosing.rows"),
+                       o->expert.count, "chosen.tokens");
+            o->tokens = e->tokens;
+            e->tokens = em_scratch_at(e, o->pi->w, "chosen.n");
+        } else if (it->node->op == SL_OP_ROUTE_TOKENS) { /* its layer, over the same rows */
             push_frame(e, &o->expert, e->fr->rows, e->fr->count, "chosen.tokens");
-        else
+        } else
             expert_enter(e, it->node, o->pi, &o->rs, k, &o->expert);
         break;
     }
@@ -622,6 +693,8 @@ static void walk_sub_leave(sl_walker *w, const sl_item *it, int k, const sl_regi
         break;
     }
     pop_frame(e);
+    if (it->kind == SL_IT_NODE && it->node->op == SL_OP_ROUTE_TOKENS && it->node->where)
+        e->tokens = o->tokens; /* after the frame's FLOPs, counted at its counts */
 }
 
 static void walk_leave(sl_walker *w, const sl_item *it)

@@ -78,6 +78,9 @@ bool sl_plan_zero_skips(const lower *l, const sl_node *n);
 /* A route's choices per row (token): k, or with expert choice a slot per
  * expert; and the floats of one row (one token, over tokens) of its output. */
 int64_t sl_plan_route_choices(const sl_node *n);
+/* A route of tokens' chosen rows per row at the most: k, or with `where`
+ * every row of its input. */
+int64_t sl_plan_route_tokens_chosen(const sl_node *n);
 int64_t sl_plan_route_width(const sl_node *n);
 
 /* lower_stats.c (-fzero-stats), before lowering: the ReLUs to count, their

@@ -149,6 +149,11 @@ static int64_t row_bytes(const sl_node *n)
  * for anything else. */
 static int64_t route_rows(const sl_node *n) { return n->per_token ? n->a->ty.dims[0] : 1; }
 
+int64_t sl_plan_route_tokens_chosen(const sl_node *n)
+{
+    return n->where ? n->a->ty.dims[0] : n->index;
+}
+
 int64_t sl_plan_route_choices(const sl_node *n)
 {
     return n->expert_choice ? n->inst->n_children : n->index;
@@ -421,8 +426,10 @@ static void place_enter(sl_walker *w, const sl_item *it)
             give(c, &p->arena, pi->idx, 4 * n->index);
         } else if (n->op == SL_OP_ROUTE_TOKENS) { /* the chosen rows, gathered */
             const sl_node *arg = n->route_arg;
-            pi->idx = take(c, &p->arena, 4 * n->index);
-            pi->w = take(c, &p->arena, 4 * n->index);
+            pi->idx = take(c, &p->arena, 4 * sl_plan_route_tokens_chosen(n));
+            pi->w = take(c, &p->arena, 4 * (n->where ? 1 : n->index)); /* where: the count */
+            if (n->where) /* the rows that chose any */
+                pi->list0 = take(c, &p->arena, 4);
             p->rows_of[arg->id] = p->rows;
             p->pl->off[arg->id] = take(c, &p->arena, p->rows * row_bytes(arg));
         } else if (n->op == SL_OP_DENSE_BLOCKS) {
@@ -491,8 +498,10 @@ static void place_leave(sl_walker *w, const sl_item *it)
     } else if (it->node->op == SL_OP_ROUTE_TOKENS) {
         const sl_node *n = it->node, *arg = n->route_arg;
         give(c, &p->arena, p->pl->off[arg->id], p->rows_of[arg->id] * row_bytes(arg));
-        give(c, &p->arena, pi->w, 4 * n->index);
-        give(c, &p->arena, pi->idx, 4 * n->index);
+        if (n->where)
+            give(c, &p->arena, pi->list0, 4);
+        give(c, &p->arena, pi->w, 4 * (n->where ? 1 : n->index));
+        give(c, &p->arena, pi->idx, 4 * sl_plan_route_tokens_chosen(n));
     } else if (it->node->op == SL_OP_ROUTE) {
         const sl_node *n = it->node;
         int64_t k = sl_plan_route_choices(n) * route_rows(n), d = sl_plan_route_width(n);

@@ -176,15 +176,19 @@ static void dump_expr(dumper *d, const sl_expr *e, int indent)
         return;
     case SL_EX_ROUTE:
         line_start(d, indent, "Route", e->span);
-        fprintf(d->out, " %s top ", e->name);
-        print_dim(d, e->k, 0);
-        fprintf(d->out, "%s%s%s", e->of_tokens ? " tokens" : "", e->scaled ? " scaled" : "",
-                e->switched ? " switch" : "");
+        if (e->where) {
+            fprintf(d->out, " %s tokens", e->name);
+        } else {
+            fprintf(d->out, " %s top ", e->name);
+            print_dim(d, e->k, 0);
+        }
+        fprintf(d->out, "%s%s%s", e->of_tokens && !e->where ? " tokens" : "",
+                e->scaled ? " scaled" : "", e->switched ? " switch" : "");
         if (e->capacity > 0)
             fprintf(d->out, " capacity %g", e->capacity);
         fputc('\n', d->out);
         dump_expr(d, e->args, indent + 1);
-        line_start(d, indent + 1, "By", e->scores->span);
+        line_start(d, indent + 1, e->where ? "Where" : "By", e->scores->span);
         fputc('\n', d->out);
         dump_expr(d, e->scores, indent + 2);
         return;

@@ -258,9 +258,10 @@ struct sl_expr {
     sl_expr *args;        /* CALL: list; INDEX: the subscripts (exprs or SLICEs);
                              ROUTE: the argument; LIST: the elements */
     int n_args;
-    sl_dim *k;            /* ROUTE: top k */
-    sl_expr *scores;      /* ROUTE: by ... */
+    sl_dim *k;            /* ROUTE: top k (NULL with `where`) */
+    sl_expr *scores;      /* ROUTE: by ...; with `where`, the condition */
     bool of_tokens;       /* ROUTE: `top k tokens`: the k best rows of the argument */
+    bool where;           /* ROUTE: `tokens where c`: the rows where c holds */
     bool scaled;          /* ROUTE: options after the scores: `scaled`, */
     bool switched;        /*   `switch`, */
     double capacity;      /*   `capacity F` (0: none) */

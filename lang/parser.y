@@ -160,7 +160,7 @@ static sl_dim *dim_int(parser *p, sl_span at)
     return d;
 }
 
-/* route NAME(arg) top k [tokens] by scores */
+/* route NAME(arg) top k [tokens] by scores; route NAME(arg) tokens where c (k NULL) */
 static sl_expr *route_new(parser *p, sl_span at, sl_span name, sl_expr *arg, sl_dim *k,
                           sl_expr *scores, bool of_tokens)
 {
@@ -716,7 +716,9 @@ arg_list
 /* primary = IDENT | INT | FLOAT | "true" | "false" | "(" expr ")"
  *         | "[" expr { "," expr } "]"
  *         | "route" IDENT "(" expr ")" "top" dim_atom [ "tokens" ] "by" postfix
- *           [ "scaled" ]      ("scaled" is not reserved: only here after "tokens") */
+ *           [ "scaled" ]      ("scaled" is not reserved: only here after "tokens")
+ *         | "route" IDENT "(" expr ")" "tokens" "where" postfix
+ *                             ("where" is not reserved either) */
 primary
     : IDENT { $$ = expr_new(p, SL_EX_NAME, @1); $$->name = TEXT(@1); }
     | INT { $$ = number(p, @1, true); }
@@ -742,6 +744,14 @@ route
         $$ = route_new(p, @$, @2, $4, $7, $10, true);
       }
     | route IDENT { $$ = route_option(p, $1, @2, NULL); }
+    | ROUTE IDENT '(' expr ')' TOKENS IDENT postfix %prec ROUTE_BY {
+        $$ = route_new(p, @$, @2, $4, NULL, $8, true);
+        $$->where = true;
+        if (strcmp(TEXT(@7), "where") != 0)
+            sl_error(p->c, @7, "expected 'where' after 'tokens' ('route %s(x) tokens where c', "
+                     "or 'route %s(x) top K tokens by s'), found identifier '%s'",
+                     TEXT(@2), TEXT(@2), TEXT(@7));
+      }
     | route IDENT INT { $$ = route_option(p, $1, @2, &@3); }
     | route IDENT FLOAT { $$ = route_option(p, $1, @2, &@3); }
     ;

@@ -804,6 +804,83 @@ def make_depth():
     write_ref(case, outs, recs)
 
 
+def make_where():
+    """route LAYER(h) tokens where C: each layer on the tokens where its
+    condition holds, however many (none: skipped), gathered in order; a
+    per-token early exit (a token stays live while no head is confident)."""
+    case = "where"
+    torch.manual_seed(122)
+    g = np.random.default_rng(122)
+    blks = [nn.TransformerEncoderLayer(8, 2, 16, dropout=0.0, batch_first=True).eval()
+            for _ in range(2)]
+    routers = [nn.Linear(8, 1) for _ in range(2)]
+    heads = [nn.Linear(8, 4) for _ in range(2)]
+    proj = nn.Linear(8, 8)
+    with torch.no_grad():
+        for r in routers:
+            r.weight.mul_(4)
+        for hd in heads:
+            hd.weight.mul_(3)
+    sd = OrderedDict()
+    for name, ms in (("blks", blks), ("routers", routers), ("heads", heads)):
+        for i, m in enumerate(ms):
+            sd.update(("%s.%d.%s" % (name, i, k), v) for k, v in state(m).items())
+    sd.update(("proj." + k, v) for k, v in state(proj).items())
+    save_safetensors(os.path.join(case_dir(case), case + ".safetensors"), sd)
+    blks = [b.to(f64) for b in blks]
+    routers = [r.to(f64) for r in routers]
+    heads = [hd.to(f64) for hd in heads]
+    proj = proj.to(f64)
+    t = threshold(case, "t")
+    lens = [7, 3, 5, 4, 6, 7, 3, 5, 6, 4, 7, 5, 7, 6, 4, 5]
+
+    def enc_flops(k):  # encoder_layer[8, 2, 16] on k tokens (docs/language.md, "Cost")
+        return k * (8 * 64 + 4 * 8) + k * k * (4 * 8 + 2) + 4 * k * 8 + k * (2 * 8 * 16 + 16) \
+            + k * 16 + k * (2 * 16 * 8 + 8)
+
+    def run(s, i):
+        h = t64(s)
+        n = len(s)
+        what = "where input %d" % i
+        # outside the routes, per token: routers.0, sigmoid, > 0.3; per layer
+        # its choosing, heads.j, softmax, max, < t, and; routers.1, > 0, the
+        # choosing; pool_mean over 8 columns
+        flops = 19 * n + 2 * (n + 68 * n + 4 * n + 4 * n + 2 * n) + 19 * n + 8 * n
+        live = [decide(v, 0.3, what + " live") for v in torch.sigmoid(routers[0](h))[:, 0]]
+        sel = OrderedDict()
+        for j, blk in enumerate(blks):
+            ch = [q for q in range(n) if live[q]]
+            if ch:
+                h = h.clone()
+                h[ch] = blk(h[ch][None])[0]
+            sel["blks.%d" % j] = ch
+            flops += enc_flops(len(ch))
+            conf = torch.softmax(heads[j](h), -1).max(-1).values
+            live = [live[q] and not decide(conf[q], t, what + " head %d" % j) for q in range(n)]
+        ch = [q for q in range(n) if decide(routers[1](h)[q, 0], 0.0, what + " proj")]
+        if ch:
+            h = h.clone()
+            h[ch] = proj(h[ch])
+        sel["proj"] = ch
+        flops += len(ch) * (2 * 8 * 8 + 8)
+        return torch.cat([h.mean(0), h[-1]]).numpy(), (sel, flops)
+
+    def run_sel(s, i):
+        out, (sel, flops) = run(s, i)
+        run_sel.flops.append(flops)
+        return out, sel
+    run_sel.flops = []
+
+    seqs, outs, recs = draw_clear(g, lens, 8, run_sel)
+    for r, f in zip(recs, run_sel.flops):
+        r["flops"] = f
+    counts = [len(r["selected"]["blks.1"]) for r in recs]
+    assert 0 in counts and any(0 < c < r["tokens"] for c, r in zip(counts, recs)), counts
+    x = padded(seqs, 7, lambda sh: np.full(sh, np.nan))
+    save_inputs(case, x, lens)
+    write_ref(case, outs, recs)
+
+
 # ---- token selection --------------------------------------------------------------
 
 
@@ -846,7 +923,7 @@ CASES = OrderedDict([("attn", make_attn), ("causal", make_causal), ("long", make
                      ("cols", make_cols), ("loop", make_loop), ("lexit", make_lexit),
                      ("gateroute", make_gateroute), ("fixed", make_fixed),
                      ("prefix", make_prefix), ("enc", make_enc), ("depth", make_depth),
-                     ("keep", make_keep)])
+                     ("where", make_where), ("keep", make_keep)])
 
 if __name__ == "__main__":
     for c in sys.argv[1:] or list(CASES):
