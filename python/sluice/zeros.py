@@ -157,12 +157,7 @@ def write_svg(result, path):
 
 
 def write(result, out):
-    os.makedirs(out, exist_ok=True)
-    paths = [os.path.join(out, "zeros." + e) for e in ("json", "csv", "svg")]
-    write_json(result, paths[0])
-    write_csv(result, paths[1])
-    write_svg(result, paths[2])
-    return paths
+    return _svg.write_files(result, out, "zeros", write_json, write_csv, write_svg)
 
 
 def _pct(v):
