@@ -77,6 +77,16 @@ def write_if_changed(path, data):
     return True
 
 
+def save_if_changed(path, state_dict):
+    """The state_dict as safetensors at path, unless the file holds it already."""
+    tmp = path + ".new"
+    slutil.save_safetensors(tmp, state_dict)
+    with open(tmp, "rb") as f:
+        data = f.read()
+    os.remove(tmp)
+    return write_if_changed(path, data)
+
+
 def clear_tokens(net, x, margin=1e-3):
     """A mask [n] of the tokens x [n, D] whose router scores are at least
     `margin` apart at every place K (1, 2, 4) of their descending order."""
@@ -105,12 +115,7 @@ def main():
             if write_if_changed(os.path.join(d, "model.slu"), model_text(t, k).encode()):
                 changed.append(os.path.join(d, "model.slu"))
     w = os.path.join(args.out, "weights.safetensors")
-    tmp = w + ".new"
-    slutil.save_safetensors(tmp, net.state_dict())
-    with open(tmp, "rb") as f:
-        data = f.read()
-    os.remove(tmp)
-    if write_if_changed(w, data):
+    if save_if_changed(w, net.state_dict()):
         changed.append(w)
     gen = torch.Generator().manual_seed(SEED + 1)
     with torch.no_grad():

@@ -1,15 +1,17 @@
-"""Time the Mixtral-style PyTorch inference of bench/run-tokens (moe.forward),
-in-process.
+"""Time the PyTorch inference of bench/run-tokens (moe.forward, Mixtral's
+style) or of bench/run-where (where.forward), in-process.
 
-    /usr/bin/python3 bench/tokens/torch_worker.py DIR
+    /usr/bin/python3 bench/tokens/torch_worker.py DIR [where]
 
-DIR (build/bench-tokens) holds weights.safetensors and inputs_tT.npy [N, T *
-256] for T = 64, 256 (make.py).  Prints one line, "info torch=VERSION
-blas=CORE", then answers commands on stdin, one line each, as
-bench/batch/time_model.c does:
+DIR (build/bench-tokens) holds weights.safetensors (weights_where.safetensors
+for `where`) and inputs_tT.npy [N, T * 256] for T = 64, 256 (make.py).
+Prints one line, "info torch=VERSION blas=CORE", then answers commands on
+stdin, one line each, as bench/batch/time_model.c does:
 
-  run T K BATCH THREADS MIN_SECONDS  ->  us US_PER_SEQUENCE passes P
+  run T KNOB BATCH THREADS MIN_SECONDS  ->  us US_PER_SEQUENCE passes P
   quit
+
+KNOB: top K experts per token (moe), or the threshold theta (where).
 
 THREADS sets both torch's intra-op threads (torch.set_num_threads) and
 OpenBLAS's, which Debian's torch calls for its matrix products through
@@ -33,6 +35,7 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 import moe  # noqa: E402
+import where  # noqa: E402
 
 
 def inputs(d, t):
@@ -57,7 +60,7 @@ def set_threads(n, blas):
         blas.openblas_set_num_threads(n)
 
 
-def time_batch(net, x, k, batch, min_seconds):
+def time_batch(forward, net, x, knob, batch, min_seconds):
     n = x.shape[0]
     calls = -(-n // batch)
     xt = x[torch.arange(calls * batch) % n]  # tiled
@@ -67,7 +70,7 @@ def time_batch(net, x, k, batch, min_seconds):
         if p == 0:
             t0 = time.perf_counter()
         for c in chunks:
-            moe.forward(net, c, k)
+            forward(net, c, knob)
         if p >= 0:
             elapsed = time.perf_counter() - t0
         p += 1
@@ -76,7 +79,11 @@ def time_batch(net, x, k, batch, min_seconds):
 
 def main():
     d = sys.argv[1]
-    net = moe.load(os.path.join(d, "weights.safetensors"))
+    family = sys.argv[2] if len(sys.argv) > 2 else "moe"
+    if family == "where":
+        net, forward, knob = where.load(os.path.join(d, "weights_where.safetensors")), where.forward, float
+    else:
+        net, forward, knob = moe.load(os.path.join(d, "weights.safetensors")), moe.forward, int
     xs = {t: inputs(d, t) for t in moe.TS}
     blas = openblas()
     core = blas.openblas_get_corename().decode() if blas is not None else "not OpenBLAS"
@@ -88,7 +95,8 @@ def main():
                 break
             if len(w) == 6 and w[0] == "run" and int(w[1]) in xs:
                 set_threads(int(w[4]), blas)
-                us, passes = time_batch(net, xs[int(w[1])], int(w[2]), int(w[3]), float(w[5]))
+                us, passes = time_batch(forward, net, xs[int(w[1])], knob(w[2]), int(w[3]),
+                                        float(w[5]))
                 print(f"us {us:.4f} passes {passes}", flush=True)
             else:
                 print("error bad command", flush=True)
