@@ -30,6 +30,7 @@ config.substitutions.append(("FileCheck", config.filecheck))
 config.environment["NO_COLOR"] = "1"
 config.environment.pop("SLUICE_ISA", None)
 config.environment.pop("SLUICE_THREADS", None)
+config.environment.pop("SLUICE_PROGRESS", None)
 if config.sanitize:
     config.available_features.add("asan")
     config.environment["ASAN_OPTIONS"] = "detect_leaks=1:abort_on_error=0"

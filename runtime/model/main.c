@@ -8,7 +8,8 @@
  *   ./model --info | --help | --version
  *
  * Reads a batch of inputs, runs the model, writes the outputs, the per-input
- * ledger, and a summary on stderr.  A sequence model's inputs may be
+ * ledger, and a summary on stderr (and, while a long run lasts, a progress
+ * bar when stderr is a terminal).  A sequence model's inputs may be
  * shorter than its longest (the file's token length, or each input's from
  * --lengths).  A bad file or name is an error naming it
  * ("./model: error: x.npy: expected shape [N, 64] or [64], found [10, 63]")
@@ -23,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -183,7 +185,7 @@ static void usage(const sl_model_desc *d, FILE *out)
             "                               every CPU); results are the same for any N\n"
             "  --budget FLOPS               leave by the first exit past which an input could\n"
             "                               spend more than FLOPS (anytime use; 0: none)\n"
-            "  -q, --quiet                  no summary on stderr\n"
+            "  -q, --quiet                  no summary (and no progress bar) on stderr\n"
             "  --info                       describe the model: shapes, weights, thresholds,\n"
             "                               exits, decisions, dense FLOPs\n"
             "  --help                       this text\n"
@@ -450,6 +452,115 @@ static double now(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
+/* ---- the progress bar ------------------------------------------------------ */
+
+/* A run that takes more than a second shows, on stderr when it is a
+ * terminal, one line redrawn in place at most four times a second,
+ *   vit_digits: [#######.............]  36% 26112/72000 inputs, 5.5e+04/s, 1 s left
+ * and erases it when the run ends (blanks, not escape sequences: any
+ * terminal).  Not with -q.  SLUICE_PROGRESS=never turns it off;
+ * SLUICE_PROGRESS=always draws it from the start, terminal or not (for
+ * tests and logs).  To have something to draw, the batch then runs in
+ * chunks of about a tenth of a second each; a row's results are the same
+ * bits in any batch (docs/runtime.md), so the outputs and the ledger are
+ * those of one call. */
+#define PROGRESS_DELAY 1.0     /* seconds before the bar appears */
+#define PROGRESS_EVERY 0.25    /* seconds between drawings, at least */
+#define PROGRESS_CHUNK 0.1     /* seconds a chunk should take */
+
+typedef struct progress {
+    bool on;                 /* run in chunks and draw: a terminal (or "always"), not -q */
+    double delay;            /* seconds from the start before the first drawing */
+    double t0, last;         /* the run's start; the last drawing (0: none yet) */
+    int drawn;               /* columns the line on screen takes (0: none) */
+} progress;
+
+/* SLUICE_PROGRESS: unset, empty or "auto" (a terminal), "always" or "never";
+ * anything else is an error (1, printed). */
+static int progress_mode(const args *a, progress *p)
+{
+    const char *v = getenv("SLUICE_PROGRESS");
+    *p = (progress){0};
+    if (!v || !*v || strcmp(v, "auto") == 0) {
+        p->on = isatty(STDERR_FILENO) == 1;
+        p->delay = PROGRESS_DELAY;
+    } else if (strcmp(v, "always") == 0) {
+        p->on = true;
+    } else if (strcmp(v, "never") != 0) {
+        return fail("SLUICE_PROGRESS='%s' is not auto, always or never", v);
+    }
+    if (a->quiet)
+        p->on = false;
+    return 0;
+}
+
+static int terminal_columns(void)
+{
+    struct winsize ws;
+    if (ioctl(STDERR_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0)
+        return ws.ws_col;
+    return 80;
+}
+
+/* Blank the line drawn, the cursor back at its start. */
+static void progress_erase(progress *p)
+{
+    if (p->drawn > 0)
+        fprintf(stderr, "\r%*s\r", p->drawn, "");
+    p->drawn = 0;
+}
+
+/* Redraw after `done` of `n` inputs, unless it is too soon. */
+static void progress_draw(progress *p, const sl_model_desc *d, int64_t done, int64_t n, double t)
+{
+    double spent = t - p->t0;
+    /* Nothing after the last chunk: it would be erased at once. */
+    if (!p->on || done >= n || spent < p->delay ||
+        (p->last > 0 && t - p->last < PROGRESS_EVERY))
+        return;
+    p->last = t;
+    double frac = n > 0 ? (double)done / (double)n : 1.0;
+    double rate = spent > 0 ? (double)done / spent : 0;
+    /* One column short of the width: a line that fills it wraps on some
+     * terminals, and "\r" then no longer returns to its start. */
+    char line[512];
+    int cols = terminal_columns() - 1;
+    if (cols >= (int)sizeof line)
+        cols = (int)sizeof line - 1;
+    /* The bar's width depends on the name, n and the terminal, not on the
+     * counts or the rate: it does not jump.  24 columns are kept for the
+     * rate and the time left; with fewer than 10 for it, no bar. */
+    int widest = snprintf(line, sizeof line, "%s:  100%% %lld/%lld inputs", d->name,
+                          (long long)n, (long long)n);
+    int bar = cols - widest - 24 - 3;
+    if (bar > 40)
+        bar = 40;
+    int len = snprintf(line, sizeof line, "%s: ", d->name);
+    if (bar >= 10 && len > 0 && len + bar + 3 < (int)sizeof line) {
+        int fill = (int)(frac * bar);
+        line[len++] = '[';
+        for (int i = 0; i < bar; i++)
+            line[len++] = i < fill ? '#' : '.';
+        line[len++] = ']';
+        line[len++] = ' ';
+        line[len] = '\0';
+    }
+    if (len > 0 && len < (int)sizeof line)
+        len += snprintf(line + len, sizeof line - (size_t)len, "%3.0f%% %lld/%lld inputs",
+                        100 * frac, (long long)done, (long long)n);
+    if (rate > 0 && len > 0 && len < (int)sizeof line)
+        snprintf(line + len, sizeof line - (size_t)len, ", %.2g/s, %.0f s left", rate,
+                 (double)(n - done) / rate);
+    int w = (int)strlen(line);
+    if (w > cols && cols > 0) /* a narrow terminal: cut the line */
+        line[w = cols] = '\0';
+    /* Blanks over what is left of a wider line drawn before. */
+    fprintf(stderr, "\r%s%*s", line, p->drawn > w ? p->drawn - w : 0, "");
+    if (p->drawn < w)
+        p->drawn = w;
+    fflush(stderr);
+}
+
 /* --force-exit K|NAME|never -> a knob; -3 if it is none of those. */
 static int32_t exit_knob(const sl_model_desc *d, const char *s)
 {
@@ -679,6 +790,55 @@ static int check_paths(const args *a)
     return 0;
 }
 
+/* The model over the n inputs of x: one call, or with the bar in chunks,
+ * each a view into x, y and the ledger.  A chunk is a multiple of the rows
+ * the threads take at once (a tile each), sized from the rate so far to
+ * last about PROGRESS_CHUNK, and at most twice the last. */
+static int run_batch(sl_model *m, const sl_model_desc *d, int64_t n, const void *x,
+                     int64_t x_tokens, const int32_t *lengths, float *y, sl_ledger *ledger,
+                     progress *p, sl_error *err)
+{
+    bool seq = d->tokens_max > 0;
+    if (!p->on || n <= 1)
+        return seq ? sl_model_run_tokens(m, n, x, x_tokens, lengths, y, ledger, err)
+                   : sl_model_run(m, n, x, y, ledger, err);
+    /* Elements per input in x (4 bytes each: f32 or i32 ids). */
+    int64_t stride = seq ? x_tokens * (d->in_size / d->tokens_max) : d->in_size;
+    int64_t step = d->tile_rows * sl_model_threads(m), chunk = step;
+    if (step < 1)
+        chunk = step = 1;
+    int64_t done = 0;
+    while (done < n) {
+        int64_t k = chunk < n - done ? chunk : n - done;
+        sl_ledger part = {k, ledger->exits + done, ledger->slots + done * d->n_slots,
+                          ledger->flops + done, ledger->tokens + done};
+        const char *xk = (const char *)x + done * stride * 4;
+        float *yk = y + done * d->out_size;
+        int rc = seq ? sl_model_run_tokens(m, k, xk, x_tokens, lengths ? lengths + done : NULL,
+                                           yk, &part, err)
+                     : sl_model_run(m, k, xk, yk, &part, err);
+        if (rc != 0) {
+            /* What a run refuses (an id out of range) is refused before
+             * any row runs, and the message numbers the inputs of the
+             * call: the whole batch again names the input as the file
+             * numbers it. */
+            progress_erase(p);
+            return seq ? sl_model_run_tokens(m, n, x, x_tokens, lengths, y, ledger, err)
+                       : sl_model_run(m, n, x, y, ledger, err);
+        }
+        done += k;
+        double t = now();
+        progress_draw(p, d, done, n, t);
+        if (t > p->t0) {
+            double want = (double)done / (t - p->t0) * PROGRESS_CHUNK;
+            int64_t next = want < (double)(2 * chunk) ? (int64_t)want : 2 * chunk;
+            chunk = next < step ? step : next / step * step;
+        }
+    }
+    progress_erase(p);
+    return 0;
+}
+
 static int run(const sl_model_desc *d, const args *a)
 {
     if (!a->input)
@@ -686,6 +846,9 @@ static int run(const sl_model_desc *d, const args *a)
     if (!a->output)
         return usage_fail("no output file: give -o OUTPUTS.npy");
     if (check_paths(a) != 0)
+        return 1;
+    progress bar;
+    if (progress_mode(a, &bar) != 0)
         return 1;
     if (a->lengths && d->tokens_max == 0) {
         char shape[256];
@@ -753,9 +916,8 @@ static int run(const sl_model_desc *d, const args *a)
     double seconds = 0;
     if (rc == 0) {
         double t0 = now(); /* the model's run only: no I/O */
-        int ran = d->tokens_max > 0 ? sl_model_run_tokens(m, n, x.data, x_tokens, lengths.data,
-                                                          y, &ledger, &err)
-                                    : sl_model_run(m, n, x.data, y, &ledger, &err);
+        bar.t0 = t0;
+        int ran = run_batch(m, d, n, x.data, x_tokens, lengths.data, y, &ledger, &bar, &err);
         /* What the checks above leave to the run: ids out of range. */
         if (ran != 0)
             rc = d->in_elem == SL_ELEM_I32 ? fail("%s: %s", a->input, err.msg)

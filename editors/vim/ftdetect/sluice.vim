@@ -1,0 +1,2 @@
+" Sluice model files (.slu): filetype sluice.
+autocmd BufRead,BufNewFile *.slu setfiletype sluice
