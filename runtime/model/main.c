@@ -1,4 +1,4 @@
-/* main.c - the command line of every model executable:
+/* main.c - every model executable (its options parsed by cmdline.c):
  *
  *   ./model INPUTS.npy -o OUTPUTS.npy [--weights F] [--set NAME=VALUE]...
  *           [--stats LEDGER.jsonl] [--summary-json S.json] [--labels LABELS.npy]
@@ -17,8 +17,6 @@
  * a crash.
  * docs/runtime.md describes it all. */
 #include <errno.h>
-#include <math.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,67 +31,14 @@
 #include "sluice/model.h"
 #include "sluice/npy.h"
 #include "sluice/text.h"
+#include "cmdline.h"
 
 #ifndef SLUICE_VERSION
 #define SLUICE_VERSION "unknown"
 #endif
 
 
-typedef struct setting {
-    const char *name;        /* points into argv: NAME of NAME=VALUE, not terminated */
-    int name_len;
-    float value;
-} setting;
 
-typedef struct gate_force {
-    const char *name;        /* as in setting */
-    int name_len;
-    int32_t arm;             /* 1 then, 0 else */
-} gate_force;
-
-typedef struct args {
-    const char *input, *output, *weights, *stats, *labels, *lengths, *summary;
-    setting *sets;           /* --set, in order: [n_sets] */
-    int n_sets;
-    gate_force *gates;       /* --force-gate, in order: [n_gates] */
-    int n_gates;
-    const char *force_exit;  /* --force-exit, as given */
-    const char *threads;     /* --threads, as given */
-    const char *budget;      /* --budget, as given */
-    bool quiet, info, help, version;
-} args;
-
-static const char *prog = "model";
-
-static void verror(const char *fmt, va_list ap)
-{
-    fprintf(stderr, "%s: error: ", prog);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
-}
-
-/* "<argv0>: error: ..." on stderr; returns the exit status, 1. */
-static int fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static int fail(const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    verror(fmt, ap);
-    va_end(ap);
-    return 1;
-}
-
-/* A command-line mistake: the error, and where to look. */
-static int usage_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static int usage_fail(const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    verror(fmt, ap);
-    va_end(ap);
-    fprintf(stderr, "%s: note: run '%s --help' for the options\n", prog, prog);
-    return 1;
-}
 
 static const char *tokens_name(const sl_model_desc *d)
 {
@@ -159,7 +104,7 @@ static void usage(const sl_model_desc *d, FILE *out)
             "usage: %s INPUTS.npy -o OUTPUTS.npy [options]\n"
             "       %s --info | --help | --version\n"
             "\n",
-            prog, prog);
+            sl_cli_prog, sl_cli_prog);
     usage_inputs(d, out);
     fprintf(out,
             "\n"
@@ -267,182 +212,6 @@ static void info(const sl_model_desc *d)
            (long long)d->tile_rows, (double)d->scratch_floats * 4 / 1024);
 }
 
-/* ---- the command line ------------------------------------------------------- */
-
-/* The value of "--flag VALUE" or "--flag=VALUE" (and "-oVALUE" for short
- * flags) at argv[*i]; NULL if argv[*i] is another option.  *missing is set
- * when the flag is there but its value is not. */
-static const char *flag(int argc, char **argv, int *i, const char *name, bool *missing)
-{
-    size_t n = strlen(name);
-    const char *arg = argv[*i];
-    if (strncmp(arg, name, n) != 0)
-        return NULL;
-    if (arg[n] == '=' && name[1] == '-')
-        return arg + n + 1;
-    if (arg[n] != '\0')
-        return name[1] == '-' ? NULL : arg + n;
-    if (*i + 1 >= argc) {
-        *missing = true;
-        return NULL;
-    }
-    return argv[++*i];
-}
-
-/* A finite f32 into *out: 0, or why s is none: 1 not a number (NaN
- * included), 2 out of f32's range, 3 infinite. */
-static int parse_float(const char *s, float *out)
-{
-    char *end;
-    errno = 0;
-    double v = strtod(s, &end);
-    if (end == s || *end || isnan(v))
-        return 1;
-    if (isinf(v) && errno != ERANGE)
-        return 3;
-    if (fabs(v) > 3.4028234663852886e38)
-        return 2;
-    *out = (float)v; /* underflow (1e-99) rounds to 0, as in PyTorch */
-    return 0;
-}
-
-/* NAME=VALUE: the name's length, or 0 if there is no '=' or no name. */
-static int split(const char *v)
-{
-    const char *eq = strchr(v, '=');
-    return eq && eq != v ? (int)(eq - v) : 0;
-}
-
-static int parse_set(args *a, const char *v)
-{
-    int n = split(v);
-    float value;
-    if (!n)
-        return usage_fail("--set takes NAME=VALUE, found '%s'", v);
-    switch (parse_float(v + n + 1, &value)) {
-    case 1:
-        return usage_fail("--set %s: '%s' is not a number", v, v + n + 1);
-    case 2:
-        return usage_fail("--set %s: %s is out of the range of f32 (about 3.4e38)", v,
-                          v + n + 1);
-    case 3:
-        return usage_fail("--set %s: '%s' is not a finite number", v, v + n + 1);
-    }
-    a->sets[a->n_sets++] = (setting){v, n, value};
-    return 0;
-}
-
-static int parse_gate(args *a, const char *v)
-{
-    int n = split(v);
-    if (!n)
-        return usage_fail("--force-gate takes NAME=then or NAME=else, found '%s'", v);
-    const char *arm = v + n + 1;
-    if (strcmp(arm, "then") != 0 && strcmp(arm, "else") != 0)
-        return usage_fail("--force-gate %s: the arm is 'then' or 'else', found '%s'", v, arm);
-    a->gates[a->n_gates++] = (gate_force){v, n, strcmp(arm, "then") == 0};
-    return 0;
-}
-
-static bool is_help(const char *arg)
-{
-    return strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0 || strcmp(arg, "-help") == 0;
-}
-
-/* --threads N: 1 to SL_MAX_THREADS. */
-static int check_threads(const char *v)
-{
-    char *end;
-    errno = 0;
-    long n = strtol(v, &end, 10);
-    if (end == v || *end || errno || n < 1 || n > SL_MAX_THREADS)
-        return usage_fail("--threads takes a number from 1 to %d, found '%s'", SL_MAX_THREADS,
-                          v);
-    return 0;
-}
-
-static int parse_args(int argc, char **argv, args *a)
-{
-    /* --help wins over everything else on the line, mistakes included. */
-    for (int i = 1; i < argc && strcmp(argv[i], "--") != 0; i++)
-        if (is_help(argv[i])) {
-            a->help = true;
-            return 0;
-        }
-    a->sets = calloc((size_t)argc + 1, sizeof *a->sets);
-    a->gates = calloc((size_t)argc + 1, sizeof *a->gates);
-    if (!a->sets || !a->gates)
-        return fail("out of memory");
-    const struct {
-        const char *name;
-        const char **dest;    /* NULL: parsed here */
-        const char *what;     /* the value, for "missing" */
-    } valued[] = {
-        {"-o", &a->output, "a file name"},
-        {"--weights", &a->weights, "a safetensors file"},
-        {"--stats", &a->stats, "a file name"},
-        {"--summary-json", &a->summary, "a file name"},
-        {"--labels", &a->labels, "a .npy file"},
-        {"--lengths", &a->lengths, "a .npy file"},
-        {"--force-exit", &a->force_exit, "an exit's number or name, or 'never'"},
-        {"--threads", &a->threads, "a number of threads"},
-        {"--budget", &a->budget, "a number of FLOPs"},
-        {"--set", NULL, "NAME=VALUE"},
-        {"--force-gate", NULL, "NAME=then or NAME=else"},
-    };
-    bool options = true;
-    for (int i = 1; i < argc; i++) {
-        const char *arg = argv[i];
-        if (options && arg[0] == '-' && arg[1] != '\0') {
-            if (strcmp(arg, "--") == 0) {
-                options = false;
-                continue;
-            }
-            bool matched = false, missing = false;
-            for (size_t k = 0; k < sizeof valued / sizeof *valued && !matched; k++) {
-                const char *v = flag(argc, argv, &i, valued[k].name, &missing);
-                if (missing)
-                    return usage_fail("argument to '%s' is missing (expected %s)", valued[k].name,
-                                      valued[k].what);
-                if (!v)
-                    continue;
-                matched = true;
-                if (valued[k].dest)
-                    *valued[k].dest = v;
-                else if (strcmp(valued[k].name, "--set") == 0 && parse_set(a, v) != 0)
-                    return 1;
-                else if (strcmp(valued[k].name, "--force-gate") == 0 && parse_gate(a, v) != 0)
-                    return 1;
-            }
-            if (matched)
-                continue;
-            if (is_help(arg))
-                a->help = true;
-            else if (strcmp(arg, "--version") == 0)
-                a->version = true;
-            else if (strcmp(arg, "--info") == 0)
-                a->info = true;
-            else if (strcmp(arg, "-q") == 0 || strcmp(arg, "--quiet") == 0)
-                a->quiet = true;
-            else
-                return usage_fail("unknown argument: '%s'", arg);
-        } else if (!a->input) {
-            a->input = arg;
-        } else {
-            return usage_fail("more than one input file: '%s' and '%s'", a->input, arg);
-        }
-    }
-    if (a->threads && check_threads(a->threads) != 0)
-        return 1;
-    return 0;
-}
-
-static void free_args(args *a)
-{
-    free(a->sets);
-    free(a->gates);
-}
-
 /* ---- a run ------------------------------------------------------------------- */
 
 static double now(void)
@@ -477,7 +246,7 @@ typedef struct progress {
 
 /* SLUICE_PROGRESS: unset, empty or "auto" (a terminal), "always" or "never";
  * anything else is an error (1, printed). */
-static int progress_mode(const args *a, progress *p)
+static int progress_mode(const cmdline *a, progress *p)
 {
     const char *v = getenv("SLUICE_PROGRESS");
     *p = (progress){0};
@@ -487,7 +256,7 @@ static int progress_mode(const args *a, progress *p)
     } else if (strcmp(v, "always") == 0) {
         p->on = true;
     } else if (strcmp(v, "never") != 0) {
-        return fail("SLUICE_PROGRESS='%s' is not auto, always or never", v);
+        return sl_cli_fail("SLUICE_PROGRESS='%s' is not auto, always or never", v);
     }
     if (a->quiet)
         p->on = false;
@@ -578,36 +347,36 @@ static int32_t exit_knob(const sl_model_desc *d, const char *s)
 }
 
 /* Apply --set, --force-exit, --force-gate, --threads and --budget. */
-static int configure(sl_model *m, const args *a)
+static int configure(sl_model *m, const cmdline *a)
 {
     const sl_model_desc *d = sl_model_desc_of(m);
     sl_error err;
     char name[256];
     if (a->threads && sl_model_set_threads(m, atoi(a->threads), &err) != 0)
-        return fail("--threads %s: %s", a->threads, err.msg);
+        return sl_cli_fail("--threads %s: %s", a->threads, err.msg);
     if (a->budget) {
         char *end;
         double f = strtod(a->budget, &end);
         if (end == a->budget || *end != '\0' || sl_model_set_budget(m, f, &err) != 0)
-            return fail("--budget takes a number of FLOPs, 0 or more; found '%s'", a->budget);
+            return sl_cli_fail("--budget takes a number of FLOPs, 0 or more; found '%s'", a->budget);
     }
     for (int i = 0; i < a->n_sets; i++) {
         snprintf(name, sizeof name, "%.*s", a->sets[i].name_len, a->sets[i].name);
         if (sl_model_set_threshold(m, name, a->sets[i].value, &err) != 0)
-            return fail("--set %s: %s", a->sets[i].name, err.msg);
+            return sl_cli_fail("--set %s: %s", a->sets[i].name, err.msg);
     }
     if (a->force_exit) {
         int32_t knob = exit_knob(d, a->force_exit);
         if (knob == -3)
-            return fail("--force-exit takes an exit's number or name, or 'never'; found '%s'",
+            return sl_cli_fail("--force-exit takes an exit's number or name, or 'never'; found '%s'",
                         a->force_exit);
         if (sl_model_force_exit(m, knob, &err) != 0)
-            return fail("--force-exit %s: %s", a->force_exit, err.msg);
+            return sl_cli_fail("--force-exit %s: %s", a->force_exit, err.msg);
     }
     for (int i = 0; i < a->n_gates; i++) {
         snprintf(name, sizeof name, "%.*s", a->gates[i].name_len, a->gates[i].name);
         if (sl_model_force_gate(m, name, a->gates[i].arm, &err) != 0)
-            return fail("--force-gate %s: %s", a->gates[i].name, err.msg);
+            return sl_cli_fail("--force-gate %s: %s", a->gates[i].name, err.msg);
     }
     return 0;
 }
@@ -626,13 +395,13 @@ static int read_inputs(const sl_model_desc *d, const char *path, inputs *x)
     sl_error err;
     if (d->in_elem == SL_ELEM_I32) {
         if (sl_npy_read_i32(path, &x->ids, &err) != 0)
-            return fail("%s", err.msg);
+            return sl_cli_fail("%s", err.msg);
         x->rank = x->ids.rank;
         x->shape = x->ids.shape;
         x->data = x->ids.data;
     } else {
         if (sl_npy_read(path, &x->f, &err) != 0)
-            return fail("%s", err.msg);
+            return sl_cli_fail("%s", err.msg);
         x->rank = x->f.rank;
         x->shape = x->f.shape;
         x->data = x->f.data;
@@ -672,7 +441,7 @@ static int check_inputs(const sl_model_desc *d, const char *path, const inputs *
         if (d->tokens_max > 0)
             snprintf(range, sizeof range, " with %s from %lld to %lld", tokens_name(d),
                      (long long)d->tokens_min, (long long)d->tokens_max);
-        return fail("%s: expected shape %s or %s%s, found %s", path,
+        return sl_cli_fail("%s: expected shape %s or %s%s, found %s", path,
                     input_str(d, true, want, sizeof want), input_str(d, false, want1, sizeof want1),
                     range, sl_shape_str(x->shape, x->rank, got, sizeof got));
     }
@@ -692,9 +461,9 @@ static int check_per_input(const char *path, const sl_npy_i32 *v, int64_t n, boo
     char got[256];
     sl_shape_str(v->shape, v->rank, got, sizeof got);
     if (single)
-        return fail("%s: expected shape [] or [1] (the one input's %s), found %s", path, what,
+        return sl_cli_fail("%s: expected shape [] or [1] (the one input's %s), found %s", path, what,
                     got);
-    return fail("%s: expected shape [%lld] (one %s per input), found %s", path, (long long)n,
+    return sl_cli_fail("%s: expected shape [%lld] (one %s per input), found %s", path, (long long)n,
                 what, got);
 }
 
@@ -706,7 +475,7 @@ static int check_labels(const sl_model_desc *d, const char *path, const sl_npy_i
         return 1;
     for (int64_t i = 0; i < n; i++)
         if (l->data[i] < 0 || l->data[i] >= d->out_size)
-            return fail("%s: input %lld: label %d is not a class of the model's %lld outputs "
+            return sl_cli_fail("%s: input %lld: label %d is not a class of the model's %lld outputs "
                         "(0 to %lld)", path, (long long)i, l->data[i], (long long)d->out_size,
                         (long long)d->out_size - 1);
     return 0;
@@ -714,22 +483,22 @@ static int check_labels(const sl_model_desc *d, const char *path, const sl_npy_i
 
 /* --lengths: each input's token count, one the model takes and the file
  * holds (x_tokens per input). */
-static int check_lengths(const sl_model_desc *d, const args *a, const sl_npy_i32 *l, int64_t n,
+static int check_lengths(const sl_model_desc *d, const cmdline *a, const sl_npy_i32 *l, int64_t n,
                          bool single, int64_t x_tokens)
 {
     if (l->rank == 1 && l->shape[0] != n && !single)
-        return fail("%s: expected %lld lengths (one per input), found %lld", a->lengths,
+        return sl_cli_fail("%s: expected %lld lengths (one per input), found %lld", a->lengths,
                     (long long)n, (long long)l->shape[0]);
     if (check_per_input(a->lengths, l, n, single, "length") != 0)
         return 1;
     for (int64_t i = 0; i < n; i++) {
         int32_t t = l->data[i];
         if (t < d->tokens_min || t > d->tokens_max)
-            return fail("%s: input %lld has %d token%s; the model takes %lld to %lld", a->lengths,
+            return sl_cli_fail("%s: input %lld has %d token%s; the model takes %lld to %lld", a->lengths,
                         (long long)i, t, t == 1 ? "" : "s", (long long)d->tokens_min,
                         (long long)d->tokens_max);
         if (t > x_tokens)
-            return fail("%s: input %lld has %d token%s, but %s holds %lld per input", a->lengths,
+            return sl_cli_fail("%s: input %lld has %d token%s, but %s holds %lld per input", a->lengths,
                         (long long)i, t, t == 1 ? "" : "s", a->input, (long long)x_tokens);
     }
     return 0;
@@ -766,7 +535,7 @@ static bool same_file(const char *p, const char *q)
 /* The file names a run uses: none empty; nothing it writes is something it
  * reads, and its two outputs are two files (as cc refuses "input file is
  * the same as output file"). */
-static int check_paths(const args *a)
+static int check_paths(const cmdline *a)
 {
     const struct {
         const char *flag, *path;
@@ -780,12 +549,12 @@ static int check_paths(const args *a)
     size_t n = sizeof files / sizeof *files;
     for (size_t i = 0; i < n; i++)
         if (files[i].path && !*files[i].path)
-            return usage_fail("%s file name is empty", files[i].flag);
+            return sl_cli_usage_fail("%s file name is empty", files[i].flag);
     for (size_t i = 0; i < n; i++)
         for (size_t j = i + 1; j < n; j++)
             if (files[i].path && files[j].path && (files[i].written || files[j].written) &&
                 same_file(files[i].path, files[j].path))
-                return usage_fail("%s and %s name the same file '%s'", files[i].flag,
+                return sl_cli_usage_fail("%s and %s name the same file '%s'", files[i].flag,
                                   files[j].flag, files[j].path);
     return 0;
 }
@@ -839,12 +608,12 @@ static int run_batch(sl_model *m, const sl_model_desc *d, int64_t n, const void 
     return 0;
 }
 
-static int run(const sl_model_desc *d, const args *a)
+static int run(const sl_model_desc *d, const cmdline *a)
 {
     if (!a->input)
-        return usage_fail("no input file (expected INPUTS.npy)");
+        return sl_cli_usage_fail("no input file (expected INPUTS.npy)");
     if (!a->output)
-        return usage_fail("no output file: give -o OUTPUTS.npy");
+        return sl_cli_usage_fail("no output file: give -o OUTPUTS.npy");
     if (check_paths(a) != 0)
         return 1;
     progress bar;
@@ -852,7 +621,7 @@ static int run(const sl_model_desc *d, const args *a)
         return 1;
     if (a->lengths && d->tokens_max == 0) {
         char shape[256];
-        return usage_fail("--lengths: model '%s' has no token dimension (its input is %s%s)",
+        return sl_cli_usage_fail("--lengths: model '%s' has no token dimension (its input is %s%s)",
                           d->name, elem_str(d),
                           sl_shape_str(d->in_shape, d->in_rank, shape, sizeof shape));
     }
@@ -860,11 +629,11 @@ static int run(const sl_model_desc *d, const args *a)
     sl_error err;
     sl_model *m = sl_model_open(d, a->weights, &err);
     if (!m) {
-        fail("%s", err.msg);
+        sl_cli_fail("%s", err.msg);
         if (!a->weights && !d->embedded_weights && d->default_weights &&
             access(d->default_weights, R_OK) != 0)
             fprintf(stderr, "%s: note: that is the model's default weights file; give "
-                    "another with --weights FILE\n", prog);
+                    "another with --weights FILE\n", sl_cli_prog);
         return 1;
     }
     int rc = configure(m, a);
@@ -881,13 +650,13 @@ static int run(const sl_model_desc *d, const args *a)
         rc = check_inputs(d, a->input, &x, &n, &single, &x_tokens);
     if (rc == 0 && a->lengths) {
         if (sl_npy_read_i32(a->lengths, &lengths, &err) != 0)
-            rc = fail("%s", err.msg);
+            rc = sl_cli_fail("%s", err.msg);
         else
             rc = check_lengths(d, a, &lengths, n, single, x_tokens);
     }
     if (rc == 0 && a->labels) {
         if (sl_npy_read_i32(a->labels, &labels, &err) != 0)
-            rc = fail("%s", err.msg);
+            rc = sl_cli_fail("%s", err.msg);
         else
             rc = check_labels(d, a->labels, &labels, n, single);
     }
@@ -895,23 +664,23 @@ static int run(const sl_model_desc *d, const args *a)
         size_t outs; /* n * out_size floats: n comes from a file */
         if (__builtin_mul_overflow((size_t)n, (size_t)d->out_size, &outs) ||
             outs > SIZE_MAX / sizeof *y)
-            rc = fail("%s: %lld inputs are too many", a->input, (long long)n);
+            rc = sl_cli_fail("%s: %lld inputs are too many", a->input, (long long)n);
         else if (!(y = malloc(outs ? outs * sizeof *y : 1)) ||
                  !(exit_counts = calloc((size_t)d->n_exits + 1, sizeof *exit_counts)))
-            rc = fail("out of memory for %lld outputs", (long long)n);
+            rc = sl_cli_fail("out of memory for %lld outputs", (long long)n);
     }
     if (rc == 0 && sl_ledger_alloc(&ledger, d, n, &err) != 0)
-        rc = fail("%s", err.msg);
+        rc = sl_cli_fail("%s", err.msg);
     /* Both output files are created before the run, so that a path that
      * cannot be written fails before the work is done, and appear only
      * together at the end: a failed run leaves neither (outfile.h). */
     sl_outfile out = {0}, stats = {0}, summary = {0};
     if (rc == 0 && sl_outfile_open(&out, a->output, &err) != 0)
-        rc = fail("%s", err.msg);
+        rc = sl_cli_fail("%s", err.msg);
     if (rc == 0 && a->stats && sl_outfile_open(&stats, a->stats, &err) != 0)
-        rc = fail("%s", err.msg);
+        rc = sl_cli_fail("%s", err.msg);
     if (rc == 0 && a->summary && sl_outfile_open(&summary, a->summary, &err) != 0)
-        rc = fail("%s", err.msg);
+        rc = sl_cli_fail("%s", err.msg);
 
     double seconds = 0;
     if (rc == 0) {
@@ -920,8 +689,8 @@ static int run(const sl_model_desc *d, const args *a)
         int ran = run_batch(m, d, n, x.data, x_tokens, lengths.data, y, &ledger, &bar, &err);
         /* What the checks above leave to the run: ids out of range. */
         if (ran != 0)
-            rc = d->in_elem == SL_ELEM_I32 ? fail("%s: %s", a->input, err.msg)
-                                           : fail("%s", err.msg);
+            rc = d->in_elem == SL_ELEM_I32 ? sl_cli_fail("%s: %s", a->input, err.msg)
+                                           : sl_cli_fail("%s", err.msg);
         seconds = now() - t0;
     }
     if (rc == 0) {
@@ -932,11 +701,11 @@ static int run(const sl_model_desc *d, const args *a)
         for (int i = 0; i < d->out_rank; i++)
             shape[rank++] = d->out_shape[i];
         if (sl_npy_write_to(&out, y, rank, shape, &err) != 0)
-            rc = fail("%s", err.msg);
+            rc = sl_cli_fail("%s", err.msg);
     }
     if (rc == 0 && a->stats &&
         sl_outfile_finish(&stats, sl_ledger_write_jsonl(stats.f, d, &ledger, 0) == 0, &err) != 0)
-        rc = fail("%s", err.msg);
+        rc = sl_cli_fail("%s", err.msg);
     sl_summary s = {.exit_counts = exit_counts};
     int threads = sl_model_threads(m);
     if (rc == 0) {
@@ -948,10 +717,10 @@ static int run(const sl_model_desc *d, const args *a)
         sl_outfile_finish(&summary, sl_summary_write_json(summary.f, d, &s,
                                                           sl_rt_isa_name(sl_rt_isa()),
                                                           threads) == 0, &err) != 0)
-        rc = fail("%s", err.msg);
+        rc = sl_cli_fail("%s", err.msg);
     if (rc == 0 && (sl_outfile_commit(&out, &err) != 0 || sl_outfile_commit(&stats, &err) != 0 ||
                     sl_outfile_commit(&summary, &err) != 0))
-        rc = fail("%s", err.msg);
+        rc = sl_cli_fail("%s", err.msg);
     sl_outfile_discard(&out);
     sl_outfile_discard(&stats);
     sl_outfile_discard(&summary);
@@ -974,27 +743,27 @@ static int run(const sl_model_desc *d, const args *a)
 int sl_main(const sl_model_desc *d, int argc, char **argv)
 {
     if (argc > 0 && argv[0])
-        prog = argv[0];
+        sl_cli_prog = argv[0];
     if (!d || d->abi_version != SL_ABI_VERSION) {
         fprintf(stderr, "%s: error: the model was compiled for runtime ABI %u, this runtime has "
-                "ABI %u; recompile it\n", prog, d ? d->abi_version : 0u, SL_ABI_VERSION);
+                "ABI %u; recompile it\n", sl_cli_prog, d ? d->abi_version : 0u, SL_ABI_VERSION);
         return 1;
     }
-    args a = {0};
-    int rc = parse_args(argc, argv, &a);
+    cmdline a = {0};
+    int rc = sl_cmdline_parse(argc, argv, &a);
     if (rc == 0) {
         if (a.help)
             usage(d, stdout);
         else if (a.version)
-            printf("%s: model %s, Sluice runtime %s (ABI %d)\n", prog, d->name, SLUICE_VERSION,
+            printf("%s: model %s, Sluice runtime %s (ABI %d)\n", sl_cli_prog, d->name, SLUICE_VERSION,
                    SL_ABI_VERSION);
         else if (a.info)
             info(d);
         else
             rc = run(d, &a);
     }
-    free_args(&a);
+    sl_cmdline_free(&a);
     if (rc == 0 && (fflush(stdout) != 0 || ferror(stdout)))
-        rc = fail("cannot write to standard output: %s", strerror(errno));
+        rc = sl_cli_fail("cannot write to standard output: %s", strerror(errno));
     return rc;
 }
