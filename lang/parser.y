@@ -34,6 +34,7 @@ struct parser {
     size_t head_at;        /* ... the token that began it */
     bool head_error;       /* a syntax error in that head: recovery has not found its '{' */
     int inject;            /* tokens of an empty block `{ }` still to hand out */
+    bool elif_gate;        /* an `elif` was handed out as `else`: it is `gate` next */
     sl_span prev;          /* the last real (not end-of-line) token handed out */
     bool after_nl;         /* the token handed out before the lookahead ended a line */
     sl_module *module;     /* the result */
@@ -743,7 +744,6 @@ route
     | ROUTE IDENT '(' expr ')' TOP dim_atom TOKENS BY postfix %prec ROUTE_BY {
         $$ = route_new(p, @$, @2, $4, $7, $10, true);
       }
-    | route IDENT { $$ = route_option(p, $1, @2, NULL); }
     | ROUTE IDENT '(' expr ')' TOKENS IDENT postfix %prec ROUTE_BY {
         $$ = route_new(p, @$, @2, $4, NULL, $8, true);
         $$->where = true;
@@ -752,6 +752,7 @@ route
                      "or 'route %s(x) top K tokens by s'), found identifier '%s'",
                      TEXT(@2), TEXT(@2), TEXT(@7));
       }
+    | route IDENT { $$ = route_option(p, $1, @2, NULL); }
     | route IDENT INT { $$ = route_option(p, $1, @2, &@3); }
     | route IDENT FLOAT { $$ = route_option(p, $1, @2, &@3); }
     ;
@@ -790,11 +791,14 @@ static bool at_statement_start(parser *p, size_t i)
 /* `if c {` and `while c {`, as other languages write a gate: said once,
  * then read as `gate c {` so the rest of the unit parses.  Only where a
  * statement begins, and not `if = ...` (an assignment to a variable named
- * `if`) or an `if` alone on its line. */
+ * `if`) or an `if` alone on its line.  (An `elif` there, not after a '}',
+ * is read so too.) */
 static bool foreign_condition(parser *p, size_t i)
 {
     const char *word = ident_text(p, i);
-    if (!word || (strcmp(word, "if") != 0 && strcmp(word, "while") != 0) ||
+    bool elif = word && (strcmp(word, "elif") == 0 || strcmp(word, "elsif") == 0 ||
+                         strcmp(word, "elseif") == 0);
+    if (!word || (strcmp(word, "if") != 0 && strcmp(word, "while") != 0 && !elif) ||
         !at_statement_start(p, i))
         return false;
     const sl_source *src = &p->c->sources.items[p->file];
@@ -806,7 +810,10 @@ static bool foreign_condition(parser *p, size_t i)
     if ((next == '=' && after != '=') || next == '\n' || next == ';' || next == '#')
         return false;
     sl_span s = p->lx.toks.items[i].span;
-    if (word[0] == 'w')
+    if (elif)
+        sl_error(p->c, s, "'%s' is not a keyword of Sluice; write 'else gate c { ... }' right "
+                 "after the gate's '}'", word);
+    else if (word[0] == 'w')
         sl_error(p->c, s, "'while' is not a keyword of Sluice; there are no loops over values: "
                  "'gate c { ... }' runs a block when c holds, 'for b in blocks { ... }' runs "
                  "one per layer of a list");
@@ -815,6 +822,44 @@ static bool foreign_condition(parser *p, size_t i)
     else
         sl_error(p->c, s, "'if' is not a keyword of Sluice; a condition is written "
                  "'gate c { ... }'");
+    return true;
+}
+
+/* Token i is `elif`, `elsif` or `elseif`, and not a variable so named
+ * (`elif = ...`). */
+static bool elif_word(parser *p, size_t i)
+{
+    const char *word = ident_text(p, i);
+    if (!word || (strcmp(word, "elif") != 0 && strcmp(word, "elsif") != 0 &&
+                  strcmp(word, "elseif") != 0))
+        return false;
+    const sl_source *src = &p->c->sources.items[p->file];
+    uint32_t at = p->lx.toks.items[i].span.end;
+    while (at < src->len && strchr(" \t\r\f\v", src->text[at]) && src->text[at])
+        at++;
+    return !(at < src->len && src->text[at] == '=' &&
+             (at + 1 >= src->len || src->text[at + 1] != '='));
+}
+
+/* An end of line written as a newline, not as `;`. */
+static bool newline_token(parser *p, size_t i)
+{
+    const sl_token *t = &p->lx.toks.items[i];
+    return t->kind == SL_T_NL && p->c->sources.items[p->file].text[t->span.begin] != ';';
+}
+
+/* `elif c {` (or `elsif`, `elseif`) after a '}', on its line or the next,
+ * as other languages chain conditions: said once, then read as `else
+ * gate` so the chain parses. */
+static bool foreign_elif(parser *p, size_t i)
+{
+    if (!elif_word(p, i))
+        return false;
+    size_t j = i > 0 && newline_token(p, i - 1) ? i - 1 : i;
+    if (j == 0 || p->lx.toks.items[j - 1].kind != '}')
+        return false;
+    sl_error(p->c, p->lx.toks.items[i].span, "'%s' is not a keyword of Sluice; write 'else gate "
+             "c { ... }'", ident_text(p, i));
     return true;
 }
 
@@ -829,6 +874,11 @@ static int slp_lex(SLP_STYPE *val, sl_span *loc, parser *p)
             (p->lx.toks.items[p->pos].kind == SL_T_NL && p->lx.toks.len <= p->pos + 1)))
         sl_lex_more(&p->lx);
     sl_token t = p->lx.toks.items[p->pos];
+    /* `}` newline `elif`: the newline does not end the gate, as before
+     * `else` (foreign_elif reports the word when it is handed out). */
+    if (!p->head_error && p->pos > 0 && p->lx.toks.items[p->pos - 1].kind == '}' &&
+        newline_token(p, p->pos) && elif_word(p, p->pos + 1))
+        t = p->lx.toks.items[++p->pos];
     /* After an error in a gate's or loop's head, its line ends without the
      * '{': the head gets an empty block, `{ }`, before the end of line, so
      * the statement ends there and the next line is read as usual.  (With
@@ -855,14 +905,22 @@ static int slp_lex(SLP_STYPE *val, sl_span *loc, parser *p)
         p->in_head = false;
     if (t.kind == '{')
         p->head_error = false;
-    if (t.kind == SL_T_IDENT && foreign_condition(p, p->pos))
+    bool hold = false; /* hand the same token out again */
+    if (p->elif_gate) {
+        p->elif_gate = false;
         t.kind = SL_T_GATE;
+    } else if (t.kind == SL_T_IDENT && foreign_elif(p, p->pos)) {
+        t.kind = SL_T_ELSE;
+        p->elif_gate = hold = true;
+    } else if (t.kind == SL_T_IDENT && foreign_condition(p, p->pos)) {
+        t.kind = SL_T_GATE;
+    }
     if (t.kind == SL_T_GATE || t.kind == SL_T_FOR || t.kind == SL_T_ELSE) {
         p->in_head = true;
         p->head_at = p->pos;
     }
     p->look = p->pos;
-    if (t.kind != SL_T_EOF)
+    if (t.kind != SL_T_EOF && !hold)
         p->pos++; /* past the end, stay on EOF */
     *loc = t.span;
     return t.kind;
