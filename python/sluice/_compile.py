@@ -11,8 +11,10 @@ _DEFAULT_OUTPUT = {"shared": "lib{}.so", "lib": "lib{}.a", "exe": "{}", "obj": "
 
 
 def find_sluicec():
-    """sluicec: $SLUICEC, else `sluicec` on PATH, else build/compiler/sluicec
-    of the repository this package sits in (python/sluice/ -> ../../build)."""
+    """sluicec: $SLUICEC, else `sluicec` on PATH, else the one installed
+    beside this package (PREFIX/lib/python3.X/dist-packages/sluice ->
+    PREFIX/bin), else build/compiler/sluicec of the repository it sits in
+    (python/sluice/ -> ../../build)."""
     env = os.environ.get("SLUICEC")
     if env:
         return env
@@ -20,12 +22,15 @@ def find_sluicec():
     if found:
         return found
     here = os.path.dirname(os.path.abspath(__file__))
+    prefix = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(here))))
     repo = os.path.dirname(os.path.dirname(here))
-    cand = os.path.join(repo, "build", "compiler", "sluicec")
-    if os.access(cand, os.X_OK):
-        return cand
+    cands = [os.path.join(prefix, "bin", "sluicec"),
+             os.path.join(repo, "build", "compiler", "sluicec")]
+    for cand in cands:
+        if os.access(cand, os.X_OK):
+            return cand
     raise Error("sluicec not found: set SLUICEC to its path, put it on PATH, or build the "
-                "repository (%s)" % cand)
+                "repository (%s)" % cands[-1])
 
 
 def compile(source, output=None, emit="shared", opt=2, extra_args=()):
