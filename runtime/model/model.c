@@ -112,6 +112,54 @@ int sl_weights_check_tensor(const sl_st_file *f, const sl_tensor_desc *want,
     return 0;
 }
 
+/* Every tensor of the manifest against the open weights, m->tensors set:
+ * every problem named in one message, so a file saved from the wrong model
+ * is not fixed one tensor per run.  One problem reads as
+ * sl_weights_check_tensor says it; several as
+ *   w.safetensors: 3 tensors do not match the model: tensor 'fc1.weight':
+ *   expected shape [64, 64], found [32, 64]; also 'fc2.bias', 'out.weight'
+ * with as many names as the message holds, then "and N more". */
+static int check_tensors(sl_model *m, sl_error *err)
+{
+    const sl_model_desc *d = m->desc;
+    int32_t bad = 0, *which = calloc((size_t)d->n_tensors + 1, sizeof *which);
+    sl_error one;
+    if (!which)
+        return sl_error_set(err, "model '%s': out of memory", d->name);
+    for (int32_t i = 0; i < d->n_tensors; i++) {
+        const sl_st_tensor *t;
+        if (sl_weights_check_tensor(m->weights, &d->tensors[i], &t, &one) == 0) {
+            m->tensors[i] = t->data;
+        } else {
+            if (bad == 0)
+                *err = one;
+            which[bad++] = i;
+        }
+    }
+    if (bad > 1) {
+        const char *file = sl_st_name(m->weights);
+        char first[sizeof one.msg];
+        snprintf(first, sizeof first, "%s", err->msg + strlen(file) + 2); /* after "FILE: " */
+        size_t len = (size_t)snprintf(err->msg, sizeof err->msg,
+                                      "%s: %d tensors do not match the model: %s; also ", file,
+                                      (int)bad, first);
+        int32_t k = 1;
+        for (; k < bad && len < sizeof err->msg; k++) {
+            const char *name = d->tensors[which[k]].name;
+            /* room for this name and, if others follow, ", and N more" */
+            if (len + strlen(name) + 4 + (k + 1 < bad ? 24 : 0) >= sizeof err->msg)
+                break;
+            len += (size_t)snprintf(err->msg + len, sizeof err->msg - len, "%s'%s'",
+                                    k > 1 ? ", " : "", name);
+        }
+        if (k < bad)
+            snprintf(err->msg + len, sizeof err->msg - len, "%sand %d more", k > 1 ? ", " : "",
+                     (int)(bad - k));
+    }
+    free(which);
+    return bad ? -1 : 0;
+}
+
 static void free_threads(sl_model *m);
 
 void sl_model_close(sl_model *m)
@@ -350,13 +398,9 @@ sl_model *sl_model_open(const sl_model_desc *d, const char *weights_path, sl_err
         sl_model_close(m);
         return NULL;
     }
-    for (size_t i = 0; i < nt; i++) {
-        const sl_st_tensor *t;
-        if (sl_weights_check_tensor(m->weights, &d->tensors[i], &t, err) != 0) {
-            sl_model_close(m);
-            return NULL;
-        }
-        m->tensors[i] = t->data;
+    if (check_tensors(m, err) != 0) {
+        sl_model_close(m);
+        return NULL;
     }
     if (pack_dense(m, err) != 0 || sl_model_set_threads(m, 0, err) != 0) {
         sl_model_close(m);

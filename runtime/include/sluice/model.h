@@ -188,7 +188,8 @@ typedef struct sl_ledger {
 
 /* Open with weights from `weights_path`; NULL means the embedded weights if
  * any, else desc->default_weights.  Every tensor of the manifest is checked
- * (present, shape) and the error names the file, the tensor, expected vs found.
+ * (present, shape) and the error names the file, the tensor, expected vs found
+ * (with several bad tensors: how many, the first in full, the others by name).
  * Opening also chooses the kernel level (sl_rt_init): a bad SLUICE_ISA, or
  * a level this CPU lacks, fails here rather than exiting in a later run. */
 sl_model *sl_model_open(const sl_model_desc *desc, const char *weights_path, sl_error *err);
