@@ -152,8 +152,14 @@ static void bad_weights(void)
          "missing.safetensors: tensor 'fc3.bias' (expected shape [4]) is missing"},
         {"misspelled.safetensors", "misspelled.safetensors: tensor 'fc3.bias' (expected shape "
                                    "[4]) is missing; did you mean 'fc3.biases'?"},
-        {"prefixed.safetensors", "prefixed.safetensors: tensor 'fc1.weight' (expected shape "
-                                 "[6, 4]) is missing; did you mean 'module.fc1.weight'?"},
+        /* every tensor bad: how many, the first in full, the others by name */
+        {"prefixed.safetensors",
+         "prefixed.safetensors: 18 tensors do not match the model: tensor 'fc1.weight' "
+         "(expected shape [6, 4]) is missing; did you mean 'module.fc1.weight'?; also "
+         "'fc1.bias', 'head.weight', 'head.bias', 'arm_then.weight', 'arm_then.bias', "
+         "'arm_else.weight', 'arm_else.bias', 'policy.weight', 'policy.bias', 'fc3.weight', "
+         "'fc3.bias', 'router.weight', 'router.bias', 'experts.0.weight', 'experts.0.bias', "
+         "'experts.1.weight', 'experts.1.bias'"},
         {"transposed.safetensors",
          "transposed.safetensors: tensor 'fc1.weight': expected shape [6, 4], found [4, 6]"},
         {"int_bias.safetensors", "int_bias.safetensors: tensor 'fc1.bias': expected a float "
