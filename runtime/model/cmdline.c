@@ -12,12 +12,15 @@
 #include "sluice/model.h" /* SL_MAX_THREADS */
 
 const char *sl_cli_prog = "model";
+FILE *sl_cli_stream;
+
+static FILE *stream(void) { return sl_cli_stream ? sl_cli_stream : stderr; }
 
 static void verror(const char *fmt, va_list ap)
 {
-    fprintf(stderr, "%s: error: ", sl_cli_prog);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
+    fprintf(stream(), "%s: error: ", sl_cli_prog);
+    vfprintf(stream(), fmt, ap);
+    fputc('\n', stream());
 }
 
 int sl_cli_fail(const char *fmt, ...)
@@ -35,7 +38,7 @@ int sl_cli_usage_fail(const char *fmt, ...)
     va_start(ap, fmt);
     verror(fmt, ap);
     va_end(ap);
-    fprintf(stderr, "%s: note: run '%s --help' for the options\n", sl_cli_prog, sl_cli_prog);
+    fprintf(stream(), "%s: note: run '%s --help' for the options\n", sl_cli_prog, sl_cli_prog);
     return 1;
 }
 

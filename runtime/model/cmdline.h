@@ -7,6 +7,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 
 typedef struct setting {
     const char *name;        /* points into argv: NAME of NAME=VALUE, not terminated */
@@ -34,6 +35,9 @@ typedef struct cmdline {
 
 /* The executable's name in messages: argv[0] ("model" until set). */
 extern const char *sl_cli_prog;
+/* Where the messages go: stderr when NULL (the fuzz target silences them
+ * here, not by closing stderr, which libFuzzer reads). */
+extern FILE *sl_cli_stream;
 
 /* "<prog>: error: ..." on stderr; returns the exit status, 1. */
 int sl_cli_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
