@@ -136,10 +136,14 @@ def check(build, t, k, sluicec, info, log):
 
 # --- timing -------------------------------------------------------------------
 
-def table(t, groups, ks, med, flops, log):
+def table(t, groups, ks, med, flops, log, knob="K", show=str):
+    """The table of one T: per batch, threads and knob (K here; the fraction
+    of tokens in bench_where.py), the times, their ratio, each contender's
+    skip efficiency against the largest knob, Sluice's GFLOP/s."""
     kmax = max(ks)
-    log(f"\nT = {t}: µs per sequence (median); work = executed FLOPs / those at K = {kmax}\n")
-    log("| batch, threads | K | work | Sluice | PyTorch | Sluice / PyTorch | skip eff. Sluice "
+    log(f"\nT = {t}: µs per sequence (median); work = executed FLOPs / those at {knob} = "
+        f"{show(kmax)}\n")
+    log(f"| batch, threads | {knob} | work | Sluice | PyTorch | Sluice / PyTorch | skip eff. Sluice "
         "| skip eff. PyTorch | Sluice GFLOP/s |")
     log("|---|---|---|---|---|---|---|---|---|")
     for b, th in groups:
@@ -148,7 +152,7 @@ def table(t, groups, ks, med, flops, log):
             fr = flops[(t, k)] / flops[(t, kmax)]
             eff = {c: ratio(ratio(med[(c, t, kmax, b, th)], med[(c, t, k, b, th)]), 1 / fr)
                    for c, _ in CONTENDERS}
-            log(f"| {b}, {th} | {k} | {fr:.3f} | {fmt(s)} | {fmt(p)} | {fmt(ratio(s, p), '.2f')} | "
+            log(f"| {b}, {th} | {show(k)} | {fr:.3f} | {fmt(s)} | {fmt(p)} | {fmt(ratio(s, p), '.2f')} | "
                 f"{fmt(eff['sluice'], '.2f')} | {fmt(eff['torch'], '.2f')} | "
                 f"{fmt(None if s is None else flops[(t, k)] / s / 1e3, '.1f')} |")
 

@@ -44,7 +44,7 @@ import bench as tb  # noqa: E402  (bench/tokens/bench.py: workers, cost, formatt
 import moe  # noqa: E402
 import where  # noqa: E402
 
-Worker, measure, fmt, ratio = tb.Worker, tb.measure, tb.fmt, tb.ratio
+Worker, measure = tb.Worker, tb.measure
 CONTENDERS = tb.CONTENDERS
 
 
@@ -97,23 +97,6 @@ def check(build, t, thetas, sluicec, infos, log):
                           "rel_diff": rel, "flops_as_formula": got == want, "mean_flops": mean,
                           "invariant": info["invariant"]}
     return flops, checks
-
-
-def table(t, groups, med, flops, log):
-    fs = where.FRACTIONS
-    log(f"\nT = {t}: µs per sequence (median); work = executed FLOPs / those at fraction 1\n")
-    log("| batch, threads | tokens through | work | Sluice | PyTorch | Sluice / PyTorch "
-        "| skip eff. Sluice | skip eff. PyTorch | Sluice GFLOP/s |")
-    log("|---|---|---|---|---|---|---|---|---|")
-    for b, th in groups:
-        for f in fs:
-            s, p = med[("sluice", t, f, b, th)], med[("torch", t, f, b, th)]
-            fr = flops[(t, f)] / flops[(t, 1.0)]
-            eff = {c: ratio(ratio(med[(c, t, 1.0, b, th)], med[(c, t, f, b, th)]), 1 / fr)
-                   for c, _ in CONTENDERS}
-            log(f"| {b}, {th} | {f:g} | {fr:.3f} | {fmt(s)} | {fmt(p)} | {fmt(ratio(s, p), '.2f')} | "
-                f"{fmt(eff['sluice'], '.2f')} | {fmt(eff['torch'], '.2f')} | "
-                f"{fmt(None if s is None else flops[(t, f)] / s / 1e3, '.1f')} |")
 
 
 def main():
@@ -188,7 +171,7 @@ def main():
             w.close()
     med = {key: (None if None in v else statistics.median(v)) for key, v in times.items()}
     for t in ts:
-        table(t, groups[t], med, flops, log)
+        tb.table(t, groups[t], fs, med, flops, log, knob="tokens through", show=lambda f: f"{f:g}")
     log(f"\nTotal time of bench_where.py: {time.time() - t_start:.0f} s")
     key = lambda c, t, f, b, th: f"{c} t{t} f{f} b{b} th{th}"  # noqa: E731
     results = {"checks": checks, "flops": {f"t{t} f{f}": v for (t, f), v in flops.items()},
