@@ -136,6 +136,30 @@ def check(build, t, k, sluicec, info, log):
 
 # --- timing -------------------------------------------------------------------
 
+def time_rounds(reps, configs, ks, sluice_cmd, torch_cmd, name, probe=None):
+    """Every contender at every knob of every configuration (t, batch,
+    threads), round after round; within a configuration the measurements
+    take turns in an order that rotates from one configuration to the next.
+    sluice_cmd and torch_cmd (t, k, batch, threads) give the worker and its
+    command.  Returns the times {(contender, t, k, batch, threads): [µs]}
+    and what probe() returned before each configuration."""
+    items = [(c, k) for k in ks for c, _ in CONTENDERS]
+    times = {(c, t, k, b, th): [] for c, _ in CONTENDERS for t, b, th in configs for k in ks}
+    capacity, n, t0 = [], 0, time.time()
+    for r in range(reps):
+        for t, b, th in configs:
+            if probe:
+                capacity.append(probe())
+            order = items[n % len(items):] + items[:n % len(items)]
+            n += 1
+            for c, k in order:
+                w, cmd = (sluice_cmd if c == "sluice" else torch_cmd)(t, k, b, th)
+                times[(c, t, k, b, th)].append(measure(w, cmd))
+        print(f"{name}: round {r + 1}/{reps} done ({time.time() - t0:.0f} s)", file=sys.stderr,
+              flush=True)
+    return times, capacity
+
+
 def table(t, groups, ks, med, flops, log, knob="K", show=str):
     """The table of one T: per batch, threads and knob (K here; the fraction
     of tokens in bench_where.py), the times, their ratio, each contender's
@@ -205,24 +229,11 @@ def main():
 
         groups = {t: [(b, th) for b in (big[t], 1) for th in threads] for t in ts}
         configs = [(t, b, th) for t in ts for b, th in groups[t]]
-        items = [(c, k) for k in ks for c, _ in CONTENDERS]
-        times = {(c, t, k, b, th): [] for c, _ in CONTENDERS for t, b, th in configs for k in ks}
-        capacity = []
-        n = 0
-        t_timing = time.time()
-        for r in range(args.reps):
-            for t, b, th in configs:
-                capacity.append(bb.probe(build))
-                order = items[n % len(items):] + items[:n % len(items)]
-                n += 1
-                for c, k in order:
-                    if c == "sluice":
-                        cmd, w = f"run {b} {th} {args.min_time}", sl[(t, k)]
-                    else:
-                        cmd, w = f"run {t} {k} {b} {th} {args.min_time}", tw
-                    times[(c, t, k, b, th)].append(measure(w, cmd))
-            print(f"run-tokens: round {r + 1}/{args.reps} done ({time.time() - t_timing:.0f} s)",
-                  file=sys.stderr, flush=True)
+        times, capacity = time_rounds(
+            args.reps, configs, ks,
+            lambda t, k, b, th: (sl[(t, k)], f"run {b} {th} {args.min_time}"),
+            lambda t, k, b, th: (tw, f"run {t} {k} {b} {th} {args.min_time}"),
+            "run-tokens", probe=lambda: bb.probe(build))
     finally:
         for w in list(sl.values()) + [tw]:
             w.close()

@@ -44,8 +44,7 @@ import bench as tb  # noqa: E402  (bench/tokens/bench.py: workers, cost, formatt
 import moe  # noqa: E402
 import where  # noqa: E402
 
-Worker, measure = tb.Worker, tb.measure
-CONTENDERS = tb.CONTENDERS
+Worker = tb.Worker
 
 
 def check(build, t, thetas, sluicec, infos, log):
@@ -150,22 +149,11 @@ def main():
             flops.update({(t, f): v for f, v in fl.items()})
         groups = {t: [(b, th) for b in (big[t], 1) for th in threads] for t in ts}
         configs = [(t, b, th) for t in ts for b, th in groups[t]]
-        items = [(c, f) for f in fs for c, _ in CONTENDERS]
-        times = {(c, t, f, b, th): [] for c, _ in CONTENDERS for t, b, th in configs for f in fs}
-        n = 0
-        t_timing = time.time()
-        for r in range(args.reps):
-            for t, b, th in configs:
-                order = items[n % len(items):] + items[:n % len(items)]
-                n += 1
-                for c, f in order:
-                    if c == "sluice":
-                        cmd, w = f"run {b} {th} {args.min_time}", sl[(t, f)]
-                    else:
-                        cmd, w = f"run {t} {thetas[str(t)][str(f)]} {b} {th} {args.min_time}", tw
-                    times[(c, t, f, b, th)].append(measure(w, cmd))
-            print(f"run-where: round {r + 1}/{args.reps} done ({time.time() - t_timing:.0f} s)",
-                  file=sys.stderr, flush=True)
+        times, _ = tb.time_rounds(
+            args.reps, configs, fs,
+            lambda t, f, b, th: (sl[(t, f)], f"run {b} {th} {args.min_time}"),
+            lambda t, f, b, th: (tw, f"run {t} {thetas[str(t)][str(f)]} {b} {th} {args.min_time}"),
+            "run-where")
     finally:
         for w in list(sl.values()) + [tw]:
             w.close()
