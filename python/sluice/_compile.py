@@ -11,16 +11,13 @@ _DEFAULT_OUTPUT = {"shared": "lib{}.so", "lib": "lib{}.a", "exe": "{}", "obj": "
 
 
 def find_sluicec():
-    """sluicec: $SLUICEC, else `sluicec` on PATH, else the one installed
-    beside this package (PREFIX/lib/python3.X/dist-packages/sluice ->
-    PREFIX/bin), else build/compiler/sluicec of the repository it sits in
-    (python/sluice/ -> ../../build)."""
+    """sluicec: $SLUICEC, else the one of this package's own installation
+    (PREFIX/lib/python3.X/dist-packages/sluice -> PREFIX/bin) or tree
+    (python/sluice/ -> ../../build/compiler), whose ABI is the package's,
+    else `sluicec` on PATH."""
     env = os.environ.get("SLUICEC")
     if env:
         return env
-    found = shutil.which("sluicec")
-    if found:
-        return found
     here = os.path.dirname(os.path.abspath(__file__))
     prefix = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(here))))
     repo = os.path.dirname(os.path.dirname(here))
@@ -29,6 +26,9 @@ def find_sluicec():
     for cand in cands:
         if os.access(cand, os.X_OK):
             return cand
+    found = shutil.which("sluicec")
+    if found:
+        return found
     raise Error("sluicec not found: set SLUICEC to its path, put it on PATH, or build the "
                 "repository (%s)" % cands[-1])
 
