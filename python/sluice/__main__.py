@@ -1,5 +1,8 @@
 """python3 -m sluice sweep|rank|zeros ...: the research tools (docs/analysis.md)."""
+import importlib
 import sys
+
+from ._model import Error
 
 USAGE = """usage: python3 -m sluice COMMAND [options]
 
@@ -21,17 +24,18 @@ def main(argv=None):
         sys.stdout.write(USAGE)
         return 0
     cmd, rest = argv[0], argv[1:]
-    if cmd == "sweep":
-        from . import sweep
-        return sweep.main(rest)
-    if cmd == "rank":
-        from . import rank
-        return rank.main(rest)
-    if cmd == "zeros":
-        from . import zeros
-        return zeros.main(rest)
-    sys.stderr.write("sluice: error: unknown command '%s'\n%s" % (cmd, USAGE))
-    return 2
+    if cmd not in ("sweep", "rank", "zeros"):
+        sys.stderr.write("sluice: error: unknown command '%s'\n%s" % (cmd, USAGE))
+        return 2
+    tool = importlib.import_module("." + cmd, __package__)
+    # A tool's failure, for every tool alike: its message, exit status 1.
+    try:
+        return tool.main(rest)
+    except Error as e:
+        print("sluice %s: error: %s" % (cmd, e.msg), file=sys.stderr)
+    except (OSError, ValueError) as e:  # a file that cannot be read, or is no .npy
+        print("sluice %s: error: %s" % (cmd, e), file=sys.stderr)
+    return 1
 
 
 if __name__ == "__main__":

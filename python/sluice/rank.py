@@ -17,7 +17,6 @@ import json
 import math
 import os
 import re
-import sys
 
 import numpy as np
 
@@ -359,39 +358,32 @@ def main(argv=None, prog="python3 -m sluice rank"):
     ap.add_argument("--out", default="rank", help="output folder (default ./rank)")
     ap.add_argument("-q", "--quiet", action="store_true", help="no report on stdout")
     a = ap.parse_args(argv)
-    try:
-        if a.names:
-            names = a.names.split(",")
-            if len(names) != len(a.ledgers):
-                raise Error("--names: %d names for %d ledgers" % (len(names), len(a.ledgers)))
+    if a.names:
+        names = a.names.split(",")
+        if len(names) != len(a.ledgers):
+            raise Error("--names: %d names for %d ledgers" % (len(names), len(a.ledgers)))
+    else:
+        names = default_names(a.ledgers)
+    if len(set(names)) != len(names):
+        raise Error("--names: a name is given twice")
+    if a.top < 1:
+        raise Error("--top: expected 1 or more, not %d" % a.top)
+    ledgers = [read_ledger(p, nm) for p, nm in zip(a.ledgers, names)]
+    result = rank(ledgers, top=a.top)
+    images = shape = None
+    if a.images:
+        images = np.load(a.images)
+        if a.shape:
+            shape = parse_shape(a.shape)
         else:
-            names = default_names(a.ledgers)
-        if len(set(names)) != len(names):
-            raise Error("--names: a name is given twice")
-        if a.top < 1:
-            raise Error("--top: expected 1 or more, not %d" % a.top)
-        ledgers = [read_ledger(p, nm) for p, nm in zip(a.ledgers, names)]
-        result = rank(ledgers, top=a.top)
-        images = shape = None
-        if a.images:
-            images = np.load(a.images)
-            if a.shape:
-                shape = parse_shape(a.shape)
-            else:
-                per = int(np.prod(images.shape[1:]))
-                side = int(round(math.sqrt(per)))
-                if side * side != per:
-                    raise Error("--images: give --shape (an input holds %d values)" % per)
-                shape = (side, side)
-        elif a.shape:
-            raise Error("--shape without --images")
-        paths = write(result, ledgers, a.out, images, shape)
-    except Error as e:
-        print("sluice rank: error: %s" % e.msg, file=sys.stderr)
-        return 1
-    except OSError as e:
-        print("sluice rank: error: %s" % e, file=sys.stderr)
-        return 1
+            per = int(np.prod(images.shape[1:]))
+            side = int(round(math.sqrt(per)))
+            if side * side != per:
+                raise Error("--images: give --shape (an input holds %d values)" % per)
+            shape = (side, side)
+    elif a.shape:
+        raise Error("--shape without --images")
+    paths = write(result, ledgers, a.out, images, shape)
     if not a.quiet:
         print(format_report(result))
         print("wrote " + ", ".join(paths))

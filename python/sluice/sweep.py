@@ -16,7 +16,6 @@ import csv
 import itertools
 import json
 import os
-import sys
 
 import numpy as np
 
@@ -336,31 +335,24 @@ def main(argv=None, prog="python3 -m sluice sweep"):
     ap.add_argument("--out", default="sweep", help="output folder (default ./sweep)")
     ap.add_argument("-q", "--quiet", action="store_true", help="no table on stdout")
     a = ap.parse_args(argv)
-    try:
-        grid = {}
-        ranges = {}
-        for spec in a.grid:
-            name, lo, hi, vals = parse_range(spec)
-            if name in grid:
-                raise Error("--grid: threshold '%s' given twice" % name)
-            grid[name] = vals
-            ranges[name] = (lo, hi)
-        x = np.load(a.inputs)
-        labels = np.load(a.labels)
-        lengths = np.load(a.lengths) if a.lengths else None
-        m = load(a.library, weights=a.weights)
-        if a.threads is not None:
-            m.threads = a.threads
-        r = sweep(m, x, labels, grid=grid, lengths=lengths, random=a.random, seed=a.seed,
-                  ranges=ranges)
-        r["library"] = os.path.abspath(a.library)
-        paths = write(r, a.out)
-    except Error as e:
-        print("sluice sweep: error: %s" % e.msg, file=sys.stderr)
-        return 1
-    except OSError as e:
-        print("sluice sweep: error: %s" % e, file=sys.stderr)
-        return 1
+    grid = {}
+    ranges = {}
+    for spec in a.grid:
+        name, lo, hi, vals = parse_range(spec)
+        if name in grid:
+            raise Error("--grid: threshold '%s' given twice" % name)
+        grid[name] = vals
+        ranges[name] = (lo, hi)
+    x = np.load(a.inputs)
+    labels = np.load(a.labels)
+    lengths = np.load(a.lengths) if a.lengths else None
+    m = load(a.library, weights=a.weights)
+    if a.threads is not None:
+        m.threads = a.threads
+    r = sweep(m, x, labels, grid=grid, lengths=lengths, random=a.random, seed=a.seed,
+              ranges=ranges)
+    r["library"] = os.path.abspath(a.library)
+    paths = write(r, a.out)
     if not a.quiet:
         print(format_table(r))
         d = r["dense"]

@@ -21,7 +21,6 @@ import argparse
 import csv
 import json
 import os
-import sys
 import tempfile
 
 import numpy as np
@@ -201,31 +200,24 @@ def main(argv=None, prog="python3 -m sluice zeros"):
     ap.add_argument("--out", default="zeros", help="output folder (default ./zeros)")
     ap.add_argument("-q", "--quiet", action="store_true", help="no table on stdout")
     a = ap.parse_args(argv)
-    try:
-        with tempfile.TemporaryDirectory(prefix="sluice-zeros-") as tmp:
-            lib = a.model
-            if a.model.endswith(".slu"):
-                extra = ["-fzero-stats"] + [x for d in a.include for x in ("-I", d)]
-                lib = _compile(a.model, os.path.join(tmp, "libmodel.so"), extra_args=extra)
-            m = load(lib, weights=a.weights)
-            if a.threads is not None:
-                m.threads = a.threads
-            for s in a.set:
-                name, eq, v = s.partition("=")
-                if not eq:
-                    raise Error("--set: expected NAME=VALUE, found '%s'" % s)
-                m.set_threshold(name, v)
-            x = np.load(a.inputs)
-            lengths = np.load(a.lengths) if a.lengths else None
-            r = zeros(m, x, lengths)
-            m.close()
-        paths = write(r, a.out)
-    except Error as e:
-        print("sluice zeros: error: %s" % e.msg, file=sys.stderr)
-        return 1
-    except (OSError, ValueError) as e:
-        print("sluice zeros: error: %s" % e, file=sys.stderr)
-        return 1
+    with tempfile.TemporaryDirectory(prefix="sluice-zeros-") as tmp:
+        lib = a.model
+        if a.model.endswith(".slu"):
+            extra = ["-fzero-stats"] + [x for d in a.include for x in ("-I", d)]
+            lib = _compile(a.model, os.path.join(tmp, "libmodel.so"), extra_args=extra)
+        m = load(lib, weights=a.weights)
+        if a.threads is not None:
+            m.threads = a.threads
+        for s in a.set:
+            name, eq, v = s.partition("=")
+            if not eq:
+                raise Error("--set: expected NAME=VALUE, found '%s'" % s)
+            m.set_threshold(name, v)
+        x = np.load(a.inputs)
+        lengths = np.load(a.lengths) if a.lengths else None
+        r = zeros(m, x, lengths)
+        m.close()
+    paths = write(r, a.out)
     if not a.quiet:
         print(format_table(r))
         print("wrote " + ", ".join(paths))
