@@ -749,6 +749,9 @@ static sl_node *route_tokens_where(sema *s, env_t *env, const sl_expr *e, sl_ins
     s->p->tokens_min = fewest;
     if (!out)
         return NULL;
+    r->attending = e->attending;
+    if (r->attending && !sema_attending(s, r))
+        return NULL;
     r->decision = sema_add_decision(s, SL_DEC_TOKENS, blk->path, e->span, (int)x->ty.dims[0], 0);
     s->p->decisions.items[r->decision].where = true;
     return sema_emit(s, r);
@@ -836,6 +839,11 @@ static sl_node *route_tokens(sema *s, env_t *env, const sl_expr *e)
 /* route bank(x) top k by scores */
 static sl_node *route(sema *s, env_t *env, const sl_expr *e)
 {
+    if (e->attending && !e->where) {
+        sema_err(s, e->span, "'attending all' keeps every token in view of a layer run on some "
+                 "of them: 'route blk(x) tokens where c attending all'");
+        return NULL;
+    }
     if (e->of_tokens)
         return route_tokens(s, env, e);
     sl_inst *bank = frame_param(s->fr, e->name);

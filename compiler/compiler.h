@@ -165,6 +165,10 @@ struct sl_node {
     bool scaled;            /* ROUTE_TOKENS: chosen rows x + s * (out - x), not out */
     bool where;             /* ROUTE_TOKENS: the rows where b (bool per row) holds, however
                                many, not the top `index` */
+    bool attending;         /* ROUTE_TOKENS with `where`: `attending all`, the layer's
+                               attention sees every token (check_attending.c) */
+    bool all_tokens;        /* in such a layer: computed on every token, not only the
+                               chosen (an attention reads it) */
     bool switched;          /* ROUTE: weights softmax(scores) at the chosen, not renormalised */
     bool expert_choice;     /* ROUTE over tokens: each expert takes its `index` best tokens */
     double capacity;        /* ROUTE over tokens, token choice: the experts' capacity factor */
@@ -311,6 +315,13 @@ void sl_manifest_print(const sl_program *p, FILE *out);
 /* ---- cost.c ---------------------------------------------------------- */
 
 typedef struct sl_cost_range { double lo, hi; } sl_cost_range;
+
+/* Attention's FLOPs in parts (docs/language.md, "Cost"): per token whose
+ * q, k and v are projected (2*d*3d + 3d), per token whose output is
+ * projected (2*d*d + d), per (query, key) pair attended (q.k and the
+ * weighted v, 2*d each, and the softmax, 1 per head). */
+typedef struct sl_attention_cost { double per_qkv, per_out, per_pair; } sl_attention_cost;
+sl_attention_cost sl_cost_attention(const sl_inst *attention);
 
 sl_flops sl_cost_dense(const sl_program *p);        /* every region run */
 sl_flops sl_cost_region_dense(const sl_region *r);

@@ -12,6 +12,12 @@
 
 #include "compiler.h"
 
+sl_attention_cost sl_cost_attention(const sl_inst *attention)
+{
+    double d = (double)attention->n_in, h = (double)attention->heads;
+    return (sl_attention_cost){2 * d * 3 * d + 3 * d, 2 * d * d + d, 4 * d + h};
+}
+
 /* ---- the dense count ---------------------------------------------------- */
 
 /* An open region's dense FLOPs so far, and those of its item being walked:
@@ -24,8 +30,13 @@ typedef struct dense_level {
 } dense_level;
 
 /* What a decision weighs: a gate's arms; a route's cheapest and dearest
- * expert (compared at the pass's token count); one block. */
-typedef struct weigh { sl_flops v[2]; bool set; } weigh;
+ * expert (compared at the pass's token count); one block; and a route of
+ * tokens `attending all`, its node. */
+typedef struct weigh {
+    sl_flops v[2];
+    bool set;
+    const sl_node *attending;
+} weigh;
 
 typedef struct dense_pass {
     sl_arena arena;             /* the stack's own: sl_cost_dense has no sl_ctx */
@@ -84,6 +95,8 @@ static void dense_enter(sl_walker *w, const sl_item *it)
     dense_top(d)->item = n ? node_dense(n) : (sl_flops){0, 0, 0};
     if (d->info && n && n->op == SL_OP_DENSE_BLOCKS)
         d->info[n->decision].v[0] = n->flops;
+    if (d->info && n && n->op == SL_OP_ROUTE_TOKENS && n->attending)
+        d->info[n->decision].attending = n;
 }
 
 static void dense_sub_enter(sl_walker *w, const sl_item *it, int k, const sl_region *r)
@@ -304,6 +317,38 @@ static void exit_ranges(sl_ctx *c, const sl_program *p, range *exits, size_t n, 
     sl_walk_region(&w, p->body);
 }
 
+/* The layer of a route `attending all` as a function of its K chosen
+ * tokens and its input's T: what runs on the chosen tokens in K, what
+ * runs on every token in T, an attention of the K among the T in K*T
+ * pairs (check_attending.c; the lowering counts the same). */
+static const char *attending_str(sl_ctx *c, const sl_node *r)
+{
+    double k = 0, K = 0, T = 0, KT = 0, TT = 0;
+    const sl_region *body = r->experts[0];
+    for (size_t i = 0; i < body->items.len; i++) {
+        const sl_node *n = body->items.items[i].node;
+        if (n->op == SL_OP_ATTENTION && !n->all_tokens) {
+            sl_attention_cost a = sl_cost_attention(n->inst);
+            T += a.per_qkv;
+            K += a.per_out;
+            KT += a.per_pair;
+        } else if (n->all_tokens) {
+            k += n->flops.k, T += n->flops.t, TT += n->flops.tt;
+        } else {
+            k += n->flops.k, K += n->flops.t; /* per token: no T^2 */
+        }
+    }
+    const double v[] = {k, K, T, KT, TT};
+    const char *names[] = {"", "*K", "*T", "*K*T", "*T^2"};
+    char buf[200];
+    size_t len = 0;
+    for (int i = 0; i < 5; i++)
+        if (v[i] != 0 && len < sizeof buf)
+            len += (size_t)snprintf(buf + len, sizeof buf - len, "%s%.0f%s", len ? " + " : "",
+                                    v[i], names[i]);
+    return sl_arena_strdup(&c->arena, len ? buf : "0");
+}
+
 static void print_pct(FILE *out, double v, double dense)
 {
     fprintf(out, "%6.1f%%", dense > 0 ? 100.0 * v / dense : 100.0);
@@ -373,6 +418,10 @@ void sl_cost_print(sl_ctx *c, const sl_program *p, int64_t tokens, FILE *out)
         else if (d->kind == SL_DEC_ROUTE)
             fprintf(out, "route %s: top %d of %d experts%s, %.0f to %.0f FLOPs each\n", d->name,
                     d->count, d->choices, d->rows ? " per token" : "", a, b);
+        else if (d->kind == SL_DEC_TOKENS && d->where && info[i].attending)
+            fprintf(out, "tokens %s: the K tokens where its condition holds through it, all T "
+                    "in view, 0 to %.0f FLOPs; K of T tokens: %s\n", d->name, b,
+                    attending_str(c, info[i].attending));
         else if (d->kind == SL_DEC_TOKENS && d->where)
             fprintf(out, "tokens %s: the K tokens where its condition holds through it, "
                     "0 to %.0f FLOPs; K tokens: %s\n", d->name, b,

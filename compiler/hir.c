@@ -120,7 +120,8 @@ static void dump_node(dumper *d, const sl_node *n)
         break;
     case SL_OP_ROUTE_TOKENS:
         if (n->where) {
-            fprintf(out, " %s(%%%d) tokens where %%%d (%s)", n->inst->path, n->a->id, n->b->id,
+            fprintf(out, " %s(%%%d) tokens where %%%d%s (%s)", n->inst->path, n->a->id,
+                    n->b->id, n->attending ? " attending all" : "",
                     d->p->decisions.items[n->decision].name);
             break;
         }
@@ -144,7 +145,7 @@ static void dump_node(dumper *d, const sl_node *n)
             fprintf(out, ", %%%d", n->b->id);
         break;
     }
-    fprintf(out, " : %s", sl_ty_str(d->c, n->ty));
+    fprintf(out, " : %s%s", sl_ty_str(d->c, n->ty), n->all_tokens ? " every token" : "");
     if (!sl_flops_is_zero(n->flops))
         fprintf(out, "  ; %s flops%s",
                 sl_flops_str(d->c, n->flops, d->p->tokens_name ? d->p->tokens_name : "T"),

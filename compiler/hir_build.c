@@ -60,16 +60,15 @@ static sl_flops node_flops(const sl_node *n)
     case SL_OP_BATCHNORM: /* a scale and a shift per element */
         return sl_flops_scale(elems(n->ty), 2);
     case SL_OP_ATTENTION: {
-        /* per token: the q, k, v and output projections (2*d*4d + 4d); per
-         * pair of tokens attended: q.k and the weighted v (2*d each) and the
-         * softmax (1 per head).  A causal mask attends n(n+1)/2 pairs. */
-        double d = (double)n->inst->n_in, h = (double)n->inst->heads;
+        /* every token projected both ways and attending to every token it
+         * sees: a causal mask attends n(n+1)/2 pairs */
+        sl_attention_cost a = sl_cost_attention(n->inst);
         sl_flops t = tokens(n->ty);
         sl_flops pairs = {t.k * t.k, 2 * t.k * t.t, t.t * t.t};
         if (n->inst->causal)
             pairs = sl_flops_scale(sl_flops_add(pairs, t), 0.5);
-        return sl_flops_add(sl_flops_scale(t, 8 * d * d + 4 * d),
-                            sl_flops_scale(pairs, 4 * d + h));
+        return sl_flops_add(sl_flops_scale(t, a.per_qkv + a.per_out),
+                            sl_flops_scale(pairs, a.per_pair));
     }
     case SL_OP_DENSE: {
         double in = (double)n->inst->n_in, out = (double)n->inst->n_out;

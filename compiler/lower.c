@@ -499,13 +499,35 @@ static void top_tokens(emit *e, const sl_node *n, const plan_item *pi)
     em_rows_end(e, &r);
 }
 
-/* Every row's tokens as they were, then the chosen ones from the layer:
- * its output row, or x + s * (out - x) when scaled. */
 /* route blk(x) tokens where c: per row, the tokens where c holds, in
  * order (their indices, their count, their rows of x gathered), and the
  * list of the rows that chose any, which the layer runs over with those
  * counts as their token counts (walk_sub_enter).  Ledger slots past the
- * count are SL_RT_DROPPED: reached, not chosen. */
+ * count are SL_RT_DROPPED: reached, not chosen.  `attending all`: the
+ * other tokens' rows follow, in order, for the values the layer computes
+ * on every token (check_attending.c). */
+/* The rows of x where c does not hold, in order, after the k chosen. */
+static void gather_others(emit *e, const sl_node *n, LLVMValueRef row, LLVMValueRef k)
+{
+    lower *l = e->l;
+    int64_t d = n->a->ty.dims[1];
+    LLVMValueRef x = em_row_ptr(e, n->a, row), dst = em_row_ptr(e, n->route_arg, row);
+    LLVMValueRef at = em_entry_alloca(l, l->t_i64, "other.at");
+    LLVMBuildStore(l->b, k, at);
+    loop tl;
+    LLVMValueRef t = em_loop_begin(e, &tl, em_extent(e, n->a->ty, row), "others");
+    LLVMBasicBlockRef take = em_block(e, "others.take"), next = em_block(e, "others.next");
+    LLVMBuildCondBr(l->b, em_element(e, n->b, row, t), next, take);
+    em_at(e, take);
+    LLVMValueRef j = em_load(l, l->t_i64, at, "j");
+    LLVMBuildMemCpy(l->b, em_gep(l, l->t_f32, dst, em_row_index(l, j, d, NULL), ""), 4,
+                    em_gep(l, l->t_f32, x, em_row_index(l, t, d, NULL), ""), 4, em_i64(l, 4 * d));
+    LLVMBuildStore(l->b, LLVMBuildAdd(l->b, j, em_i64(l, 1), ""), at);
+    LLVMBuildBr(l->b, next);
+    em_at(e, next);
+    em_loop_end(e, &tl);
+}
+
 static void where_tokens_enter(emit *e, const sl_node *n, const plan_item *pi, LLVMValueRef nrows)
 {
     lower *l = e->l;
@@ -542,6 +564,8 @@ static void where_tokens_enter(emit *e, const sl_node *n, const plan_item *pi, L
     em_loop_end(e, &tl);
     LLVMValueRef k_all = em_load(l, l->t_i64, cnt, "chosen.n");
     em_store_at(l, l->t_i32, counts, row, LLVMBuildTrunc(l->b, k_all, l->t_i32, ""));
+    if (n->attending && n->route_arg->all_tokens) /* some value needs every token */
+        gather_others(e, n, row, k_all);
     loop rl; /* the slots past the count */
     LLVMValueRef j = em_loop_begin(e, &rl, LLVMBuildSub(l->b, em_i64(l, most), k_all, ""), "unchosen");
     em_store_at(l, l->t_i32, sr, LLVMBuildAdd(l->b, k_all, j, ""), em_i32(l, SL_RT_DROPPED));
@@ -594,6 +618,19 @@ static void route_tokens_leave(emit *e, const sl_node *n, const plan_item *pi)
     em_rows_end(e, &r);
 }
 
+/* A value of a layer `attending all` that every token needs (its
+ * attention reads it): computed, and its FLOPs counted, at every row's
+ * own token count rather than at the chosen ones'. */
+static void every_token_node(emit *e, const sl_node *n, const plan_item *pi)
+{
+    LLVMValueRef chosen = e->tokens;
+    em_flush_flops(e); /* what ran on the chosen tokens so far */
+    e->tokens = e->every;
+    sl_lower_node(e, n, pi);
+    em_flush_flops(e);
+    e->tokens = chosen;
+}
+
 /* ---- the walk ---------------------------------------------------------------- */
 
 /* What an open item keeps between its hooks (in the arena: frames point
@@ -627,6 +664,8 @@ static void walk_enter(sl_walker *w, const sl_item *it)
             route_tokens_enter(e, it->node, pi);
         else if (it->node->op == SL_OP_TOP_TOKENS)
             top_tokens(e, it->node, pi);
+        else if (e->every && it->node->all_tokens)
+            every_token_node(e, it->node, pi);
         else
             sl_lower_node(e, it->node, pi);
         break;
@@ -667,6 +706,7 @@ static void walk_sub_enter(sl_walker *w, const sl_item *it, int k, const sl_regi
                        o->expert.count, "chosen.tokens");
             o->tokens = e->tokens;
             e->tokens = em_scratch_at(e, o->pi->w, "chosen.n");
+            e->every = it->node->attending ? o->tokens : NULL;
         } else if (it->node->op == SL_OP_ROUTE_TOKENS) { /* its layer, over the same rows */
             push_frame(e, &o->expert, e->fr->rows, e->fr->count, "chosen.tokens");
         } else
@@ -693,8 +733,10 @@ static void walk_sub_leave(sl_walker *w, const sl_item *it, int k, const sl_regi
         break;
     }
     pop_frame(e);
-    if (it->kind == SL_IT_NODE && it->node->op == SL_OP_ROUTE_TOKENS && it->node->where)
+    if (it->kind == SL_IT_NODE && it->node->op == SL_OP_ROUTE_TOKENS && it->node->where) {
         e->tokens = o->tokens; /* after the frame's FLOPs, counted at its counts */
+        e->every = NULL;
+    }
 }
 
 static void walk_leave(sl_walker *w, const sl_item *it)

@@ -95,7 +95,7 @@ LLVMValueRef em_rt(lower *l, rt_fn f)
         [RT_ROWS_SORT] = "sl_rt_rows_sort", [RT_ROUTE_CAPACITY] = "sl_rt_route_capacity",
         [RT_EXPERT_CHOICE] = "sl_rt_expert_choice", [RT_SWITCH_WEIGHTS] = "sl_rt_switch_weights",
         [RT_MEAN_REST] = "sl_rt_mean_rest",
-        [RT_ATTENTION] = "sl_rt_attention",
+        [RT_ATTENTION] = "sl_rt_attention_queries",
     };
     if (l->rt[f])
         return l->rt[f];
@@ -157,9 +157,9 @@ LLVMValueRef em_rt(lower *l, rt_fn f)
         ty = LLVMFunctionType(i64, a, 5, 0);
         break;
     }
-    case RT_ATTENTION: { /* (qkv, ldq, y, ldy, n, d, heads, causal, scratch) */
-        LLVMTypeRef a[] = {p, i64, p, i64, i64, i64, i64, i32, p};
-        ty = LLVMFunctionType(l->t_void, a, 9, 0);
+    case RT_ATTENTION: { /* (qkv, ldq, y, ldy, nq, n, d, heads, causal, scratch) */
+        LLVMTypeRef a[] = {p, i64, p, i64, i64, i64, i64, i64, i32, p};
+        ty = LLVMFunctionType(l->t_void, a, 10, 0);
         break;
     }
     case RT_ROWS_BY_EXPERT: { /* (rows, n, idx, k, n_experts, start, bucket_rows, bucket_pos) */

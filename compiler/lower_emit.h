@@ -23,6 +23,8 @@ typedef struct emit {
     LLVMValueRef *vals;         /* per node: a uniform value's SSA scalar; a constant
                                    vector's global */
     const sl_node **alias;      /* per node: ROUTE_ARG -> the route's input */
+    LLVMValueRef every;         /* in a route of tokens `attending all`: every row's token
+                                   count (tokens holds the chosen ones'); else NULL */
     frame *fr;                  /* the frame being run */
     int item_no;                /* items entered so far (plan.items) */
     SL_VEC(struct open_item *) open; /* items entered and not yet left */

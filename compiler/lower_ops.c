@@ -184,30 +184,55 @@ static void lower_dense_blocks(emit *e, const sl_node *n, const plan_item *pi)
 }
 
 /* Self-attention: q, k, v of every token by one dense call, each row's
- * tokens attending to each other (sl_rt_attention), then the output
- * projection of every token. */
-static void lower_attention(emit *e, const sl_node *n, const plan_item *pi)
+ * tokens attending to each other (sl_rt_attention_queries), then the
+ * output projection of every token.  In a layer `attending all` that runs
+ * it on the chosen tokens (the first of each row's, e->tokens of them):
+ * q, k, v of every token (e->every), the chosen tokens' queries against
+ * all of them, their outputs projected; FLOPs counted here, at both
+ * counts (true). */
+static bool lower_attention(emit *e, const sl_node *n, const plan_item *pi)
 {
     lower *l = e->l;
     const sl_inst *inst = n->inst;
     int64_t d = inst->n_in, most = n->ty.dims[0];
-    LLVMValueRef count, list = token_list(e, n->a->ty, &count);
+    bool some = e->every && !n->all_tokens;
+    LLVMValueRef chosen = e->tokens, all = some ? e->every : e->tokens;
+    LLVMValueRef count, list;
+    e->tokens = all;
+    list = token_list(e, n->a->ty, &count);
     LLVMValueRef qkv = em_scratch_at(e, pi->qkv, "qkv"), ctx = em_scratch_at(e, pi->ctx, "ctx");
     call_dense(e, dense_pack(e, em_i64(l, l->pl.dense[inst->w_tensor])), em_base(e, n->a), d,
                qkv, 3 * d, list, count, false);
     LLVMValueRef scratch = em_gep(l, l->t_i8, e->scratch, em_i64(l, l->pl.tile_bytes),
                                   "attn.scratch");
+    sl_attention_cost cost = sl_cost_attention(inst);
+    LLVMValueRef flops = em_scratch_at(e, l->pl.flops0, "flops");
     rows_loop r;
     LLVMValueRef row = em_rows_begin(e, &r, e->fr->rows, em_frame_count(e), "attend");
     LLVMValueRef q = em_gep(l, l->t_f32, qkv, em_row_index(l, row, most * 3 * d, NULL), "");
     LLVMValueRef y = em_gep(l, l->t_f32, ctx, em_row_index(l, row, most * d, NULL), "");
-    LLVMValueRef args[] = {q, em_i64(l, 3 * d), y, em_i64(l, d), em_extent(e, n->ty, row),
+    LLVMValueRef n_all = em_extent(e, n->ty, row), n_q = n_all;
+    e->tokens = chosen;
+    if (some)
+        n_q = em_extent(e, n->ty, row);
+    LLVMValueRef args[] = {q, em_i64(l, 3 * d), y, em_i64(l, d), n_q, n_all,
                            em_i64(l, d), em_i64(l, inst->heads), em_i32(l, inst->causal),
                            scratch};
-    em_call(l, RT_ATTENTION, args, 9, "");
+    em_call(l, RT_ATTENTION, args, 10, "");
+    if (some) { /* n_all * per_qkv + n_q * (per_out + n_all * per_pair) */
+        LLVMValueRef per_q = LLVMBuildAdd(l->b, em_i64(l, (int64_t)cost.per_out),
+                                          LLVMBuildMul(l->b, n_all, em_i64(l, (int64_t)cost.per_pair),
+                                                       ""), "");
+        LLVMValueRef v = LLVMBuildAdd(l->b, LLVMBuildMul(l->b, n_all, em_i64(l, (int64_t)cost.per_qkv), ""),
+                                      LLVMBuildMul(l->b, n_q, per_q, ""), "attn.flops");
+        em_add_to(l, em_at_index(l, l->t_i64, flops, row), v);
+    }
     em_rows_end(e, &r);
+    if (some) /* the chosen tokens' outputs */
+        list = token_list(e, n->ty, &count);
     call_dense(e, dense_pack(e, em_i64(l, l->pl.dense[inst->w2_tensor])), ctx, d, em_base(e, n),
                d, list, count, false);
+    return some;
 }
 
 /* ---- kernels per row and per token -------------------------------------------- */
@@ -615,7 +640,8 @@ void sl_lower_node(emit *e, const sl_node *n, const plan_item *pi)
             lower_dense_blocks(e, n, pi);
             return; /* FLOPs counted per active block */
         case SL_OP_ATTENTION:
-            lower_attention(e, n, pi);
+            if (lower_attention(e, n, pi))
+                return; /* FLOPs counted at two token counts */
             break;
         case SL_OP_BATCHNORM:
             lower_batchnorm(e, n);

@@ -160,6 +160,12 @@ void sema_frame_add_param(sema *s, frame *f, int i, const sl_decl *d);
 bool sema_frame_has_param_decl(frame *f, const char *name);
 int sema_find_threshold(sema *s, const char *name);
 
+/* ---- check_attending.c: `tokens where c attending all` ----------------- */
+
+/* Mark the values of the route's layer that run on every token; false
+ * (reported) if the layer mixes tokens other than by attention. */
+bool sema_attending(sema *s, sl_node *r);
+
 /* ---- check_shape.c: tensor plumbing ------------------------------------ */
 
 /* The builtins that shape values: pooling, concatenation, constant vectors,

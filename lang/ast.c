@@ -186,6 +186,8 @@ static void dump_expr(dumper *d, const sl_expr *e, int indent)
                 e->scaled ? " scaled" : "", e->switched ? " switch" : "");
         if (e->capacity > 0)
             fprintf(d->out, " capacity %g", e->capacity);
+        if (e->attending)
+            fputs(" attending all", d->out);
         fputc('\n', d->out);
         dump_expr(d, e->args, indent + 1);
         line_start(d, indent + 1, e->where ? "Where" : "By", e->scores->span);

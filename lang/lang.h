@@ -264,7 +264,9 @@ struct sl_expr {
     bool where;           /* ROUTE: `tokens where c`: the rows where c holds */
     bool scaled;          /* ROUTE: options after the scores: `scaled`, */
     bool switched;        /*   `switch`, */
-    double capacity;      /*   `capacity F` (0: none) */
+    double capacity;      /*   `capacity F` (0: none), */
+    bool attending;       /*   `attending all` (with `where`: the others stay visible), */
+    bool attending_open;  /*   `attending` read, `all` not yet */
     sl_expr *next;        /* in an argument list */
 };
 

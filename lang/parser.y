@@ -182,9 +182,22 @@ static sl_expr *route_new(parser *p, sl_span at, sl_span name, sl_expr *arg, sl_
 static sl_expr *route_option(parser *p, sl_expr *e, sl_span word, const sl_span *num)
 {
     const char *w = TEXT(word);
+    e->span.end = (num ? *num : word).end;
+    if (e->attending_open) { /* the second word of `attending all` */
+        e->attending_open = false;
+        if (strcmp(w, "all") != 0 || num)
+            sl_error(p->c, word, "expected 'all' after 'attending' ('tokens where c attending "
+                     "all'), found '%s'", w);
+        return e;
+    }
+    if (strcmp(w, "attending") == 0 && !num) {
+        if (e->attending)
+            sl_error(p->c, word, "'attending all' is given twice");
+        e->attending = e->attending_open = true;
+        return e;
+    }
     bool *flag = strcmp(w, "scaled") == 0 ? &e->scaled : strcmp(w, "switch") == 0 ? &e->switched
                                                                                     : NULL;
-    e->span.end = (num ? *num : word).end;
     if (strcmp(w, "capacity") == 0) {
         if (!num) {
             sl_error(p->c, word, "'capacity' takes a factor: 'capacity 1.25'");
@@ -201,8 +214,8 @@ static sl_expr *route_option(parser *p, sl_expr *e, sl_span word, const sl_span 
         return e;
     }
     if (!flag) {
-        sl_error(p->c, word, "expected 'scaled', 'switch', 'capacity F' or the end of the "
-                 "route, found identifier '%s'", w);
+        sl_error(p->c, word, "expected 'scaled', 'switch', 'capacity F', 'attending all' or the "
+                 "end of the route, found identifier '%s'", w);
         return e;
     }
     if (num)
@@ -733,7 +746,15 @@ primary
         for (sl_expr *a = $2.head; a; a = a->next) d = max_depth(d, a->depth);
         $$->depth = nest(p, @$, d);
       }
-    | route %prec ROUTE_BY { $$ = $1; }
+    | route %prec ROUTE_BY {
+        $$ = $1;
+        if ($$->attending_open) { /* pointing just past 'attending', the route's end */
+            sl_span end = $$->span;
+            end.begin = end.end;
+            sl_error(p->c, end, "expected 'all' after 'attending' ('tokens where c attending "
+                     "all')");
+        }
+      }
     ;
 
 /* A route and its options after the scores (words, not reserved). */

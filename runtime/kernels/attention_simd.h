@@ -257,8 +257,8 @@ static void sl_k_att_block_sum(int rows, const float *p, int64_t np, const float
     }
 }
 
-static void sl_k_attention(const float *qkv, int64_t ldq, float *y, int64_t ldy, int64_t n,
-                           int64_t d, int64_t heads, int causal, float *scratch)
+static void sl_k_attention(const float *qkv, int64_t ldq, float *y, int64_t ldy, int64_t nq,
+                           int64_t n, int64_t d, int64_t heads, int causal, float *scratch)
 {
     const int64_t dh = d / heads;
     const int64_t np = (n + SL_K_ATT_PAD - 1) / SL_K_ATT_PAD * SL_K_ATT_PAD;
@@ -276,8 +276,8 @@ static void sl_k_attention(const float *qkv, int64_t ldq, float *y, int64_t ldy,
             for (int64_t s = n; s < np; s++)
                 row[s] = 0.0f;
         }
-        for (int64_t t0 = 0; t0 < n; t0 += SL_K_ATT_R) {
-            int rows = n - t0 < SL_K_ATT_R ? (int)(n - t0) : SL_K_ATT_R;
+        for (int64_t t0 = 0; t0 < nq; t0 += SL_K_ATT_R) {
+            int rows = nq - t0 < SL_K_ATT_R ? (int)(nq - t0) : SL_K_ATT_R;
             /* Visible keys: row t0 + r sees [0, n0 + r) (causal) or [0, n0). */
             int64_t n0 = causal ? t0 + 1 : n;
             float inv[SL_K_ATT_R];

@@ -159,6 +159,12 @@ int64_t sl_rt_attention_scratch(int64_t n, int64_t d, int64_t heads)
 void sl_rt_attention(const float *qkv, int64_t ldq, float *y, int64_t ldy, int64_t n,
                      int64_t d, int64_t heads, int causal, float *scratch)
 {
+    sl_rt_attention_queries(qkv, ldq, y, ldy, n, n, d, heads, causal, scratch);
+}
+
+void sl_rt_attention_queries(const float *qkv, int64_t ldq, float *y, int64_t ldy, int64_t nq,
+                             int64_t n, int64_t d, int64_t heads, int causal, float *scratch)
+{
     /* A caller bug, not a data error: stop rather than compute heads
      * wrongly (checked before n, so it shows on an empty sequence too). */
     if (d <= 0 || heads <= 0 || d % heads != 0) {
@@ -166,7 +172,9 @@ void sl_rt_attention(const float *qkv, int64_t ldq, float *y, int64_t ldy, int64
                 "equal heads\n", (long long)d, (long long)heads);
         abort();
     }
-    if (n <= 0)
+    if (nq > n)
+        nq = n;
+    if (nq <= 0)
         return;
-    sl_k_table_get()->attention(qkv, ldq, y, ldy, n, d, heads, causal != 0, scratch);
+    sl_k_table_get()->attention(qkv, ldq, y, ldy, nq, n, d, heads, causal != 0, scratch);
 }

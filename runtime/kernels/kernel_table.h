@@ -45,10 +45,11 @@ typedef float sl_k_reduce_fn(const float *x, int64_t n);
 typedef int64_t sl_k_argmax_fn(const float *x, int64_t n);
 typedef void sl_k_topk_fn(const float *x, int64_t n, int64_t k, int32_t *idx,
                           float *val);
-/* n >= 1, d, heads >= 1, heads divides d, causal 0 or 1 (the wrapper
- * checks); scratch holds sl_rt_attention_scratch(n, d, heads) floats. */
+/* 1 <= nq <= n, d, heads >= 1, heads divides d, causal 0 or 1 (the
+ * wrapper checks): the first nq of n tokens attend; scratch holds
+ * sl_rt_attention_scratch(n, d, heads) floats. */
 typedef void sl_k_attention_fn(const float *qkv, int64_t ldq, float *y, int64_t ldy,
-                               int64_t n, int64_t d, int64_t heads, int causal,
+                               int64_t nq, int64_t n, int64_t d, int64_t heads, int causal,
                                float *scratch);
 
 /* Attention's scratch (sl_rt_attention_scratch, one size for every level):

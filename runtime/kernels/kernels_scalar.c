@@ -251,13 +251,13 @@ static inline void sl_k_st_d(float *base, int64_t i, double v)
  * their max, then sum_s e^(s - max) v_s and sum_s e^(s - max) in double
  * (scratch: dh doubles), divided and rounded once.  A NaN score makes the
  * sum, and so the head's outputs, NaN. */
-static void sl_k_attention(const float *qkv, int64_t ldq, float *y, int64_t ldy, int64_t n,
-                           int64_t d, int64_t heads, int causal, float *scratch)
+static void sl_k_attention(const float *qkv, int64_t ldq, float *y, int64_t ldy, int64_t nq,
+                           int64_t n, int64_t d, int64_t heads, int causal, float *scratch)
 {
     int64_t dh = d / heads;
     double root = sqrt((double)dh);
     float *score = scratch, *acc = scratch + 2 * n;
-    for (int64_t t = 0; t < n; t++) {
+    for (int64_t t = 0; t < nq; t++) {
         int64_t n_vis = causal ? t + 1 : n;
         for (int64_t j = 0; j < heads; j++) {
             const float *q = qkv + t * ldq + j * dh;

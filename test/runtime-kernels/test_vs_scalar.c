@@ -521,7 +521,7 @@ static void attention_case(rng *r, int64_t n, int64_t d, int64_t heads, int caus
     int64_t ns = sl_rt_attention_scratch(n, d, heads);
     float amp = rng_next(r) % 3 == 0 ? 4.0f : 1.5f; /* 4: sharper softmax */
     float *qkv = buf_alloc(nq), *ref = buf_alloc(ny), *got = buf_alloc(ny);
-    float *scratch = buf_alloc(ns);
+    float *part = buf_alloc(ny), *scratch = buf_alloc(ns);
     double *bound = malloc((size_t)(n * d) * sizeof *bound);
     for (int64_t i = 0; i < nq; i++)
         qkv[i] = NAN;
@@ -547,6 +547,25 @@ static void attention_case(rng *r, int64_t n, int64_t d, int64_t heads, int caus
             check_fail("attention %s n=%lld d=%lld heads=%lld causal=%d ldy=%lld: wrote %lld "
                        "floats between rows", isa, (long long)n, (long long)d, (long long)heads,
                        causal, (long long)ldy, (long long)touched);
+        /* The first m queries alone: the same rows, bit for bit, and
+         * nothing written past them. */
+        int64_t m = 1 + (int64_t)(rng_next(r) % (uint64_t)n);
+        for (int64_t i = 0; i < ny; i++)
+            part[i] = canary();
+        for (int64_t i = 0; i < ns; i++)
+            scratch[i] = NAN;
+        sl_rt_attention_queries(qkv, ldq, part, ldy, m, n, d, heads, causal, scratch);
+        int64_t differ = 0;
+        for (int64_t i = 0; i < ny; i++)
+            if (i / ldy < m && i % ldy < d ? memcmp(&part[i], &y[i], sizeof *y) != 0
+                                           : !is_canary(part[i]))
+                differ++;
+        check_count++;
+        if (differ)
+            check_fail("attention %s n=%lld d=%lld heads=%lld causal=%d: the first %lld "
+                       "queries alone differ from the whole call in %lld floats", isa,
+                       (long long)n, (long long)d, (long long)heads, causal, (long long)m,
+                       (long long)differ);
         if (l < 0)
             continue;
         for (int64_t t = 0; t < n; t++)
@@ -564,6 +583,7 @@ static void attention_case(rng *r, int64_t n, int64_t d, int64_t heads, int caus
     buf_free(qkv);
     buf_free(ref);
     buf_free(got);
+    buf_free(part);
     buf_free(scratch);
     free(bound);
 }

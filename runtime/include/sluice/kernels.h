@@ -143,6 +143,13 @@ void sl_rt_topk(const float *x, int64_t n, int64_t k, int32_t *idx, float *val);
  * prints "sluice: error: ..." and aborts (a caller bug). */
 void sl_rt_attention(const float *qkv, int64_t ldq, float *y, int64_t ldy, int64_t n,
                      int64_t d, int64_t heads, int causal, float *scratch);
+/* The same for the first nq of the n tokens only (0 <= nq <= n; nq is
+ * clamped to n): queries q_0 .. q_{nq-1} attend to the keys and values of
+ * all n tokens (s <= t when causal), y gets nq rows, and each is the row
+ * sl_rt_attention gives for the n tokens, bit for bit.  A layer run on
+ * some tokens of a sequence while attending to all of them uses it. */
+void sl_rt_attention_queries(const float *qkv, int64_t ldq, float *y, int64_t ldy, int64_t nq,
+                             int64_t n, int64_t d, int64_t heads, int causal, float *scratch);
 /* Scratch floats sl_rt_attention needs, the same at every level; 0 for
  * n <= 0 or impossible d, heads; -1 if the count does not fit int64_t. */
 int64_t sl_rt_attention_scratch(int64_t n, int64_t d, int64_t heads);

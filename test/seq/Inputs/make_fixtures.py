@@ -881,6 +881,87 @@ def make_where():
     write_ref(case, outs, recs)
 
 
+def make_calm():
+    """route LAYER(h) tokens where C attending all: each layer's result kept
+    at the tokens where its condition holds, the layer run on the whole
+    sequence (the others at their frozen state), so the live tokens attend
+    to every token: a per-token early exit whose exited tokens stay in view
+    (CALM's state propagation).  One post-norm layer, two pre-norm."""
+    case = "calm"
+    torch.manual_seed(123)
+    g = np.random.default_rng(123)
+    post = nn.TransformerEncoderLayer(8, 2, 16, dropout=0.0, batch_first=True).eval()
+    pre = [nn.TransformerEncoderLayer(8, 2, 16, dropout=0.0, batch_first=True,
+                                      norm_first=True).eval() for _ in range(2)]
+    router, head0 = nn.Linear(8, 1), nn.Linear(8, 4)
+    heads = [nn.Linear(8, 4) for _ in range(2)]
+    with torch.no_grad():
+        router.weight.mul_(4)
+        for hd in [head0] + heads:
+            hd.weight.mul_(3)
+    sd = OrderedDict()
+    for name, m in (("post", post), ("router", router), ("head0", head0)):
+        sd.update(("%s.%s" % (name, k), v) for k, v in state(m).items())
+    for name, ms in (("pre", pre), ("heads", heads)):
+        for i, m in enumerate(ms):
+            sd.update(("%s.%d.%s" % (name, i, k), v) for k, v in state(m).items())
+    save_safetensors(os.path.join(case_dir(case), case + ".safetensors"), sd)
+    post, router, head0 = post.to(f64), router.to(f64), head0.to(f64)
+    pre = [b.to(f64) for b in pre]
+    heads = [hd.to(f64) for hd in heads]
+    t = threshold(case, "t")
+    lens = [7, 3, 5, 4, 6, 7, 3, 5, 6, 4, 7, 5, 7, 6, 4, 5]
+
+    # encoder_layer[8, 2, 16] on K chosen of T tokens (docs/language.md,
+    # "Cost"): q, k, v of every token (2*8*24 + 24), the chosen tokens'
+    # outputs (2*8*8 + 8) and K*T pairs (4*8 + 2); per chosen token the
+    # rest (2 adds, 2 layer norms: 8 each; linear1 272, relu 16, linear2
+    # 264); pre-norm: norm1 on every token (8)
+    def layer_flops(k, n, pre_norm):
+        if k == 0:
+            return 0
+        rest = 8 * 4 + 272 + 16 + 264
+        return 408 * n + 136 * k + 34 * k * n + (rest - 8) * k + 8 * n if pre_norm \
+            else 408 * n + 136 * k + 34 * k * n + rest * k
+
+    def run(s, i):
+        h = t64(s)
+        n = len(s)
+        what = "calm input %d" % i
+        # outside the routes, per token: router, sigmoid, > 0.3; per layer
+        # its choosing, its head, softmax, max, < t, and; pool_mean
+        flops = 19 * n + 3 * (n + 68 * n + 4 * n + 4 * n + 2 * n) + 8 * n
+        live = [decide(v, 0.3, what + " live") for v in torch.sigmoid(router(h))[:, 0]]
+        sel = OrderedDict()
+        for j, (name, blk, head) in enumerate((("post", post, head0), ("pre.0", pre[0], heads[0]),
+                                              ("pre.1", pre[1], heads[1]))):
+            ch = [q for q in range(n) if live[q]]
+            if ch:
+                out = blk(h[None])[0]  # the whole sequence, the others frozen
+                h = h.clone()
+                h[ch] = out[ch]
+            sel[name] = ch
+            flops += layer_flops(len(ch), n, j > 0)
+            conf = torch.softmax(head(h), -1).max(-1).values
+            live = [live[q] and not decide(conf[q], t, what + " head %d" % j) for q in range(n)]
+        return torch.cat([h.mean(0), h[-1]]).numpy(), (sel, flops)
+
+    def run_sel(s, i):
+        out, (sel, flops) = run(s, i)
+        run_sel.flops.append(flops)
+        return out, sel
+    run_sel.flops = []
+
+    seqs, outs, recs = draw_clear(g, lens, 8, run_sel)
+    for r, f in zip(recs, run_sel.flops):
+        r["flops"] = f
+    counts = [len(r["selected"]["pre.1"]) for r in recs]
+    assert 0 in counts and any(0 < c < r["tokens"] for c, r in zip(counts, recs)), counts
+    x = padded(seqs, 7, lambda sh: np.full(sh, np.nan))
+    save_inputs(case, x, lens)
+    write_ref(case, outs, recs)
+
+
 # ---- token selection --------------------------------------------------------------
 
 
@@ -923,7 +1004,8 @@ CASES = OrderedDict([("attn", make_attn), ("causal", make_causal), ("long", make
                      ("cols", make_cols), ("loop", make_loop), ("lexit", make_lexit),
                      ("gateroute", make_gateroute), ("fixed", make_fixed),
                      ("prefix", make_prefix), ("enc", make_enc), ("depth", make_depth),
-                     ("where", make_where), ("keep", make_keep)])
+                     ("where", make_where), ("calm", make_calm),
+                     ("keep", make_keep)])
 
 if __name__ == "__main__":
     for c in sys.argv[1:] or list(CASES):
