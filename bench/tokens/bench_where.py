@@ -2,20 +2,25 @@
 same thing, then times them side by side against the fraction of tokens a
 threshold lets through a block, and prints the tables.
 
-    /usr/bin/python3 bench/tokens/bench_where.py BUILD_DIR [--reps R]
-        [--min-time S] [--tokens 64,256] [--batch-64 16] [--batch-256 4]
-        [--threads 1,2]
+    /usr/bin/python3 bench/tokens/bench_where.py BUILD_DIR [--family where|calm]
+        [--reps R] [--min-time S] [--tokens 64,256] [--batch-64 16]
+        [--batch-256 4] [--threads 1,2]
 
-BUILD_DIR (build/bench-tokens, made by bench/run-where) holds
-weights_where.safetensors, thetas_where.json and inputs_tT.npy (where.py,
-make.py) and, per T, where_tT/model.slu, time_model (time_model.c against
-its --emit=lib archive) and model (its executable, for the ledger).
+The family is the model: `where` (where.py, a residual MLP block on the
+chosen tokens) or `calm` (calm.py, a pre-norm encoder layer on them with
+every token in view).  BUILD_DIR (build/bench-tokens, made by
+bench/run-where) holds weights_FAMILY.safetensors, thetas_FAMILY.json and
+inputs_tT.npy (FAMILY.py, make.py) and, per T, FAMILY_tT/model.slu,
+time_model (time_model.c against its --emit=lib archive) and model (its
+executable, for the ledger).
 
 One compiled model per T serves every fraction: theta is set at run time
 (`--set theta=V`).  Contenders, each a worker timing itself in-process:
   Sluice    sl_model_run over BATCH sequences (time_model);
-  PyTorch   where.forward(): eager; the tokens above theta selected
-            (torch.where, index_select), the block over them, index_copy.
+  PyTorch   FAMILY.forward(): eager; the tokens above theta selected
+            (torch.where, index_select), the block over them, index_copy
+            (calm: norm1 and q, k, v of every token first, the chosen
+            queries attending per sequence).
 Batches of 1024 tokens (16 sequences at T = 64, 4 at T = 256) and of 1
 sequence; the measurements of a configuration take turns in an order that
 rotates round after round; the tables give medians over REPS rounds.
@@ -42,44 +47,47 @@ import numpy as np  # noqa: E402
 
 import bench as tb  # noqa: E402  (bench/tokens/bench.py: workers, cost, formatting)
 import moe  # noqa: E402
+import calm  # noqa: E402
 import where  # noqa: E402
+
+FAMILIES = {"where": where, "calm": calm}
 
 Worker = tb.Worker
 
 
-def check(build, t, thetas, sluicec, infos, log):
+def check(fam, build, t, thetas, sluicec, infos, log):
     """At every fraction, Sluice's executable (outputs, the tokens each
-    sequence chose, FLOPs) against where.forward; the FLOPs against the
+    sequence chose, FLOPs) against fam.forward; the FLOPs against the
     formula and the range --cost gives.  Returns {fraction: mean FLOPs}."""
     import torch
-    d = os.path.join(build, f"where_t{t}")
+    d = os.path.join(build, f"{fam.NAME}_t{t}")
+    weights = os.path.join(build, f"weights_{fam.NAME}.safetensors")
     x = np.load(os.path.join(build, f"inputs_t{t}.npy"))
     n = x.shape[0]
     x3 = os.path.join(build, f"inputs_t{t}_seq.npy")
     if not os.path.exists(x3):
         np.save(x3, x.reshape(n, t, moe.D))
-    net = where.load(os.path.join(build, "weights_where.safetensors"))
+    net = fam.load(weights)
     torch.set_num_threads(1)
     cost = subprocess.run([sluicec, "--cost", os.path.join(d, "model.slu")], capture_output=True,
                           text=True, check=True).stdout
     lo_hi = [int(v) for v in cost.split("\nend", 1)[1].split()[:2]]
     flops, checks = {}, {}
-    for f in where.FRACTIONS:
+    for f in fam.FRACTIONS:
         theta = thetas[str(f)]
         led_path, y_path = os.path.join(d, f"ledger_{f}.jsonl"), os.path.join(d, f"y_{f}.npy")
-        subprocess.run([os.path.join(d, "model"), x3, "-o", y_path, "--weights",
-                        os.path.join(build, "weights_where.safetensors"), "--set",
+        subprocess.run([os.path.join(d, "model"), x3, "-o", y_path, "--weights", weights, "--set",
                         f"theta={theta}", "--stats", led_path, "-q"], check=True)
         with open(led_path) as fh:
             recs = [json.loads(line) for line in fh]
         chosen = [r["selected"]["blk"] for r in recs]
         rows = [i * t + j for i, c in enumerate(chosen) for j in c]
         with torch.no_grad():
-            y_t, rows_t = where.forward(net, torch.from_numpy(x.reshape(n, t, moe.D)), theta)
+            y_t, rows_t = fam.forward(net, torch.from_numpy(x.reshape(n, t, moe.D)), theta)
         y_s = np.load(y_path)
         rel = float(np.abs(y_t.numpy() - y_s).max()) / float(np.abs(y_s).max())
         same_rows = rows == rows_t.tolist()
-        want = [where.expected_flops(t, len(c)) for c in chosen]
+        want = [fam.expected_flops(t, len(c)) for c in chosen]
         got = [r["flops"] for r in recs]
         info = infos[f]
         mean = float(info["mean_flops"])
@@ -101,6 +109,7 @@ def check(build, t, thetas, sluicec, infos, log):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("build")
+    ap.add_argument("--family", choices=sorted(FAMILIES), default="where")
     ap.add_argument("--sluicec", default="build/compiler/sluicec")
     ap.add_argument("--reps", type=int, default=5)
     ap.add_argument("--min-time", type=float, default=0.2)
@@ -112,11 +121,13 @@ def main():
     ts = [int(v) for v in args.tokens.split(",")]
     threads = [int(v) for v in args.threads.split(",")]
     big = {64: args.batch_64, 256: args.batch_256}
-    fs = where.FRACTIONS
+    fam = FAMILIES[args.family]
+    name = fam.NAME
+    fs = fam.FRACTIONS
     env, note = tb.blas_env()
     os.environ.update({k: env[k] for k in ("OPENBLAS_CORETYPE", "OMP_WAIT_POLICY") if k in env})
     build = args.build
-    with open(os.path.join(build, "thetas_where.json")) as fh:
+    with open(os.path.join(build, f"thetas_{name}.json")) as fh:
         thetas = json.load(fh)
     out = []
 
@@ -125,26 +136,27 @@ def main():
         out.append(s)
 
     t_start = time.time()
-    log(f"# bench/run-where, {time.strftime('%Y-%m-%d %H:%M')}\n")
+    log(f"# bench/run-where {name}, {time.strftime('%Y-%m-%d %H:%M')}\n")
     cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo")
                 if l.startswith("model name")), "?")
     log(f"- CPU: {cpu}, {os.cpu_count()} cores; {args.reps} rounds, each measurement at least "
         f"{args.min_time} s; medians")
     if note:
         log(f"- note: {note}")
-    sl = {(t, f): Worker([os.path.join(build, f"where_t{t}", "time_model"), "--set",
+    sl = {(t, f): Worker([os.path.join(build, f"{name}_t{t}", "time_model"), "--set",
                           f"theta={thetas[str(t)][str(f)]}",
-                          os.path.join(build, "weights_where.safetensors"),
+                          os.path.join(build, f"weights_{name}.safetensors"),
                           os.path.join(build, f"inputs_t{t}.npy")])
           for t in ts for f in fs}
-    tw = Worker([sys.executable, os.path.join(HERE, "torch_worker.py"), build, "where"], env)
+    tw = Worker([sys.executable, os.path.join(HERE, "torch_worker.py"), build, name], env)
     log(f"- PyTorch {tw.fields['torch']} (BLAS kernels {tw.fields['blas']}); sequences: "
         + ", ".join(f"{sl[(t, fs[0])].fields['n']} of T = {t}" for t in ts))
-    log("\nchecks (the executable's --stats and -o against where.forward; time_model's info line):\n")
+    log(f"\nchecks (the executable's --stats and -o against {name}.forward; time_model's info "
+        "line):\n")
     flops, checks = {}, {}
     try:
         for t in ts:
-            fl, checks[f"t{t}"] = check(build, t, thetas[str(t)], args.sluicec,
+            fl, checks[f"t{t}"] = check(fam, build, t, thetas[str(t)], args.sluicec,
                                         {f: sl[(t, f)].fields for f in fs}, log)
             flops.update({(t, f): v for f, v in fl.items()})
         groups = {t: [(b, th) for b in (big[t], 1) for th in threads] for t in ts}
@@ -166,11 +178,11 @@ def main():
                "median_us": {key(*kk): v for kk, v in med.items()},
                "times_us": {key(*kk): v for kk, v in times.items()},
                "reps": args.reps, "min_time": args.min_time}
-    with open(os.path.join(build, "results_where.json"), "w") as fh:
+    with open(os.path.join(build, f"results_{name}.json"), "w") as fh:
         json.dump(results, fh, indent=1)
-    with open(os.path.join(build, "results_where.md"), "w") as fh:
+    with open(os.path.join(build, f"results_{name}.md"), "w") as fh:
         fh.write("\n".join(out) + "\n")
-    print(f"\nwritten: {os.path.join(build, 'results_where.md')} and results_where.json",
+    print(f"\nwritten: {os.path.join(build, f'results_{name}.md')} and results_{name}.json",
           file=sys.stderr)
 
 

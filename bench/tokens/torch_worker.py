@@ -1,17 +1,18 @@
 """Time the PyTorch inference of bench/run-tokens (moe.forward, Mixtral's
 style) or of bench/run-where (where.forward), in-process.
 
-    /usr/bin/python3 bench/tokens/torch_worker.py DIR [where]
+    /usr/bin/python3 bench/tokens/torch_worker.py DIR [where|calm]
 
 DIR (build/bench-tokens) holds weights.safetensors (weights_where.safetensors
-for `where`) and inputs_tT.npy [N, T * 256] for T = 64, 256 (make.py).
+for `where`, weights_calm.safetensors for `calm`) and inputs_tT.npy
+[N, T * 256] for T = 64, 256 (make.py).
 Prints one line, "info torch=VERSION blas=CORE", then answers commands on
 stdin, one line each, as bench/batch/time_model.c does:
 
   run T KNOB BATCH THREADS MIN_SECONDS  ->  us US_PER_SEQUENCE passes P
   quit
 
-KNOB: top K experts per token (moe), or the threshold theta (where).
+KNOB: top K experts per token (moe), or the threshold theta (where, calm).
 
 THREADS sets both torch's intra-op threads (torch.set_num_threads) and
 OpenBLAS's, which Debian's torch calls for its matrix products through
@@ -34,6 +35,7 @@ sys.path.insert(0, HERE)
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
+import calm  # noqa: E402
 import moe  # noqa: E402
 import where  # noqa: E402
 
@@ -80,8 +82,10 @@ def time_batch(forward, net, x, knob, batch, min_seconds):
 def main():
     d = sys.argv[1]
     family = sys.argv[2] if len(sys.argv) > 2 else "moe"
-    if family == "where":
-        net, forward, knob = where.load(os.path.join(d, "weights_where.safetensors")), where.forward, float
+    if family in ("where", "calm"):
+        fam = where if family == "where" else calm
+        net = fam.load(os.path.join(d, f"weights_{family}.safetensors"))
+        forward, knob = fam.forward, float
     else:
         net, forward, knob = moe.load(os.path.join(d, "weights.safetensors")), moe.forward, int
     xs = {t: inputs(d, t) for t in moe.TS}

@@ -125,19 +125,19 @@ def thresholds(scores):
     return out
 
 
-def main():
+def write(out, name, model, net):
+    """A family's files in OUT: NAME_tT/model.slu from the text `model`
+    (formatted with T, D, H) for each T, weights_NAME.safetensors from `net`
+    (its `router` scores the tokens), thetas_NAME.json; only what changed."""
     import make
-    out = sys.argv[1]
-    torch.manual_seed(SEED)
-    net = WhereMoD().eval()
     changed = []
     for t in moe.TS:
-        d = os.path.join(out, f"where_t{t}")
+        d = os.path.join(out, f"{name}_t{t}")
         os.makedirs(d, exist_ok=True)
-        text = MODEL.format(T=t, D=moe.D, H=moe.HIDDEN).encode()
+        text = model.format(T=t, D=moe.D, H=moe.HIDDEN).encode()
         if make.write_if_changed(os.path.join(d, "model.slu"), text):
             changed.append(os.path.join(d, "model.slu"))
-    w = os.path.join(out, "weights_where.safetensors")
+    w = os.path.join(out, f"weights_{name}.safetensors")
     if make.save_if_changed(w, net.state_dict()):
         changed.append(w)
     thetas = {}
@@ -146,10 +146,18 @@ def main():
             x = np.load(os.path.join(out, f"inputs_t{t}.npy")).reshape(-1, moe.D)
             scores = net.router(torch.from_numpy(x))[:, 0].double().numpy()
             thetas[str(t)] = thresholds(scores)
-    p = os.path.join(out, "thetas_where.json")
+    p = os.path.join(out, f"thetas_{name}.json")
     if make.write_if_changed(p, (json.dumps(thetas, indent=1) + "\n").encode()):
         changed.append(p)
-    print("where.py: " + ("wrote " + ", ".join(changed) if changed else "nothing to change"))
+    print(f"{name}.py: " + ("wrote " + ", ".join(changed) if changed else "nothing to change"))
+
+
+NAME = "where"
+
+
+def main():
+    torch.manual_seed(SEED)
+    write(sys.argv[1], NAME, MODEL, WhereMoD().eval())
 
 
 if __name__ == "__main__":
