@@ -1017,7 +1017,7 @@ sl_node *sema_expr(sema *s, env_t *env, const sl_expr *e)
             return NULL;
         }
         if (b && b->node)
-            return b->node;
+            return sema_same_tokens(s, b->node, e->span, e->name) ? b->node : NULL;
         if (b) {
             one_arm(s, b, e->span);
             return NULL;

@@ -130,8 +130,11 @@ static sl_node *nary_node(sema *s, sl_op op, sl_ty t, sl_span at, sl_node **args
     n->args = args;
     n->n_args = n_args;
     n->axis = axis;
-    for (int i = 0; i < n_args; i++)
+    for (int i = 0; i < n_args; i++) {
+        if (!sema_same_tokens(s, args[i], at, NULL))
+            return NULL;
         sema_use(args[i]);
+    }
     return sema_emit(s, n);
 }
 
@@ -481,13 +484,15 @@ static sl_node *concat(sema *s, const sl_expr *e, sl_node **v, int n, int axis)
 
 /* ---- builtins ------------------------------------------------------------- */
 
-typedef enum shape_kind { SB_POOL, SB_CONCAT, SB_FILL, SB_TOPK, SB_TOP_TOKENS } shape_kind;
+typedef enum shape_kind {
+    SB_POOL, SB_CONCAT, SB_FILL, SB_TOPK, SB_TOP_TOKENS, SB_TOKENS_ABOVE
+} shape_kind;
 
 struct shape_builtin {
     const char *name;
     shape_kind kind;
     sl_op op;          /* SB_POOL */
-    int axis;          /* SB_CONCAT; SB_TOP_TOKENS: 1 merged */
+    int axis;          /* SB_CONCAT; SB_TOP_TOKENS, SB_TOKENS_ABOVE: 1 merged */
     double fill;       /* SB_FILL */
 };
 
@@ -502,6 +507,8 @@ static const shape_builtin shape_builtins[] = {
     {"topk_mask", SB_TOPK, SL_OP_TOPK_MASK, 0, 0},
     {"top_tokens", SB_TOP_TOKENS, SL_OP_TOP_TOKENS, 0, 0},
     {"top_tokens_merged", SB_TOP_TOKENS, SL_OP_TOP_TOKENS, 1, 0},
+    {"tokens_above", SB_TOKENS_ABOVE, SL_OP_TOP_TOKENS, 0, 0},
+    {"tokens_above_merged", SB_TOKENS_ABOVE, SL_OP_TOP_TOKENS, 1, 0},
 };
 
 const shape_builtin *sema_find_shape_builtin(const char *name)
@@ -653,6 +660,63 @@ static sl_node *top_tokens(sema *s, env_t *env, const shape_builtin *b, const sl
     return sema_emit(s, n);
 }
 
+/* tokens_above(x, s, t): the rows of x whose score passes t (s > t), in
+ * their order, or the best-scored one when none does, become the model's
+ * tokens: the rest of it runs on them, however many (T is their count
+ * from here on, at least 1); merged, one more row, the mean of the others.
+ * Only in the model's own statements, where every later value follows. */
+static sl_node *tokens_above(sema *s, env_t *env, const shape_builtin *b, const sl_expr *e)
+{
+    const sl_expr *xe = e->args, *se = xe->next, *te = se->next;
+    if (s->fr->inst || s->region != s->p->body) {
+        sema_err(s, e->span, "%s() changes the model's token count for the rest of the model: "
+                 "it stands in the model's own statements, not in %s", b->name,
+                 s->fr->inst ? "a layer" : "a gate, an exit or a route");
+        return NULL;
+    }
+    sl_node *x = sema_expr(s, env, xe), *scores = sema_expr(s, env, se);
+    sl_node *t = sema_expr(s, env, te);
+    if (!x || !scores || !t)
+        return NULL;
+    if (x->ty.rank != 2 || x->ty.tok_a != 1 || x->ty.tok_c != 0 || x->ty.elem == SL_BOOL) {
+        sema_err(s, xe->span, "%s() chooses tokens of a sequence f32[%s, d], not %s", b->name,
+                 s->p->tokens_name ? s->p->tokens_name : "T", sema_ty_str(s, x->ty));
+        return NULL;
+    }
+    if (!(x = sema_to_f32(s, x)) || !(scores = sema_to_f32(s, scores)))
+        return NULL;
+    if (!sema_one_per_row(scores->ty, 1, 0)) {
+        sema_err(s, se->span, "the scores of %s() must be one per row of %s (%s), not %s",
+                 b->name, sema_ty_str(s, x->ty),
+                 sema_ty_str(s, sema_rows_ty(s, SL_F32, 1, 1, 0, NULL)),
+                 sema_ty_str(s, scores->ty));
+        return NULL;
+    }
+    if (t->ty.rank != 0 || t->ty.elem == SL_BOOL || !(t = sema_to_f32(s, t))) {
+        sema_err(s, te->span, "the threshold of %s() is one number, not %s", b->name,
+                 sema_ty_str(s, t->ty));
+        return NULL;
+    }
+    int64_t d = x->ty.dims[1];
+    sl_node **args = sl_arena_array(&s->c->arena, 1, sizeof *args);
+    args[0] = t;
+    sl_node *n = sema_node(s, SL_OP_TOP_TOKENS, sema_rows_ty(s, SL_F32, 2, 1, b->axis, &d),
+                           e->span, x, scores);
+    if (!n)
+        return NULL;
+    n->where = true;
+    n->axis = b->axis;
+    n->args = args;
+    n->n_args = 1;
+    sema_use(t);
+    n->epoch = ++s->tok_epoch;
+    s->epoch_at = e->span;
+    s->p->tokens_min = 1; /* for what follows; the input's is put back after the model */
+    n->decision = sema_add_decision(s, SL_DEC_TOKENS, b->name, e->span, (int)x->ty.dims[0], 0);
+    s->p->decisions.items[n->decision].where = true;
+    return sema_emit(s, n);
+}
+
 sl_node *sema_call_shape_builtin(sema *s, env_t *env, const shape_builtin *b, const sl_expr *e)
 {
     switch (b->kind) {
@@ -664,6 +728,8 @@ sl_node *sema_call_shape_builtin(sema *s, env_t *env, const shape_builtin *b, co
         return arity(s, e, b->name, 2, 2) ? topk_mask(s, env, e) : NULL;
     case SB_TOP_TOKENS:
         return arity(s, e, b->name, 3, 3) ? top_tokens(s, env, b, e) : NULL;
+    case SB_TOKENS_ABOVE:
+        return arity(s, e, b->name, 3, 3) ? tokens_above(s, env, b, e) : NULL;
     case SB_CONCAT: {
         if (!arity(s, e, b->name, 2, 1 << 20))
             return NULL;

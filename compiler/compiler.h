@@ -131,7 +131,10 @@ typedef enum sl_op {
     SL_OP_ROUTE_TOKENS, /* route blk(x) top k tokens by s: blk on x's k best rows (its one
                            region, reading `route_arg`, a [k, d] matrix), the rest kept */
     SL_OP_TOP_TOKENS,   /* top_tokens(x, s, k): x's k best rows; axis 1: and the mean of
-                           the rest (top_tokens_merged) */
+                           the rest (top_tokens_merged).  With `where`,
+                           tokens_above(x, s, t): the rows whose score passes t
+                           (args[0]), or the best one, and they become the model's
+                           tokens */
     SL_OP_COUNT
 } sl_op;
 
@@ -169,6 +172,8 @@ struct sl_node {
                                attention sees every token (check_attending.c) */
     bool all_tokens;        /* in such a layer: computed on every token, not only the
                                chosen (an attention reads it) */
+    int epoch;              /* the model's token count it was made under: 0 the input's,
+                               one more after each tokens_above() (TOP_TOKENS with where) */
     bool switched;          /* ROUTE: weights softmax(scores) at the chosen, not renormalised */
     bool expert_choice;     /* ROUTE over tokens: each expert takes its `index` best tokens */
     double capacity;        /* ROUTE over tokens, token choice: the experts' capacity factor */

@@ -36,6 +36,7 @@ typedef struct weigh {
     sl_flops v[2];
     bool set;
     const sl_node *attending;
+    bool kept;                  /* tokens_above() */
 } weigh;
 
 typedef struct dense_pass {
@@ -97,6 +98,8 @@ static void dense_enter(sl_walker *w, const sl_item *it)
         d->info[n->decision].v[0] = n->flops;
     if (d->info && n && n->op == SL_OP_ROUTE_TOKENS && n->attending)
         d->info[n->decision].attending = n;
+    if (d->info && n && n->op == SL_OP_TOP_TOKENS && n->where)
+        d->info[n->decision].kept = true;
 }
 
 static void dense_sub_enter(sl_walker *w, const sl_item *it, int k, const sl_region *r)
@@ -226,6 +229,7 @@ typedef struct range_pass {
     range *exits;               /* [n]: the ways to each exit; the last is "end" */
     size_t n;
     double tokens;
+    bool kept;                  /* past a tokens_above(): T counts the kept tokens, 1 to T */
 } range_pass;
 
 static range_level *range_top(range_pass *rp) { return &rp->stack.items[rp->stack.len - 1]; }
@@ -290,6 +294,10 @@ static void range_leave(sl_walker *w, const sl_item *it)
     switch (it->kind) {
     case SL_IT_NODE: {
         range x = node_range(it->node, top->subs);
+        if (rp->kept) /* the cheapest keeps one token */
+            x.lo = (sl_flops){sl_flops_at(x.lo, 1), 0, 0};
+        if (it->node->op == SL_OP_TOP_TOKENS && it->node->where)
+            rp->kept = true;
         top->cur.lo = sl_flops_add(top->cur.lo, x.lo);
         top->cur.hi = sl_flops_add(top->cur.hi, x.hi);
         break;
@@ -418,6 +426,9 @@ void sl_cost_print(sl_ctx *c, const sl_program *p, int64_t tokens, FILE *out)
         else if (d->kind == SL_DEC_ROUTE)
             fprintf(out, "route %s: top %d of %d experts%s, %.0f to %.0f FLOPs each\n", d->name,
                     d->count, d->choices, d->rows ? " per token" : "", a, b);
+        else if (d->kind == SL_DEC_TOKENS && info[i].kept)
+            fprintf(out, "tokens %s: the tokens whose score passes its threshold (or the best "
+                    "one) kept; from here %s counts them, 1 to %.0f\n", d->name, p->tokens_name, T);
         else if (d->kind == SL_DEC_TOKENS && d->where && info[i].attending)
             fprintf(out, "tokens %s: the K tokens where its condition holds through it, all T "
                     "in view, 0 to %.0f FLOPs; K of T tokens: %s\n", d->name, b,

@@ -115,6 +115,11 @@ static void dump_node(dumper *d, const sl_node *n)
                 d->p->decisions.items[n->decision].name);
         break;
     case SL_OP_TOP_TOKENS:
+        if (n->where) {
+            fprintf(out, " %%%d above %%%d by %%%d%s (%s)", n->a->id, n->args[0]->id, n->b->id,
+                    n->axis ? " merged" : "", d->p->decisions.items[n->decision].name);
+            break;
+        }
         fprintf(out, " %%%d top %lld by %%%d%s (%s)", n->a->id, (long long)n->index, n->b->id,
                 n->axis ? " merged" : "", d->p->decisions.items[n->decision].name);
         break;

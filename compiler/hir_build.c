@@ -83,6 +83,8 @@ static sl_flops node_flops(const sl_node *n)
          * d per row added, d divisions */
         double d = (double)n->ty.dims[1];
         sl_flops choose = tokens(n->a->ty), rest = {0, 0, 0};
+        if (n->where) /* tokens_above: the most, with one token kept (run: at K kept) */
+            return sl_flops_add(choose, sl_flops_scale(tokens(n->a->ty), n->axis ? d : 0));
         if (n->axis)
             rest = sl_flops_add(sl_flops_scale(tokens(n->a->ty), d),
                                 (sl_flops){d * (1 - (double)n->index), 0, 0});
@@ -124,6 +126,21 @@ void sema_use(sl_node *n)
         n->uses++;
 }
 
+/* v may be read here: not a sequence of the tokens the model had before
+ * the last tokens_above() (false, reported; `name` the name read, or
+ * NULL). */
+bool sema_same_tokens(sema *s, const sl_node *v, sl_span at, const char *name)
+{
+    if (!v || v == POISON || !sl_ty_is_seq(v->ty) || v->epoch == s->tok_epoch)
+        return true;
+    sema_err(s, at, "%s%s%s is %s of the tokens before tokens_above() kept some of them; since "
+             "then %s counts the kept tokens", name ? "'" : "this value", name ? name : "",
+             name ? "'" : "", sema_ty_str(s, v->ty), s->p->tokens_name ? s->p->tokens_name : "T");
+    sl_note(s->c, v->span, "made here");
+    sl_note(s->c, s->epoch_at, "the tokens were chosen here");
+    return false;
+}
+
 /* A new node computed in the current region. */
 sl_node *sema_node(sema *s, sl_op op, sl_ty ty, sl_span at, sl_node *a, sl_node *b)
 {
@@ -133,7 +150,10 @@ sl_node *sema_node(sema *s, sl_op op, sl_ty ty, sl_span at, sl_node *a, sl_node 
         s->node_limit_hit = true;
         return NULL;
     }
+    if (!sema_same_tokens(s, a, at, NULL) || !sema_same_tokens(s, b, at, NULL))
+        return NULL;
     sl_node *n = sl_arena_alloc(&s->c->arena, sizeof *n);
+    n->epoch = s->tok_epoch;
     n->op = op;
     n->ty = ty;
     n->span = at;

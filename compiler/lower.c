@@ -506,6 +506,89 @@ static void top_tokens(emit *e, const sl_node *n, const plan_item *pi)
  * count are SL_RT_DROPPED: reached, not chosen.  `attending all`: the
  * other tokens' rows follow, in order, for the values the layer computes
  * on every token (check_attending.c). */
+/* tokens_above(x, s, t): per row, the tokens whose score passes t, in
+ * order, or the best-scored one (ties to the lower index) when none does:
+ * their indices into the ledger (SL_RT_DROPPED past them), their rows
+ * gathered, merged the mean of the others after them, their count; from
+ * here on that count is the row's token count (e->tokens).  FLOPs at the
+ * old count first: one per score, merged d per row summed and d. */
+static void tokens_above(emit *e, const sl_node *n, const plan_item *pi)
+{
+    lower *l = e->l;
+    int64_t most = n->a->ty.dims[0], d = n->a->ty.dims[1];
+    const sl_decision *dec = &l->p->decisions.items[n->decision];
+    em_flush_flops(e);
+    LLVMValueRef idx = em_scratch_at(e, pi->idx, "kept.idx");
+    LLVMValueRef counts = em_scratch_at(e, pi->w, "kept.n");
+    LLVMValueRef flops = em_scratch_at(e, l->pl.flops0, "flops");
+    LLVMValueRef cnt = em_entry_alloca(l, l->t_i64, "kept");
+    LLVMValueRef best = em_entry_alloca(l, l->t_i64, "best");
+    LLVMValueRef best_s = em_entry_alloca(l, l->t_f32, "best.s");
+    rows_loop r;
+    LLVMValueRef row = em_rows_begin(e, &r, e->fr->rows, em_frame_count(e), "keep");
+    LLVMValueRef thr = em_element(e, n->args[0], row, em_i64(l, 0));
+    LLVMBuildStore(l->b, em_i64(l, 0), cnt);
+    LLVMBuildStore(l->b, em_i64(l, 0), best);
+    LLVMBuildStore(l->b, em_element(e, n->b, row, em_i64(l, 0)), best_s);
+    LLVMValueRef ir = em_gep(l, l->t_i32, idx, em_row_index(l, row, most, NULL), "idx.row");
+    LLVMValueRef tokens = em_extent(e, n->a->ty, row);
+    loop tl;
+    LLVMValueRef t = em_loop_begin(e, &tl, tokens, "above");
+    LLVMValueRef st = em_element(e, n->b, row, t);
+    LLVMValueRef better = LLVMBuildFCmp(l->b, LLVMRealOGT, st, em_load(l, l->t_f32, best_s, ""),
+                                        "better");
+    LLVMBuildStore(l->b, LLVMBuildSelect(l->b, better, t, em_load(l, l->t_i64, best, ""), ""),
+                   best);
+    LLVMBuildStore(l->b, LLVMBuildSelect(l->b, better, st, em_load(l, l->t_f32, best_s, ""), ""),
+                   best_s);
+    LLVMBasicBlockRef take = em_block(e, "above.take"), next = em_block(e, "above.next");
+    LLVMBuildCondBr(l->b, LLVMBuildFCmp(l->b, LLVMRealOGT, st, thr, "passes"), take, next);
+    em_at(e, take);
+    LLVMValueRef k = em_load(l, l->t_i64, cnt, "k");
+    em_store_at(l, l->t_i32, ir, k, LLVMBuildTrunc(l->b, t, l->t_i32, ""));
+    LLVMBuildStore(l->b, LLVMBuildAdd(l->b, k, em_i64(l, 1), ""), cnt);
+    LLVMBuildBr(l->b, next);
+    em_at(e, next);
+    em_loop_end(e, &tl);
+    LLVMBasicBlockRef none = em_block(e, "above.none"), some = em_block(e, "above.some");
+    LLVMBuildCondBr(l->b, LLVMBuildICmp(l->b, LLVMIntEQ, em_load(l, l->t_i64, cnt, ""),
+                                        em_i64(l, 0), ""), none, some);
+    em_at(e, none); /* the best one */
+    em_store_at(l, l->t_i32, ir, em_i64(l, 0),
+                LLVMBuildTrunc(l->b, em_load(l, l->t_i64, best, ""), l->t_i32, ""));
+    LLVMBuildStore(l->b, em_i64(l, 1), cnt);
+    LLVMBuildBr(l->b, some);
+    em_at(e, some);
+    LLVMValueRef kept = em_load(l, l->t_i64, cnt, "kept.n");
+    em_store_at(l, l->t_i32, counts, row, LLVMBuildTrunc(l->b, kept, l->t_i32, ""));
+    LLVMValueRef sr = em_gep(l, l->t_i32, e->slots, em_row_index(l, row, l->p->n_slots,
+                                                                em_i64(l, dec->slot)), "slots.row");
+    LLVMBuildMemCpy(l->b, sr, 4, ir, 4, LLVMBuildMul(l->b, kept, em_i64(l, 4), ""));
+    loop rl; /* the slots past the kept */
+    LLVMValueRef j = em_loop_begin(e, &rl, LLVMBuildSub(l->b, em_i64(l, most), kept, ""), "dropped");
+    em_store_at(l, l->t_i32, sr, LLVMBuildAdd(l->b, kept, j, ""), em_i32(l, SL_RT_DROPPED));
+    em_loop_end(e, &rl);
+    LLVMValueRef x = em_row_ptr(e, n->a, row), y = em_row_ptr(e, n, row);
+    loop gl;
+    LLVMValueRef g = em_loop_begin(e, &gl, kept, "gather");
+    LLVMValueRef tg = LLVMBuildSExt(l->b, em_load_at(l, l->t_i32, ir, g), l->t_i64, "token");
+    LLVMBuildMemCpy(l->b, em_gep(l, l->t_f32, y, em_row_index(l, g, d, NULL), ""), 4,
+                    em_gep(l, l->t_f32, x, em_row_index(l, tg, d, NULL), ""), 4, em_i64(l, 4 * d));
+    em_loop_end(e, &gl);
+    LLVMValueRef v = tokens; /* FLOPs: the scores compared */
+    if (n->axis) {
+        LLVMValueRef args[] = {x, tokens, em_i64(l, d), ir, kept,
+                               em_gep(l, l->t_f32, y, LLVMBuildMul(l->b, kept, em_i64(l, d), ""),
+                                      "summary")};
+        em_call(l, RT_MEAN_REST, args, 6, "");
+        LLVMValueRef rest = LLVMBuildAdd(l->b, LLVMBuildSub(l->b, tokens, kept, ""), em_i64(l, 1), "");
+        v = LLVMBuildAdd(l->b, v, LLVMBuildMul(l->b, rest, em_i64(l, d), ""), "");
+    }
+    em_add_to(l, em_at_index(l, l->t_i64, flops, row), v);
+    em_rows_end(e, &r);
+    e->tokens = counts; /* the model's tokens from here on */
+}
+
 /* The rows of x where c does not hold, in order, after the k chosen. */
 static void gather_others(emit *e, const sl_node *n, LLVMValueRef row, LLVMValueRef k)
 {
@@ -662,6 +745,8 @@ static void walk_enter(sl_walker *w, const sl_item *it)
                                o->expert.count = em_entry_alloca(l, l->t_i64, "choosing.n"));
         else if (it->node->op == SL_OP_ROUTE_TOKENS)
             route_tokens_enter(e, it->node, pi);
+        else if (it->node->op == SL_OP_TOP_TOKENS && it->node->where)
+            tokens_above(e, it->node, pi);
         else if (it->node->op == SL_OP_TOP_TOKENS)
             top_tokens(e, it->node, pi);
         else if (e->every && it->node->all_tokens)

@@ -419,6 +419,11 @@ static void place_enter(sl_walker *w, const sl_item *it)
                 pi->list1 = take(c, &p->arena, 4 * route_rows(n));
             if (n->expert_choice || n->capacity > 0)
                 pi->aux = take(c, &p->arena, 4 * route_scratch(n));
+        } else if (n->op == SL_OP_TOP_TOKENS && n->where) {
+            /* the kept count: the rows' token counts to the tile's end */
+            pi->idx = take(c, &p->arena, 4 * n->a->ty.dims[0]);
+            pi->w = take(c, &p->arena, 4);
+            give(c, &p->arena, pi->idx, 4 * n->a->ty.dims[0]);
         } else if (n->op == SL_OP_TOP_TOKENS) { /* only while it runs */
             pi->idx = take(c, &p->arena, 4 * n->index);
             pi->w = take(c, &p->arena, 4 * n->index);

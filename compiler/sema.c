@@ -258,7 +258,9 @@ static sl_program *check_model(sema *s, const sl_unit *u)
     sl_node *x = sema_emit(s, sema_node(s, SL_OP_INPUT, p->in_ty, in->name_span, NULL, NULL));
     sema_env_bind(s, &env, in->name, x, SL_SPAN_NONE);
     bool terminated = false;
+    int64_t fewest = p->tokens_min; /* tokens_above() lowers it for what follows it */
     sema_stmts(s, &env, u->body, &terminated);
+    p->tokens_min = fewest;
     if (!terminated && !s->c->too_many_errors) {
         binding *b = sema_env_find(&env, out->name);
         if (b && b->node == POISON) {

@@ -69,6 +69,9 @@ typedef struct sema {
     SL_VEC(const sl_inst *) declaring;     /* ... and their instances, for notes */
     bool node_limit_hit;
     int in_expert;                   /* experts of routes being checked: no exits there */
+    int tok_epoch;                   /* tokens_above() calls so far: sequences made before the
+                                        last are of other tokens */
+    sl_span epoch_at;                /* ... the last one */
 } sema;
 
 /* The shape parameters in scope while evaluating dimensions, and the
@@ -191,8 +194,12 @@ void sema_env_bind(sema *s, env_t *env, const char *name, sl_node *n, sl_span ga
 
 sl_region *sema_region_new(sema *s);
 sl_item *sema_item_add(sema *s, sl_item_kind kind, sl_span at);
-/* A new node computed in the current region; NULL past the node limit. */
+/* A new node computed in the current region; NULL past the node limit or
+ * when an operand is a sequence of older tokens (reported). */
 sl_node *sema_node(sema *s, sl_op op, sl_ty ty, sl_span at, sl_node *a, sl_node *b);
+/* v may be read after the last tokens_above(); false (reported, naming
+ * `name` if not NULL) if not. */
+bool sema_same_tokens(sema *s, const sl_node *v, sl_span at, const char *name);
 /* Append a node to the current region, with its FLOPs. */
 sl_node *sema_emit(sema *s, sl_node *n);
 sl_node *sema_constant(sema *s, sl_elem e, double v, sl_span at);

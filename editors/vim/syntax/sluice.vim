@@ -33,6 +33,7 @@ syn keyword sluiceBuiltin      softmax log_softmax max min sum mean argmax
 syn keyword sluiceBuiltin      entropy margin
 syn keyword sluiceBuiltin      pool_mean pool_max pool_sum concat concat_features
 syn keyword sluiceBuiltin      zeros ones topk_mask top_tokens top_tokens_merged
+syn keyword sluiceBuiltin      tokens_above tokens_above_merged
 
 " Built-in parameter kinds.
 syn keyword sluiceKind         dense layernorm batchnorm vector matrix embedding

@@ -998,6 +998,81 @@ def make_keep():
     write_ref(case, outs, recs)
 
 
+def make_above():
+    """tokens_above(h, s, t), tokens_above_merged: the tokens whose score
+    passes t (or the best one) become the model's tokens; what follows runs
+    on them alone.  Each input alone in PyTorch, float64."""
+    case = "above"
+    torch.manual_seed(124)
+    g = np.random.default_rng(124)
+    enc, after = [nn.TransformerEncoderLayer(8, 2, 16, dropout=0.0, batch_first=True).eval()
+                  for _ in range(2)]
+    score, score2 = nn.Linear(8, 1), nn.Linear(8, 1)
+    with torch.no_grad():
+        score.weight.mul_(3)
+        score2.weight.mul_(3)
+    sd = OrderedDict()
+    for name, m in (("enc", enc), ("score", score), ("after", after), ("score2", score2)):
+        sd.update(("%s.%s" % (name, k), v) for k, v in state(m).items())
+    save_safetensors(os.path.join(case_dir(case), case + ".safetensors"), sd)
+    enc, after, score, score2 = enc.to(f64), after.to(f64), score.to(f64), score2.to(f64)
+    t = threshold(case, "t")
+    lens = [7, 3, 5, 4, 6, 7, 3, 5, 6, 4, 7, 5, 7, 6, 4, 5]
+
+    def enc_flops(k):  # encoder_layer[8, 2, 16] on k tokens (docs/language.md, "Cost")
+        return k * (8 * 64 + 4 * 8) + k * k * (4 * 8 + 2) + 4 * k * 8 + k * (2 * 8 * 16 + 16) \
+            + k * 16 + k * (2 * 16 * 8 + 8)
+
+    def above(sc, thr, what):
+        """The rows whose score passes thr, or the best one."""
+        keep = [q for q in range(len(sc)) if decide(sc[q], thr, what)]
+        if not keep:
+            best = int(torch.argmax(sc))
+            assert all(abs(float(sc[best] - sc[q])) > MARGIN for q in range(len(sc)) if q != best)
+            keep = [best]
+            above.fallbacks.add(what)
+        return keep
+    above.fallbacks = set()
+
+    def run(s, i):
+        what = "above input %d" % i
+        n = len(s)
+        h = enc(t64(s)[None])[0]
+        k1 = above(score(h)[:, 0], t, what + " tokens_above")
+        h = after(h[k1][None])[0]
+        k2 = above(score2(h)[:, 0], -0.6, what + " tokens_above_merged")
+        rest = [q for q in range(len(k1)) if q not in k2]
+        summary = h[rest].mean(0, keepdim=True) if rest else torch.zeros(1, 8, dtype=f64)
+        m = torch.cat([h[k2], summary])
+        sel = OrderedDict([("tokens_above", k1), ("tokens_above_merged", k2)])
+        # enc, score, the choosing on n; after, score2, the choosing and the
+        # summary (8 per other row and 8) on k1; pool_mean over k2 + 1 rows
+        a, b = len(k1), len(k2)
+        flops = enc_flops(n) + 17 * n + n + enc_flops(a) + 17 * a + a + 8 * (a - b + 1) \
+            + 8 * (b + 1)
+        return torch.cat([m.mean(0), m[-1]]).numpy(), (sel, flops)
+
+    def run_sel(s, i):
+        out, (sel, flops) = run(s, i)
+        run_sel.flops.append(flops)
+        return out, sel
+    run_sel.flops = []
+
+    seqs, outs, recs = draw_clear(g, lens, 8, run_sel)
+    for r, f in zip(recs, run_sel.flops):
+        r["flops"] = f
+    # some inputs keep every token, some a few, some none passing (the best kept)
+    for key in ("tokens_above", "tokens_above_merged"):
+        fell = sum(("above input %d %s" % (i, key)) in above.fallbacks for i in range(len(recs)))
+        counts = [len(r["selected"][key]) for r in recs]
+        assert fell > 0 and any(c > 1 for c in counts), (key, counts, fell)
+    assert any(len(r["selected"]["tokens_above_merged"]) == len(r["selected"]["tokens_above"])
+               for r in recs)  # every token kept: the summary of none is 0
+    x = padded(seqs, 7, lambda sh: np.full(sh, np.nan))
+    save_inputs(case, x, lens)
+    write_ref(case, outs, recs)
+
+
 CASES = OrderedDict([("attn", make_attn), ("causal", make_causal), ("long", make_long),
                      ("embed", make_embed),
                      ("bnorm", make_bnorm), ("clspos", make_clspos), ("pool", make_pool),
@@ -1005,7 +1080,7 @@ CASES = OrderedDict([("attn", make_attn), ("causal", make_causal), ("long", make
                      ("gateroute", make_gateroute), ("fixed", make_fixed),
                      ("prefix", make_prefix), ("enc", make_enc), ("depth", make_depth),
                      ("where", make_where), ("calm", make_calm),
-                     ("keep", make_keep)])
+                     ("keep", make_keep), ("above", make_above)])
 
 if __name__ == "__main__":
     for c in sys.argv[1:] or list(CASES):
