@@ -565,7 +565,8 @@ static void tokens_above(emit *e, const sl_node *n, const plan_item *pi)
                                                                 em_i64(l, dec->slot)), "slots.row");
     LLVMBuildMemCpy(l->b, sr, 4, ir, 4, LLVMBuildMul(l->b, kept, em_i64(l, 4), ""));
     loop rl; /* the slots past the kept */
-    LLVMValueRef j = em_loop_begin(e, &rl, LLVMBuildSub(l->b, em_i64(l, most), kept, ""), "dropped");
+    LLVMValueRef past = LLVMBuildSub(l->b, em_i64(l, most), kept, "");
+    LLVMValueRef j = em_loop_begin(e, &rl, past, "dropped");
     em_store_at(l, l->t_i32, sr, LLVMBuildAdd(l->b, kept, j, ""), em_i32(l, SL_RT_DROPPED));
     em_loop_end(e, &rl);
     LLVMValueRef x = em_row_ptr(e, n->a, row), y = em_row_ptr(e, n, row);
@@ -581,7 +582,8 @@ static void tokens_above(emit *e, const sl_node *n, const plan_item *pi)
                                em_gep(l, l->t_f32, y, LLVMBuildMul(l->b, kept, em_i64(l, d), ""),
                                       "summary")};
         em_call(l, RT_MEAN_REST, args, 6, "");
-        LLVMValueRef rest = LLVMBuildAdd(l->b, LLVMBuildSub(l->b, tokens, kept, ""), em_i64(l, 1), "");
+        LLVMValueRef others = LLVMBuildSub(l->b, tokens, kept, "");
+        LLVMValueRef rest = LLVMBuildAdd(l->b, others, em_i64(l, 1), "");
         v = LLVMBuildAdd(l->b, v, LLVMBuildMul(l->b, rest, em_i64(l, d), ""), "");
     }
     em_add_to(l, em_at_index(l, l->t_i64, flops, row), v);

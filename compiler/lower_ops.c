@@ -205,8 +205,7 @@ static bool lower_attention(emit *e, const sl_node *n, const plan_item *pi)
                qkv, 3 * d, list, count, false);
     LLVMValueRef scratch = em_gep(l, l->t_i8, e->scratch, em_i64(l, l->pl.tile_bytes),
                                   "attn.scratch");
-    sl_attention_cost cost = sl_cost_attention(inst);
-    LLVMValueRef flops = em_scratch_at(e, l->pl.flops0, "flops");
+    LLVMValueRef flops = some ? em_scratch_at(e, l->pl.flops0, "flops") : NULL;
     rows_loop r;
     LLVMValueRef row = em_rows_begin(e, &r, e->fr->rows, em_frame_count(e), "attend");
     LLVMValueRef q = em_gep(l, l->t_f32, qkv, em_row_index(l, row, most * 3 * d, NULL), "");
@@ -220,11 +219,11 @@ static bool lower_attention(emit *e, const sl_node *n, const plan_item *pi)
                            scratch};
     em_call(l, RT_ATTENTION, args, 10, "");
     if (some) { /* n_all * per_qkv + n_q * (per_out + n_all * per_pair) */
-        LLVMValueRef per_q = LLVMBuildAdd(l->b, em_i64(l, (int64_t)cost.per_out),
-                                          LLVMBuildMul(l->b, n_all, em_i64(l, (int64_t)cost.per_pair),
-                                                       ""), "");
-        LLVMValueRef v = LLVMBuildAdd(l->b, LLVMBuildMul(l->b, n_all, em_i64(l, (int64_t)cost.per_qkv), ""),
-                                      LLVMBuildMul(l->b, n_q, per_q, ""), "attn.flops");
+        sl_attention_cost c = sl_cost_attention(inst);
+        LLVMValueRef pairs = LLVMBuildMul(l->b, n_all, em_i64(l, (int64_t)c.per_pair), "");
+        LLVMValueRef per_q = LLVMBuildAdd(l->b, em_i64(l, (int64_t)c.per_out), pairs, "");
+        LLVMValueRef kv = LLVMBuildMul(l->b, n_all, em_i64(l, (int64_t)c.per_qkv), "");
+        LLVMValueRef v = LLVMBuildAdd(l->b, kv, LLVMBuildMul(l->b, n_q, per_q, ""), "attn.flops");
         em_add_to(l, em_at_index(l, l->t_i64, flops, row), v);
     }
     em_rows_end(e, &r);
