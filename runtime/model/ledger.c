@@ -49,11 +49,24 @@ static void slot_list(FILE *out, const int32_t *v, int32_t n)
     fputc(']', out);
 }
 
-/* The real tokens of an input of `tokens` tokens that decision dec decides. */
-static int64_t decided_tokens(const sl_decision_desc *dec, int32_t tokens)
+/* The real tokens of an input of `tokens` tokens that decision dec decides:
+ * tok_a * T + tok_c of them, but fewer when tokens_above() kept fewer
+ * before it: the trailing tokens it never decided (every slot -1) are not
+ * the input's there. */
+static int64_t decided_tokens(const sl_decision_desc *dec, const int32_t *v, int32_t tokens)
 {
     int64_t n = (int64_t)dec->tok_a * tokens + dec->tok_c;
-    return n < 0 ? 0 : n > dec->rows ? dec->rows : n;
+    n = n < 0 ? 0 : n > dec->rows ? dec->rows : n;
+    while (n > 0) {
+        const int32_t *last = v + (n - 1) * dec->count;
+        int32_t j = 0;
+        while (j < dec->count && last[j] == -1)
+            j++;
+        if (j < dec->count)
+            break;
+        n--;
+    }
+    return n;
 }
 
 /* , "gates": {"gate0": 1, ...}: the decisions of one kind; nothing when the
@@ -77,7 +90,7 @@ static void decisions(FILE *out, const sl_model_desc *d, const int32_t *slots, i
         fputs(": ", out);
         const int32_t *v = slots + dec->slot;
         if (dec->rows > 0) {
-            int64_t n = decided_tokens(dec, tokens);
+            int64_t n = decided_tokens(dec, v, tokens);
             if (!reached(v, n * dec->count)) {
                 fputs("null", out);
                 continue;

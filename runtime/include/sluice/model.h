@@ -56,7 +56,9 @@ typedef enum sl_decision_kind {
  * or, decided per token (rows > 0, a route over tokens), count slots per
  * token: token t's at slot + t * count, for the input's tok_a * T + tok_c
  * real tokens of the rows laid out (T the input's token count; a matrix:
- * tok_a 0, tok_c = rows). */
+ * tok_a 0, tok_c = rows), or fewer after a tokens_above(): the tokens it
+ * kept, those past them all -1 (not reached).  Token choice and expert
+ * choice write every real token's slots (-2 for a choice not taken). */
 typedef struct sl_decision_desc {
     int32_t kind;        /* sl_decision_kind */
     const char *name;    /* "gate0", the expert bank's or the layer's name */

@@ -206,6 +206,43 @@ def make_mat(d):
         json.dump(recs, f)
 
 
+def make_kept(d):
+    """kept.slu: seq.slu's router and experts after tokens_above(x,
+    score(x), 0): the tokens whose score passes 0, or the best one."""
+    t = slutil.load_safetensors(os.path.join(d, "seq.safetensors"))[0]
+    rng = np.random.default_rng(10)
+    t.update(weights([("score.weight", (1, 4)), ("score.bias", (1,))], rng))
+    slutil.save_safetensors(os.path.join(d, "kept.safetensors"), t)
+    ex = [mlp(t, f"experts.{j}.") for j in range(3)]
+    lens = [6, 1, 4, 5, 2, 6, 3, 6, 5, 4, 6, 2]
+    x = rng.standard_normal((len(lens), 6, 4)).astype(np.float32) * 100  # padding: junk
+    outs, recs, counts = [], [], []
+    for i, n in enumerate(lens):
+        while True:
+            x[i, :n] = rng.standard_normal((n, 4)).astype(np.float32)
+            h = x[i, :n].astype(np.float64)
+            s = (h @ f64(t, "score.weight").T + f64(t, "score.bias"))[:, 0]
+            keep = [j for j in range(n) if s[j] > 0] or [int(np.argmax(s))]
+            near = np.abs(s).min() if n else np.inf
+            h = h[keep]
+            r, ch, gap = route(h, f64(t, "router.weight"), f64(t, "router.bias"), ex, 2)
+            if gap > MARGIN and near > MARGIN:
+                break
+        h = h + r
+        outs.append(np.concatenate([h.mean(0), h.max(0)]))
+        counts.append((len(keep), n, all(s <= 0)))
+        recs.append({"tokens": n, "selected": {"tokens_above": keep},
+                     "routes": {"experts": ch}})
+    # some inputs keep every token, some a few, some only their best
+    assert any(k == n for k, n, _ in counts) and any(1 < k < n for k, n, _ in counts) \
+        and any(none for _, _, none in counts), counts
+    np.save(os.path.join(d, "kept_x.npy"), x)
+    np.save(os.path.join(d, "kept_lens.npy"), np.array(lens, np.int64))
+    np.save(os.path.join(d, "kept_ref.npy"), np.array(outs, np.float32))
+    with open(os.path.join(d, "kept_ref.json"), "w") as f:
+        json.dump(recs, f)
+
+
 def check(d, case, y_path, ledger_path):
     ref = np.load(os.path.join(d, case + "_ref.npy")).astype(np.float64)
     with open(os.path.join(d, case + "_ref.json")) as f:
@@ -237,5 +274,6 @@ if __name__ == "__main__":
         make_seq(sys.argv[2])
         make_modes(sys.argv[2])
         make_mat(sys.argv[2])
+        make_kept(sys.argv[2])
     else:
         sys.exit(check(*sys.argv[2:6]))
