@@ -92,9 +92,7 @@ static void gate_enter(emit *e, const sl_item *it, const plan_item *pi, frame *a
     em_store_at(l, l->t_i32, e->slots, slot, LLVMBuildZExt(l->b, take, l->t_i32, ""));
     LLVMValueRef list = LLVMBuildSelect(l->b, take, then_rows, else_rows, "list");
     LLVMValueRef cnt = LLVMBuildSelect(l->b, take, nt, ne, "cnt");
-    LLVMValueRef k = em_load(l, l->t_i64, cnt, "k");
-    em_store_at(l, l->t_i32, list, k, LLVMBuildTrunc(l->b, row, l->t_i32, ""));
-    LLVMBuildStore(l->b, LLVMBuildAdd(l->b, k, em_i64(l, 1), ""), cnt);
+    em_push(l, list, cnt, row);
     em_rows_end(e, &r);
     arms[0].count = nt;
     arms[1].count = ne;
@@ -189,9 +187,7 @@ static void exit_enter(emit *e, const sl_item *it, const plan_item *pi, frame *v
     /* the staying rows are written back in place: never ahead of the read */
     LLVMValueRef list = LLVMBuildSelect(l->b, take, leaving, e->fr->rows, "list");
     LLVMValueRef cnt = LLVMBuildSelect(l->b, take, nl, ns, "cnt");
-    LLVMValueRef k = em_load(l, l->t_i64, cnt, "k");
-    em_store_at(l, l->t_i32, list, k, LLVMBuildTrunc(l->b, row, l->t_i32, ""));
-    LLVMBuildStore(l->b, LLVMBuildAdd(l->b, k, em_i64(l, 1), ""), cnt);
+    em_push(l, list, cnt, row);
     em_rows_end(e, &r);
     LLVMBuildStore(l->b, em_load(l, l->t_i64, ns, ""), e->fr->count);
     value->count = nl;
@@ -506,6 +502,17 @@ static void top_tokens(emit *e, const sl_node *n, const plan_item *pi)
  * count are SL_RT_DROPPED: reached, not chosen.  `attending all`: the
  * other tokens' rows follow, in order, for the values the layer computes
  * on every token (check_attending.c). */
+/* A row's token ledger slots [k, most): SL_RT_DROPPED, reached and not
+ * chosen. */
+static void drop_past(emit *e, LLVMValueRef slots_row, LLVMValueRef k, int64_t most)
+{
+    lower *l = e->l;
+    loop rl;
+    LLVMValueRef j = em_loop_begin(e, &rl, LLVMBuildSub(l->b, em_i64(l, most), k, ""), "dropped");
+    em_store_at(l, l->t_i32, slots_row, LLVMBuildAdd(l->b, k, j, ""), em_i32(l, SL_RT_DROPPED));
+    em_loop_end(e, &rl);
+}
+
 /* tokens_above(x, s, t): per row, the tokens whose score passes t, in
  * order, or the best-scored one (ties to the lower index) when none does:
  * their indices into the ledger (SL_RT_DROPPED past them), their rows
@@ -544,9 +551,7 @@ static void tokens_above(emit *e, const sl_node *n, const plan_item *pi)
     LLVMBasicBlockRef take = em_block(e, "above.take"), next = em_block(e, "above.next");
     LLVMBuildCondBr(l->b, LLVMBuildFCmp(l->b, LLVMRealOGT, st, thr, "passes"), take, next);
     em_at(e, take);
-    LLVMValueRef k = em_load(l, l->t_i64, cnt, "k");
-    em_store_at(l, l->t_i32, ir, k, LLVMBuildTrunc(l->b, t, l->t_i32, ""));
-    LLVMBuildStore(l->b, LLVMBuildAdd(l->b, k, em_i64(l, 1), ""), cnt);
+    em_push(l, ir, cnt, t);
     LLVMBuildBr(l->b, next);
     em_at(e, next);
     em_loop_end(e, &tl);
@@ -564,11 +569,7 @@ static void tokens_above(emit *e, const sl_node *n, const plan_item *pi)
     LLVMValueRef sr = em_gep(l, l->t_i32, e->slots, em_row_index(l, row, l->p->n_slots,
                                                                 em_i64(l, dec->slot)), "slots.row");
     LLVMBuildMemCpy(l->b, sr, 4, ir, 4, LLVMBuildMul(l->b, kept, em_i64(l, 4), ""));
-    loop rl; /* the slots past the kept */
-    LLVMValueRef past = LLVMBuildSub(l->b, em_i64(l, most), kept, "");
-    LLVMValueRef j = em_loop_begin(e, &rl, past, "dropped");
-    em_store_at(l, l->t_i32, sr, LLVMBuildAdd(l->b, kept, j, ""), em_i32(l, SL_RT_DROPPED));
-    em_loop_end(e, &rl);
+    drop_past(e, sr, kept, most);
     LLVMValueRef x = em_row_ptr(e, n->a, row), y = em_row_ptr(e, n, row);
     loop gl;
     LLVMValueRef g = em_loop_begin(e, &gl, kept, "gather");
@@ -637,13 +638,10 @@ static void where_tokens_enter(emit *e, const sl_node *n, const plan_item *pi, L
     LLVMBasicBlockRef take = em_block(e, "where.take"), next = em_block(e, "where.next");
     LLVMBuildCondBr(l->b, em_element(e, n->b, row, t), take, next);
     em_at(e, take);
-    LLVMValueRef k = em_load(l, l->t_i64, cnt, "k");
-    LLVMValueRef t32 = LLVMBuildTrunc(l->b, t, l->t_i32, "");
-    em_store_at(l, l->t_i32, ir, k, t32);
-    em_store_at(l, l->t_i32, sr, k, t32);
+    LLVMValueRef k = em_push(l, ir, cnt, t);
+    em_store_at(l, l->t_i32, sr, k, LLVMBuildTrunc(l->b, t, l->t_i32, ""));
     LLVMBuildMemCpy(l->b, em_gep(l, l->t_f32, dst, em_row_index(l, k, d, NULL), ""), 4,
                     em_gep(l, l->t_f32, x, em_row_index(l, t, d, NULL), ""), 4, em_i64(l, 4 * d));
-    LLVMBuildStore(l->b, LLVMBuildAdd(l->b, k, em_i64(l, 1), ""), cnt);
     LLVMBuildBr(l->b, next);
     em_at(e, next);
     em_loop_end(e, &tl);
@@ -651,16 +649,11 @@ static void where_tokens_enter(emit *e, const sl_node *n, const plan_item *pi, L
     em_store_at(l, l->t_i32, counts, row, LLVMBuildTrunc(l->b, k_all, l->t_i32, ""));
     if (n->attending && n->route_arg->all_tokens) /* some value needs every token */
         gather_others(e, n, row, k_all);
-    loop rl; /* the slots past the count */
-    LLVMValueRef j = em_loop_begin(e, &rl, LLVMBuildSub(l->b, em_i64(l, most), k_all, ""), "unchosen");
-    em_store_at(l, l->t_i32, sr, LLVMBuildAdd(l->b, k_all, j, ""), em_i32(l, SL_RT_DROPPED));
-    em_loop_end(e, &rl);
+    drop_past(e, sr, k_all, most);
     LLVMBasicBlockRef add = em_block(e, "where.any"), done = em_block(e, "where.row.done");
     LLVMBuildCondBr(l->b, LLVMBuildICmp(l->b, LLVMIntSGT, k_all, em_i64(l, 0), ""), add, done);
     em_at(e, add);
-    LLVMValueRef m = em_load(l, l->t_i64, nrows, "m");
-    em_store_at(l, l->t_i32, rows, m, LLVMBuildTrunc(l->b, row, l->t_i32, ""));
-    LLVMBuildStore(l->b, LLVMBuildAdd(l->b, m, em_i64(l, 1), ""), nrows);
+    em_push(l, rows, nrows, row);
     LLVMBuildBr(l->b, done);
     em_at(e, done);
     em_rows_end(e, &r);

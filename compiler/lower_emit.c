@@ -73,6 +73,14 @@ void em_add_to(lower *l, LLVMValueRef p, LLVMValueRef v)
     LLVMBuildStore(l->b, LLVMBuildAdd(l->b, em_load(l, l->t_i64, p, ""), v, ""), p);
 }
 
+LLVMValueRef em_push(lower *l, LLVMValueRef list, LLVMValueRef count, LLVMValueRef v)
+{
+    LLVMValueRef k = em_load(l, l->t_i64, count, "k");
+    em_store_at(l, l->t_i32, list, k, LLVMBuildTrunc(l->b, v, l->t_i32, ""));
+    LLVMBuildStore(l->b, LLVMBuildAdd(l->b, k, em_i64(l, 1), ""), count);
+    return k;
+}
+
 /* A list's row i, widened to i64. */
 LLVMValueRef em_list_row(lower *l, LLVMValueRef list, LLVMValueRef i)
 {
@@ -247,10 +255,7 @@ void em_token_list(emit *e, sl_ty t, LLVMValueRef list, LLVMValueRef count)
     LLVMValueRef first = LLVMBuildMul(l->b, row, em_i64(l, t.dims[0]), "");
     loop lp;
     LLVMValueRef o = em_loop_begin(e, &lp, em_extent(e, t, row), "tokens.o");
-    LLVMValueRef k = em_load(l, l->t_i64, count, "k");
-    em_store_at(l, l->t_i32, list, k, LLVMBuildTrunc(l->b, LLVMBuildAdd(l->b, first, o, ""),
-                                                     l->t_i32, ""));
-    LLVMBuildStore(l->b, LLVMBuildAdd(l->b, k, em_i64(l, 1), ""), count);
+    em_push(l, list, count, LLVMBuildAdd(l->b, first, o, ""));
     em_loop_end(e, &lp);
     em_rows_end(e, &r);
 }

@@ -72,6 +72,8 @@ void em_store_at(lower *l, LLVMTypeRef t, LLVMValueRef base, LLVMValueRef i, LLV
 /* r * stride + plus (i64); plus may be NULL. */
 LLVMValueRef em_row_index(lower *l, LLVMValueRef r, int64_t stride, LLVMValueRef plus);
 void em_add_to(lower *l, LLVMValueRef p, LLVMValueRef v);      /* *p += v (i64) */
+/* list[*count] = v (as i32), ++*count (an i64 alloca); returns the old count. */
+LLVMValueRef em_push(lower *l, LLVMValueRef list, LLVMValueRef count, LLVMValueRef v);
 LLVMValueRef em_list_row(lower *l, LLVMValueRef list, LLVMValueRef i); /* list[i], as i64 */
 /* Scratch bytes at a plan offset (bytes per tile row). */
 LLVMValueRef em_scratch_at(emit *e, int64_t off, const char *name);

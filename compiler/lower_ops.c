@@ -156,9 +156,7 @@ static void lower_dense_blocks(emit *e, const sl_node *n, const plan_item *pi)
     LLVMBasicBlockRef next = em_block(e, "block.next");
     LLVMBuildCondBr(l->b, on, yes, no);
     em_at(e, yes);
-    LLVMValueRef k = em_load(l, l->t_i64, nact, "k");
-    em_store_at(l, l->t_i32, list, k, LLVMBuildTrunc(l->b, row, l->t_i32, ""));
-    LLVMBuildStore(l->b, LLVMBuildAdd(l->b, k, em_i64(l, 1), ""), nact);
+    em_push(l, list, nact, row);
     em_add_row_flops(e, acc, row, n->flops);
     LLVMBuildBr(l->b, next);
     em_at(e, no);

@@ -74,11 +74,7 @@ class Calm(nn.Module):
 
 
 def load(path):
-    import slutil
-    net = Calm()
-    w, _ = slutil.load_safetensors(path)
-    net.load_state_dict({k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in w.items()})
-    return net.eval()
+    return where.load_into(Calm(), path)
 
 
 def forward(net, x, theta):

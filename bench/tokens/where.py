@@ -75,12 +75,16 @@ class WhereMoD(nn.Module):
         self.blk = MLP(moe.D, moe.HIDDEN, moe.D)
 
 
-def load(path):
+def load_into(net, path):
+    """net with the weights of a safetensors file, in eval mode."""
     import slutil
-    net = WhereMoD()
     w, _ = slutil.load_safetensors(path)
     net.load_state_dict({k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in w.items()})
     return net.eval()
+
+
+def load(path):
+    return load_into(WhereMoD(), path)
 
 
 def forward(net, x, theta):

@@ -757,6 +757,28 @@ def draw_clear(g, lens, d, run):
     return seqs, outs, recs
 
 
+def draw_clear_flops(g, lens, d, run):
+    """draw_clear with run(s, i) -> (output, ({layer: rows}, FLOPs)): the
+    records also hold each input's FLOPs."""
+    flops = []
+
+    def run_sel(s, i):
+        out, (sel, f) = run(s, i)
+        flops.append(f)  # after run: a refused draw raised before
+        return out, sel
+
+    seqs, outs, recs = draw_clear(g, lens, d, run_sel)
+    for r, f in zip(recs, flops):
+        r["flops"] = f
+    return seqs, outs, recs
+
+
+def enc_flops(k):
+    """encoder_layer[8, 2, 16] on k tokens (docs/language.md, "Cost")."""
+    return k * (8 * 64 + 4 * 8) + k * k * (4 * 8 + 2) + 4 * k * 8 + k * (2 * 8 * 16 + 16) \
+        + k * 16 + k * (2 * 16 * 8 + 8)
+
+
 def make_depth():
     case = "depth"
     torch.manual_seed(120)
@@ -834,10 +856,6 @@ def make_where():
     t = threshold(case, "t")
     lens = [7, 3, 5, 4, 6, 7, 3, 5, 6, 4, 7, 5, 7, 6, 4, 5]
 
-    def enc_flops(k):  # encoder_layer[8, 2, 16] on k tokens (docs/language.md, "Cost")
-        return k * (8 * 64 + 4 * 8) + k * k * (4 * 8 + 2) + 4 * k * 8 + k * (2 * 8 * 16 + 16) \
-            + k * 16 + k * (2 * 16 * 8 + 8)
-
     def run(s, i):
         h = t64(s)
         n = len(s)
@@ -865,15 +883,7 @@ def make_where():
         flops += len(ch) * (2 * 8 * 8 + 8)
         return torch.cat([h.mean(0), h[-1]]).numpy(), (sel, flops)
 
-    def run_sel(s, i):
-        out, (sel, flops) = run(s, i)
-        run_sel.flops.append(flops)
-        return out, sel
-    run_sel.flops = []
-
-    seqs, outs, recs = draw_clear(g, lens, 8, run_sel)
-    for r, f in zip(recs, run_sel.flops):
-        r["flops"] = f
+    seqs, outs, recs = draw_clear_flops(g, lens, 8, run)
     counts = [len(r["selected"]["blks.1"]) for r in recs]
     assert 0 in counts and any(0 < c < r["tokens"] for c, r in zip(counts, recs)), counts
     x = padded(seqs, 7, lambda sh: np.full(sh, np.nan))
@@ -946,15 +956,7 @@ def make_calm():
             live = [live[q] and not decide(conf[q], t, what + " head %d" % j) for q in range(n)]
         return torch.cat([h.mean(0), h[-1]]).numpy(), (sel, flops)
 
-    def run_sel(s, i):
-        out, (sel, flops) = run(s, i)
-        run_sel.flops.append(flops)
-        return out, sel
-    run_sel.flops = []
-
-    seqs, outs, recs = draw_clear(g, lens, 8, run_sel)
-    for r, f in zip(recs, run_sel.flops):
-        r["flops"] = f
+    seqs, outs, recs = draw_clear_flops(g, lens, 8, run)
     counts = [len(r["selected"]["pre.1"]) for r in recs]
     assert 0 in counts and any(0 < c < r["tokens"] for c, r in zip(counts, recs)), counts
     x = padded(seqs, 7, lambda sh: np.full(sh, np.nan))
@@ -965,21 +967,29 @@ def make_calm():
 # ---- token selection --------------------------------------------------------------
 
 
-def make_keep():
-    case = "keep"
-    torch.manual_seed(121)
-    g = np.random.default_rng(121)
+def select_setup(case, seed, scale):
+    """The token-selection cases' model: an encoder layer, a score, an
+    encoder layer, a score (the scores' weights times `scale`), saved; the
+    inputs' generator and the modules in float64."""
+    torch.manual_seed(seed)
+    g = np.random.default_rng(seed)
     enc, after = [nn.TransformerEncoderLayer(8, 2, 16, dropout=0.0, batch_first=True).eval()
                   for _ in range(2)]
     score, score2 = nn.Linear(8, 1), nn.Linear(8, 1)
     with torch.no_grad():
-        score.weight.mul_(4)
-        score2.weight.mul_(4)
+        score.weight.mul_(scale)
+        score2.weight.mul_(scale)
+    mods = (("enc", enc), ("score", score), ("after", after), ("score2", score2))
     sd = OrderedDict()
-    for name, m in (("enc", enc), ("score", score), ("after", after), ("score2", score2)):
+    for name, m in mods:
         sd.update(("%s.%s" % (name, k), v) for k, v in state(m).items())
     save_safetensors(os.path.join(case_dir(case), case + ".safetensors"), sd)
-    enc, after, score, score2 = enc.to(f64), after.to(f64), score.to(f64), score2.to(f64)
+    return g, [m.to(f64) for _, m in mods]
+
+
+def make_keep():
+    case = "keep"
+    g, (enc, score, after, score2) = select_setup(case, 121, 4)
     lens = [7, 4, 5, 6, 4, 7, 5, 6, 7, 4]
 
     def run(s, i):
@@ -1003,25 +1013,9 @@ def make_above():
     passes t (or the best one) become the model's tokens; what follows runs
     on them alone.  Each input alone in PyTorch, float64."""
     case = "above"
-    torch.manual_seed(124)
-    g = np.random.default_rng(124)
-    enc, after = [nn.TransformerEncoderLayer(8, 2, 16, dropout=0.0, batch_first=True).eval()
-                  for _ in range(2)]
-    score, score2 = nn.Linear(8, 1), nn.Linear(8, 1)
-    with torch.no_grad():
-        score.weight.mul_(3)
-        score2.weight.mul_(3)
-    sd = OrderedDict()
-    for name, m in (("enc", enc), ("score", score), ("after", after), ("score2", score2)):
-        sd.update(("%s.%s" % (name, k), v) for k, v in state(m).items())
-    save_safetensors(os.path.join(case_dir(case), case + ".safetensors"), sd)
-    enc, after, score, score2 = enc.to(f64), after.to(f64), score.to(f64), score2.to(f64)
+    g, (enc, score, after, score2) = select_setup(case, 124, 3)
     t = threshold(case, "t")
     lens = [7, 3, 5, 4, 6, 7, 3, 5, 6, 4, 7, 5, 7, 6, 4, 5]
-
-    def enc_flops(k):  # encoder_layer[8, 2, 16] on k tokens (docs/language.md, "Cost")
-        return k * (8 * 64 + 4 * 8) + k * k * (4 * 8 + 2) + 4 * k * 8 + k * (2 * 8 * 16 + 16) \
-            + k * 16 + k * (2 * 16 * 8 + 8)
 
     def above(sc, thr, what):
         """The rows whose score passes thr, or the best one."""
@@ -1052,15 +1046,7 @@ def make_above():
             + 8 * (b + 1)
         return torch.cat([m.mean(0), m[-1]]).numpy(), (sel, flops)
 
-    def run_sel(s, i):
-        out, (sel, flops) = run(s, i)
-        run_sel.flops.append(flops)
-        return out, sel
-    run_sel.flops = []
-
-    seqs, outs, recs = draw_clear(g, lens, 8, run_sel)
-    for r, f in zip(recs, run_sel.flops):
-        r["flops"] = f
+    seqs, outs, recs = draw_clear_flops(g, lens, 8, run)
     # some inputs keep every token, some a few, some none passing (the best kept)
     for key in ("tokens_above", "tokens_above_merged"):
         fell = sum(("above input %d %s" % (i, key)) in above.fallbacks for i in range(len(recs)))
