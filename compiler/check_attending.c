@@ -96,5 +96,9 @@ bool sema_attending(sema *s, sl_node *r)
         for (int j = 0; j < n->n_args; j++)
             mark(n->args[j]);
     }
+    for (size_t i = 0; i < body->items.len; i++) { /* the marks are final now */
+        sl_node *n = body->items.items[i].node;
+        n->chosen_queries = n->op == SL_OP_ATTENTION && !n->all_tokens;
+    }
     return true;
 }

@@ -172,6 +172,8 @@ struct sl_node {
                                attention sees every token (check_attending.c) */
     bool all_tokens;        /* in such a layer: computed on every token, not only the
                                chosen (an attention reads it) */
+    bool chosen_queries;    /* ATTENTION in such a layer, not all_tokens: the chosen
+                               tokens' queries against every token's keys and values */
     int epoch;              /* the model's token count it was made under: 0 the input's,
                                one more after each tokens_above() (TOP_TOKENS with where) */
     bool switched;          /* ROUTE: weights softmax(scores) at the chosen, not renormalised */
@@ -322,10 +324,12 @@ void sl_manifest_print(const sl_program *p, FILE *out);
 typedef struct sl_cost_range { double lo, hi; } sl_cost_range;
 
 /* Attention's FLOPs in parts (docs/language.md, "Cost"): per token whose
- * q, k and v are projected (2*d*3d + 3d), per token whose output is
- * projected (2*d*d + d), per (query, key) pair attended (q.k and the
+ * q is projected (2*d*d + d), whose k and v are (2*d*2d + 2d), whose
+ * output is (2*d*d + d), per (query, key) pair attended (q.k and the
  * weighted v, 2*d each, and the softmax, 1 per head). */
-typedef struct sl_attention_cost { double per_qkv, per_out, per_pair; } sl_attention_cost;
+typedef struct sl_attention_cost {
+    double per_q, per_kv, per_out, per_pair;
+} sl_attention_cost;
 sl_attention_cost sl_cost_attention(const sl_inst *attention);
 
 sl_flops sl_cost_dense(const sl_program *p);        /* every region run */

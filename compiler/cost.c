@@ -15,7 +15,7 @@
 sl_attention_cost sl_cost_attention(const sl_inst *attention)
 {
     double d = (double)attention->n_in, h = (double)attention->heads;
-    return (sl_attention_cost){2 * d * 3 * d + 3 * d, 2 * d * d + d, 4 * d + h};
+    return (sl_attention_cost){2 * d * d + d, 2 * d * 2 * d + 2 * d, 2 * d * d + d, 4 * d + h};
 }
 
 /* ---- the dense count ---------------------------------------------------- */
@@ -335,10 +335,10 @@ static const char *attending_str(sl_ctx *c, const sl_node *r)
     const sl_region *body = r->experts[0];
     for (size_t i = 0; i < body->items.len; i++) {
         const sl_node *n = body->items.items[i].node;
-        if (n->op == SL_OP_ATTENTION && !n->all_tokens) {
+        if (n->chosen_queries) {
             sl_attention_cost a = sl_cost_attention(n->inst);
-            T += a.per_qkv;
-            K += a.per_out;
+            T += a.per_kv;
+            K += a.per_q + a.per_out;
             KT += a.per_pair;
         } else if (n->all_tokens) {
             k += n->flops.k, T += n->flops.t, TT += n->flops.tt;

@@ -67,7 +67,7 @@ static sl_flops node_flops(const sl_node *n)
         sl_flops pairs = {t.k * t.k, 2 * t.k * t.t, t.t * t.t};
         if (n->inst->causal)
             pairs = sl_flops_scale(sl_flops_add(pairs, t), 0.5);
-        return sl_flops_add(sl_flops_scale(t, a.per_qkv + a.per_out),
+        return sl_flops_add(sl_flops_scale(t, a.per_q + a.per_kv + a.per_out),
                             sl_flops_scale(pairs, a.per_pair));
     }
     case SL_OP_DENSE: {

@@ -48,6 +48,8 @@ typedef struct plan {
     int64_t tile_bytes;         /* tile_rows * row_bytes: where the tile-wide area starts */
     int64_t attn_floats;        /* the tile-wide area: attention's scratch, for the longest */
     int *dense;                 /* per tensor: first sl_dense_desc of its weight; -1 */
+    int *kv;                    /* per tensor: an attention in-projection's k, v rows
+                                   [d, 3d) packed alone (chosen_queries); -1 */
     SL_VEC(plan_dense) packs;   /* what the runtime packs, in order */
 } plan;
 

@@ -246,18 +246,30 @@ void em_rows_end(emit *e, rows_loop *r) { em_loop_end(e, &r->lp); }
 
 LLVMValueRef em_frame_count(emit *e) { return em_load(e->l, e->l->t_i64, e->fr->count, "n"); }
 
-void em_token_list(emit *e, sl_ty t, LLVMValueRef list, LLVMValueRef count)
+void em_token_list_past(emit *e, sl_ty t, LLVMValueRef past, LLVMValueRef list,
+                        LLVMValueRef count)
 {
     lower *l = e->l;
     LLVMBuildStore(l->b, em_i64(l, 0), count);
     rows_loop r;
     LLVMValueRef row = em_rows_begin(e, &r, e->fr->rows, em_frame_count(e), "tokens.row");
     LLVMValueRef first = LLVMBuildMul(l->b, row, em_i64(l, t.dims[0]), "");
+    LLVMValueRef n = em_extent(e, t, row);
+    if (past) {
+        LLVMValueRef k = LLVMBuildSExt(l->b, em_load_at(l, l->t_i32, past, row), l->t_i64, "past");
+        first = LLVMBuildAdd(l->b, first, k, "");
+        n = LLVMBuildSub(l->b, n, k, "");
+    }
     loop lp;
-    LLVMValueRef o = em_loop_begin(e, &lp, em_extent(e, t, row), "tokens.o");
+    LLVMValueRef o = em_loop_begin(e, &lp, n, "tokens.o");
     em_push(l, list, count, LLVMBuildAdd(l->b, first, o, ""));
     em_loop_end(e, &lp);
     em_rows_end(e, &r);
+}
+
+void em_token_list(emit *e, sl_ty t, LLVMValueRef list, LLVMValueRef count)
+{
+    em_token_list_past(e, t, NULL, list, count);
 }
 
 /* ---- FLOPs ------------------------------------------------------------------ */

@@ -93,6 +93,9 @@ LLVMValueRef em_frame_count(emit *e);
  * r * most + o into a value of type t (most: its rows at the most), into
  * list (i32 *); their number into *count (an i64 alloca). */
 void em_token_list(emit *e, sl_ty t, LLVMValueRef list, LLVMValueRef count);
+/* The same past each row's first past[r] tokens (i32 per tile row). */
+void em_token_list_past(emit *e, sl_ty t, LLVMValueRef past, LLVMValueRef list,
+                        LLVMValueRef count);
 /* Row r's token count (i64). */
 LLVMValueRef em_row_tokens(emit *e, LLVMValueRef r);
 /* How many rows (tokens) row r of a value of type t has: tok_a * T + tok_c,

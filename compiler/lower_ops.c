@@ -184,23 +184,31 @@ static void lower_dense_blocks(emit *e, const sl_node *n, const plan_item *pi)
 /* Self-attention: q, k, v of every token by one dense call, each row's
  * tokens attending to each other (sl_rt_attention_queries), then the
  * output projection of every token.  In a layer `attending all` that runs
- * it on the chosen tokens (the first of each row's, e->tokens of them):
- * q, k, v of every token (e->every), the chosen tokens' queries against
- * all of them, their outputs projected; FLOPs counted here, at both
- * counts (true). */
+ * it on the chosen tokens (chosen_queries: each row's first e->tokens of
+ * its e->every): q, k, v of the chosen, k and v alone of the others (their
+ * own pack), the chosen queries against all of them, their outputs
+ * projected; FLOPs counted here, at both counts (true). */
 static bool lower_attention(emit *e, const sl_node *n, const plan_item *pi)
 {
     lower *l = e->l;
     const sl_inst *inst = n->inst;
     int64_t d = inst->n_in, most = n->ty.dims[0];
-    bool some = e->every && !n->all_tokens;
-    LLVMValueRef chosen = e->tokens, all = some ? e->every : e->tokens;
-    LLVMValueRef count, list;
-    e->tokens = all;
-    list = token_list(e, n->a->ty, &count);
+    bool some = n->chosen_queries;
+    LLVMValueRef count, list = token_list(e, n->a->ty, &count);
     LLVMValueRef qkv = em_scratch_at(e, pi->qkv, "qkv"), ctx = em_scratch_at(e, pi->ctx, "ctx");
     call_dense(e, dense_pack(e, em_i64(l, l->pl.dense[inst->w_tensor])), em_base(e, n->a), d,
                qkv, 3 * d, list, count, false);
+    if (some) { /* the others' k and v, past each row's chosen tokens */
+        LLVMValueRef others = em_scratch_at(e, l->pl.tokens0, "tokens");
+        LLVMValueRef n_others = em_entry_alloca(l, l->t_i64, "others.n");
+        LLVMValueRef chosen = e->tokens;
+        e->tokens = e->every;
+        em_token_list_past(e, n->a->ty, chosen, others, n_others);
+        e->tokens = chosen;
+        call_dense(e, dense_pack(e, em_i64(l, l->pl.kv[inst->w_tensor])), em_base(e, n->a), d,
+                   em_gep(l, l->t_f32, qkv, em_i64(l, d), "kv"), 3 * d, others,
+                   em_load(l, l->t_i64, n_others, "others.n"), false);
+    }
     LLVMValueRef scratch = em_gep(l, l->t_i8, e->scratch, em_i64(l, l->pl.tile_bytes),
                                   "attn.scratch");
     LLVMValueRef flops = some ? em_scratch_at(e, l->pl.flops0, "flops") : NULL;
@@ -208,24 +216,28 @@ static bool lower_attention(emit *e, const sl_node *n, const plan_item *pi)
     LLVMValueRef row = em_rows_begin(e, &r, e->fr->rows, em_frame_count(e), "attend");
     LLVMValueRef q = em_gep(l, l->t_f32, qkv, em_row_index(l, row, most * 3 * d, NULL), "");
     LLVMValueRef y = em_gep(l, l->t_f32, ctx, em_row_index(l, row, most * d, NULL), "");
-    LLVMValueRef n_all = em_extent(e, n->ty, row), n_q = n_all;
-    e->tokens = chosen;
-    if (some)
-        n_q = em_extent(e, n->ty, row);
+    LLVMValueRef n_q = em_extent(e, n->ty, row), n_all = n_q;
+    if (some) {
+        LLVMValueRef chosen = e->tokens;
+        e->tokens = e->every;
+        n_all = em_extent(e, n->ty, row);
+        e->tokens = chosen;
+    }
     LLVMValueRef args[] = {q, em_i64(l, 3 * d), y, em_i64(l, d), n_q, n_all,
                            em_i64(l, d), em_i64(l, inst->heads), em_i32(l, inst->causal),
                            scratch};
     em_call(l, RT_ATTENTION, args, 10, "");
-    if (some) { /* n_all * per_qkv + n_q * (per_out + n_all * per_pair) */
+    if (some) { /* n_all * per_kv + n_q * (per_q + per_out + n_all * per_pair) */
         sl_attention_cost c = sl_cost_attention(inst);
         LLVMValueRef pairs = LLVMBuildMul(l->b, n_all, em_i64(l, (int64_t)c.per_pair), "");
-        LLVMValueRef per_q = LLVMBuildAdd(l->b, em_i64(l, (int64_t)c.per_out), pairs, "");
-        LLVMValueRef kv = LLVMBuildMul(l->b, n_all, em_i64(l, (int64_t)c.per_qkv), "");
+        LLVMValueRef per_q = LLVMBuildAdd(l->b, em_i64(l, (int64_t)(c.per_q + c.per_out)),
+                                          pairs, "");
+        LLVMValueRef kv = LLVMBuildMul(l->b, n_all, em_i64(l, (int64_t)c.per_kv), "");
         LLVMValueRef v = LLVMBuildAdd(l->b, kv, LLVMBuildMul(l->b, n_q, per_q, ""), "attn.flops");
         em_add_to(l, em_at_index(l, l->t_i64, flops, row), v);
     }
     em_rows_end(e, &r);
-    if (some) /* the chosen tokens' outputs */
+    if (some) /* the list was reused for the others' */
         list = token_list(e, n->ty, &count);
     call_dense(e, dense_pack(e, em_i64(l, l->pl.dense[inst->w2_tensor])), ctx, d, em_base(e, n),
                d, list, count, false);

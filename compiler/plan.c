@@ -217,6 +217,11 @@ static void add_packs(planner *p, const sl_node *n)
     if (n->op == SL_OP_ATTENTION) {
         add_pack(p, inst->w_tensor, inst->b_tensor, 3 * inst->n_in);
         add_pack(p, inst->w2_tensor, inst->b2_tensor, inst->n_in);
+        if (n->chosen_queries && pl->kv[w] < 0) { /* the other tokens' k, v only */
+            pl->kv[w] = (int)pl->packs.len;
+            plan_dense d = {w, inst->b_tensor, inst->n_in, 2 * inst->n_in, false};
+            SL_VEC_PUSH(&p->l->c->arena, &pl->packs, d);
+        }
         return;
     }
     if (pl->dense[w] < 0) {
@@ -544,10 +549,11 @@ void sl_plan(lower *l, int64_t tile_rows)
     pl->uniform = sl_arena_array(A, nn, sizeof *pl->uniform);
     pl->fused = sl_arena_array(A, nn, sizeof *pl->fused);
     pl->dense = sl_arena_array(A, prog->tensors.len + 1, sizeof *pl->dense);
+    pl->kv = sl_arena_array(A, prog->tensors.len + 1, sizeof *pl->kv);
     for (size_t i = 0; i < nn; i++)
         pl->off[i] = -1;
     for (size_t i = 0; i < prog->tensors.len; i++)
-        pl->dense[i] = -1;
+        pl->dense[i] = pl->kv[i] = -1;
 
     planner p = {.l = l, .pl = pl, .region = prog->body};
     p.region_of = sl_arena_array(A, nn, sizeof *p.region_of);

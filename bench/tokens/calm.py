@@ -14,9 +14,9 @@ exited tokens, their state frozen):
 
 theta is a run-time threshold (where.py chooses it per fraction).  PyTorch
 runs the same thing the way a hand-written CALM layer does: norm1 and the
-q, k, v projection of every token; per sequence, the chosen tokens'
-queries against all keys and values (softmax(q k^T / sqrt(dh)) v: this
-torch has no scaled_dot_product_attention); the
+k, v projection of every token, q of the chosen; per sequence, the chosen
+tokens' queries against all keys and values (softmax(q k^T / sqrt(dh)) v:
+this torch has no scaled_dot_product_attention); the
 output projection, the residual and the feed-forward block on the chosen
 tokens (index_select), copied back (index_copy).
 
@@ -83,16 +83,21 @@ def forward(net, x, theta):
     blk, att = net.blk, net.blk.self_attn
     dh = d // HEADS
     live = net.router(x)[..., 0] > theta                        # [B, T]
-    qkv = F.linear(blk.norm1(x), att.in_proj_weight, att.in_proj_bias)
-    q, k, v = (z.view(b, t, HEADS, dh).transpose(1, 2) for z in qkv.split(d, -1))
-    ctx, scale = [], dh ** -0.5
-    for i in range(b):  # the chosen queries of sequence i against all its keys
-        qi = q[i][:, live[i]]                                   # [H, K_i, dh]
-        if qi.shape[1]:
-            p = torch.softmax(torch.matmul(qi, k[i].transpose(1, 2)) * scale, -1)
-            ctx.append(torch.matmul(p, v[i]).transpose(0, 1).reshape(-1, d))
+    n1 = blk.norm1(x)
+    kv = F.linear(n1, att.in_proj_weight[d:], att.in_proj_bias[d:])
+    k, v = (z.view(b, t, HEADS, dh).transpose(1, 2) for z in kv.split(d, -1))
     tok = x.reshape(b * t, d)
     rows = torch.where(live.reshape(-1))[0]
+    q = F.linear(n1.reshape(b * t, d).index_select(0, rows), att.in_proj_weight[:d],
+                 att.in_proj_bias[:d])                          # the chosen tokens'
+    ctx, scale, at = [], dh ** -0.5, 0
+    for i in range(b):  # the chosen queries of sequence i against all its keys
+        ki = int(live[i].sum())
+        if ki:
+            qi = q[at:at + ki].view(ki, HEADS, dh).transpose(0, 1)  # [H, K_i, dh]
+            p = torch.softmax(torch.matmul(qi, k[i].transpose(1, 2)) * scale, -1)
+            ctx.append(torch.matmul(p, v[i]).transpose(0, 1).reshape(-1, d))
+            at += ki
     if len(rows):
         sel = tok.index_select(0, rows)
         h = sel + att.out_proj(torch.cat(ctx))
@@ -104,15 +109,15 @@ def forward(net, x, theta):
 def expected_flops(t, k):
     """docs/language.md ("Cost") for one sequence of t tokens, k chosen: the
     router (a dense per token), > theta, the choosing, and with k > 0 the
-    layer: norm1 and q, k, v on all t, the attention's output projection on
-    the k and its k * t pairs, the rest on the k (two adds, norm2, linear1,
-    the ReLU, linear2); pool_mean."""
+    layer: norm1, k and v on all t, the attention's q and output projection
+    on the k and its k * t pairs, the rest on the k (two adds, norm2,
+    linear1, the ReLU, linear2); pool_mean."""
     d, h = moe.D, moe.HIDDEN
     outside = t * (2 * d + 1) + t + t + t * d
     if k == 0:
         return outside
-    every = d + 2 * d * 3 * d + 3 * d
-    chosen = (2 * d * d + d) + d + d + (2 * d * h + h) + h + (2 * h * d + d) + d
+    every = d + 2 * d * 2 * d + 2 * d
+    chosen = 2 * (2 * d * d + d) + d + d + (2 * d * h + h) + h + (2 * h * d + d) + d
     return outside + t * every + k * chosen + k * t * (4 * d + HEADS)
 
 

@@ -923,16 +923,16 @@ def make_calm():
     lens = [7, 3, 5, 4, 6, 7, 3, 5, 6, 4, 7, 5, 7, 6, 4, 5]
 
     # encoder_layer[8, 2, 16] on K chosen of T tokens (docs/language.md,
-    # "Cost"): q, k, v of every token (2*8*24 + 24), the chosen tokens'
-    # outputs (2*8*8 + 8) and K*T pairs (4*8 + 2); per chosen token the
+    # "Cost"): k, v of every token (2*8*16 + 16), the chosen tokens' q and
+    # outputs (2*8*8 + 8 each) and K*T pairs (4*8 + 2); per chosen token the
     # rest (2 adds, 2 layer norms: 8 each; linear1 272, relu 16, linear2
     # 264); pre-norm: norm1 on every token (8)
     def layer_flops(k, n, pre_norm):
         if k == 0:
             return 0
         rest = 8 * 4 + 272 + 16 + 264
-        return 408 * n + 136 * k + 34 * k * n + (rest - 8) * k + 8 * n if pre_norm \
-            else 408 * n + 136 * k + 34 * k * n + rest * k
+        attn = 272 * n + 2 * 136 * k + 34 * k * n
+        return attn + (rest - 8) * k + 8 * n if pre_norm else attn + rest * k
 
     def run(s, i):
         h = t64(s)
