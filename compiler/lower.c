@@ -495,13 +495,6 @@ static void top_tokens(emit *e, const sl_node *n, const plan_item *pi)
     em_rows_end(e, &r);
 }
 
-/* route blk(x) tokens where c: per row, the tokens where c holds, in
- * order (their indices, their count, their rows of x gathered), and the
- * list of the rows that chose any, which the layer runs over with those
- * counts as their token counts (walk_sub_enter).  Ledger slots past the
- * count are SL_RT_DROPPED: reached, not chosen.  `attending all`: the
- * other tokens' rows follow, in order, for the values the layer computes
- * on every token (check_attending.c). */
 /* A row's token ledger slots [k, most): SL_RT_DROPPED, reached and not
  * chosen. */
 static void drop_past(emit *e, LLVMValueRef slots_row, LLVMValueRef k, int64_t most)
@@ -614,6 +607,13 @@ static void gather_others(emit *e, const sl_node *n, LLVMValueRef row, LLVMValue
     em_loop_end(e, &tl);
 }
 
+/* route blk(x) tokens where c: per row, the tokens where c holds, in
+ * order (their indices, their count, their rows of x gathered), and the
+ * list of the rows that chose any, which the layer runs over with those
+ * counts as their token counts (walk_sub_enter).  Ledger slots past the
+ * count are SL_RT_DROPPED: reached, not chosen.  `attending all`: the
+ * other tokens' rows follow, in order, for the values the layer computes
+ * on every token (check_attending.c). */
 static void where_tokens_enter(emit *e, const sl_node *n, const plan_item *pi, LLVMValueRef nrows)
 {
     lower *l = e->l;
