@@ -7,10 +7,12 @@
  * its attention, whose queries are per token and whose keys and values
  * come from every token.  So: the values that an attention reads, and what
  * they are made of, run on every token (all_tokens); the rest on the
- * chosen ones.  Anything else that mixes tokens (a pool, a token's row, a
- * join of rows), a causal mask (the chosen tokens run first, out of
- * order), a gate, a route or an exit cannot be run that way, and is an
- * error here. */
+ * chosen ones.  A route of each token on its own (token choice, no
+ * capacity) is per token too, when the chosen tokens alone need it.
+ * Anything else that mixes tokens (a pool, a token's row, a join of rows,
+ * experts choosing tokens, a capacity), a causal mask (the chosen tokens
+ * run first, out of order), a gate or an exit cannot be run that way, and
+ * is an error here. */
 #include "sema.h"
 
 static bool reads_tokens(const sl_node *n)
@@ -25,7 +27,9 @@ static bool reads_tokens(const sl_node *n)
 static bool per_token(const sl_node *n)
 {
     switch (n->op) {
-    case SL_OP_ROUTE: case SL_OP_ROUTE_TOKENS: case SL_OP_TOP_TOKENS:
+    case SL_OP_ROUTE: /* each token by its own scores, none dropped for another */
+        return n->per_token ? !n->expert_choice && n->capacity == 0 : !reads_tokens(n);
+    case SL_OP_ROUTE_TOKENS: case SL_OP_TOP_TOKENS:
         return false; /* however it reads */
     case SL_OP_POOL_MEAN: case SL_OP_POOL_MAX: case SL_OP_POOL_SUM: case SL_OP_PHI:
     case SL_OP_ATTENTION:
@@ -48,7 +52,10 @@ static const char *mixing_what(const sl_node *n)
         return "a range of tokens";
     case SL_OP_CONCAT:
         return "a join of rows";
-    case SL_OP_ROUTE: case SL_OP_ROUTE_TOKENS: case SL_OP_TOP_TOKENS:
+    case SL_OP_ROUTE:
+        return n->expert_choice ? "experts choosing their tokens"
+                                : "a capacity shared by the tokens";
+    case SL_OP_ROUTE_TOKENS: case SL_OP_TOP_TOKENS:
         return "a choice of tokens";
     default:
         return "a value of the tokens together";
@@ -91,6 +98,8 @@ bool sema_attending(sema *s, sl_node *r)
             return refuse(s, r, n->span, mixing_what(n));
         if (!n->all_tokens)
             continue;
+        if (n->op == SL_OP_ROUTE) /* its experts would have to run on every token */
+            return refuse(s, r, n->span, "a route whose result an attention reads");
         mark(n->a);
         mark(n->b);
         for (int j = 0; j < n->n_args; j++)

@@ -344,6 +344,8 @@ static const char *attending_str(sl_ctx *c, const sl_node *r)
             k += n->flops.k, T += n->flops.t, TT += n->flops.tt;
         } else {
             k += n->flops.k, K += n->flops.t; /* per token: no T^2 */
+            if (n->op == SL_OP_ROUTE) /* k experts per token, alike */
+                K += (double)n->index * sl_cost_region_dense(n->experts[0]).k;
         }
     }
     const double v[] = {k, K, T, KT, TT};

@@ -964,6 +964,104 @@ def make_calm():
     write_ref(case, outs, recs)
 
 
+class MoEEncoder(nn.Module):
+    """calmmoe.slu's moe_encoder[8, 2, 3, 16]: post-norm, the feed-forward a
+    top-2 mixture of 3 experts (mlp: fc1, ReLU, fc2), each token routed on
+    its own: the 2 best scores (ties to the lower index), softmax over those
+    2, the weighted sum."""
+
+    def __init__(self):
+        super().__init__()
+        self.self_attn = nn.MultiheadAttention(8, 2, batch_first=True)
+        self.norm1 = nn.LayerNorm(8)
+        self.router = nn.Linear(8, 3)
+        self.experts = nn.ModuleList(nn.ModuleDict(OrderedDict(
+            [("fc1", nn.Linear(8, 16)), ("fc2", nn.Linear(16, 8))])) for _ in range(3))
+        self.norm2 = nn.LayerNorm(8)
+
+    def forward(self, h, rows, what):
+        """h [n, 8] -> [n, 8], and the experts of each of `rows` (only those
+        rows are routed: the others' are not needed)."""
+        a = self.self_attn(h[None], h[None], h[None], need_weights=False)[0][0]
+        h1 = self.norm1(h + a)
+        s = self.router(h1)
+        moe = torch.zeros_like(h1)
+        routes = []
+        for t in rows:
+            order = sorted(range(3), key=lambda j: (-float(s[t, j]), j))
+            assert float(s[t, order[1]] - s[t, order[2]]) > MARGIN, what + " route"
+            ch = order[:2]
+            w = torch.softmax(s[t, ch], 0)
+            for wj, j in zip(w, ch):
+                e = self.experts[j]
+                moe[t] += wj * e["fc2"](torch.relu(e["fc1"](h1[t])))
+            routes.append(ch)
+        return self.norm2(h1 + moe), routes
+
+
+def make_calmmoe():
+    """attending all around MoE encoder layers: each layer run on the whole
+    sequence, kept at the live tokens; only the live tokens are routed."""
+    case = "calmmoe"
+    torch.manual_seed(125)
+    g = np.random.default_rng(125)
+    blks = [MoEEncoder().eval() for _ in range(2)]
+    router = nn.Linear(8, 1)
+    heads = [nn.Linear(8, 4) for _ in range(2)]
+    with torch.no_grad():
+        router.weight.mul_(4)
+        for hd in heads:
+            hd.weight.mul_(3)
+    sd = OrderedDict()
+    for i, b in enumerate(blks):
+        sd.update(("blks.%d.%s" % (i, k), v) for k, v in state(b).items())
+    sd.update(("router." + k, v) for k, v in state(router).items())
+    for i, hd in enumerate(heads):
+        sd.update(("heads.%d.%s" % (i, k), v) for k, v in state(hd).items())
+    save_safetensors(os.path.join(case_dir(case), case + ".safetensors"), sd)
+    blks = [b.to(f64) for b in blks]
+    router = router.to(f64)
+    heads = [hd.to(f64) for hd in heads]
+    t = threshold(case, "t")
+    lens = [7, 3, 5, 4, 6, 7, 3, 5, 6, 4, 7, 5, 7, 6, 4, 5]
+
+    def run(s, i):
+        h = t64(s)
+        n = len(s)
+        what = "calmmoe input %d" % i
+        # outside the routes, per token: router, sigmoid, > 0.3; per layer
+        # its choosing, its head, softmax, max, < t, and; pool_mean.  A
+        # layer on K of T: k, v of every token (272), per chosen token q and
+        # the output (272), 2 adds and 2 norms (32), the router (51), the
+        # route itself (3 + 2 + 2*8*2) and 2 experts of 552; K*T pairs (34)
+        flops = 19 * n + 2 * (n + 68 * n + 4 * n + 4 * n + 2 * n) + 8 * n
+        live = [decide(v, 0.3, what + " live") for v in torch.sigmoid(router(h))[:, 0]]
+        sel, routes = OrderedDict(), OrderedDict()
+        for j, blk in enumerate(blks):
+            ch = [q for q in range(n) if live[q]]
+            out, r = blk(h, ch, what + " layer %d" % j)
+            if ch:
+                h = h.clone()
+                h[ch] = out[ch]
+                flops += 272 * n + 34 * len(ch) * n + len(ch) * (272 + 32 + 51 + 37 + 2 * 552)
+            sel["blks.%d" % j] = ch
+            routes["blks.%d.experts" % j] = r if ch else None
+            conf = torch.softmax(heads[j](h), -1).max(-1).values
+            live = [live[q] and not decide(conf[q], t, what + " head %d" % j) for q in range(n)]
+        run.routes.append(routes)
+        return torch.cat([h.mean(0), h[-1]]).numpy(), (sel, flops)
+    run.routes = []
+
+    seqs, outs, recs = draw_clear_flops(g, lens, 8, run)
+    for r, routes in zip(recs, run.routes[-len(recs):]):
+        r["routes"] = routes
+    counts = [len(r["selected"]["blks.1"]) for r in recs]
+    assert 0 in counts and any(0 < c < r["tokens"] for c, r in zip(counts, recs)), counts
+    x = padded(seqs, 7, lambda sh: np.full(sh, np.nan))
+    save_inputs(case, x, lens)
+    write_ref(case, outs, recs)
+
+
 # ---- token selection --------------------------------------------------------------
 
 
@@ -1065,7 +1163,7 @@ CASES = OrderedDict([("attn", make_attn), ("causal", make_causal), ("long", make
                      ("cols", make_cols), ("loop", make_loop), ("lexit", make_lexit),
                      ("gateroute", make_gateroute), ("fixed", make_fixed),
                      ("prefix", make_prefix), ("enc", make_enc), ("depth", make_depth),
-                     ("where", make_where), ("calm", make_calm),
+                     ("where", make_where), ("calm", make_calm), ("calmmoe", make_calmmoe),
                      ("keep", make_keep), ("above", make_above)])
 
 if __name__ == "__main__":
