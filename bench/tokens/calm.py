@@ -40,6 +40,7 @@ import moe  # noqa: E402  (D, HIDDEN, TS: the same sizes as the MoE bench)
 import where  # noqa: E402  (thresholds, FRACTIONS, write)
 
 NAME = "calm"
+SELECTED = "blk"  # the ledger's key for the chosen tokens
 HEADS = 4
 FRACTIONS = where.FRACTIONS
 SEED = 14

@@ -1,10 +1,10 @@
 """Time the PyTorch inference of bench/run-tokens (moe.forward, Mixtral's
 style) or of bench/run-where (where.forward), in-process.
 
-    /usr/bin/python3 bench/tokens/torch_worker.py DIR [where|calm]
+    /usr/bin/python3 bench/tokens/torch_worker.py DIR [where|calm|above]
 
 DIR (build/bench-tokens) holds weights.safetensors (weights_where.safetensors
-for `where`, weights_calm.safetensors for `calm`) and inputs_tT.npy
+for `where`, weights_FAMILY.safetensors for `calm`, `above`) and inputs_tT.npy
 [N, T * 256] for T = 64, 256 (make.py).
 Prints one line, "info torch=VERSION blas=CORE", then answers commands on
 stdin, one line each, as bench/batch/time_model.c does:
@@ -12,7 +12,8 @@ stdin, one line each, as bench/batch/time_model.c does:
   run T KNOB BATCH THREADS MIN_SECONDS  ->  us US_PER_SEQUENCE passes P
   quit
 
-KNOB: top K experts per token (moe), or the threshold theta (where, calm).
+KNOB: top K experts per token (moe), or the threshold theta (where, calm,
+above).
 
 THREADS sets both torch's intra-op threads (torch.set_num_threads) and
 OpenBLAS's, which Debian's torch calls for its matrix products through
@@ -35,6 +36,7 @@ sys.path.insert(0, HERE)
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
+import above  # noqa: E402
 import calm  # noqa: E402
 import moe  # noqa: E402
 import where  # noqa: E402
@@ -82,8 +84,8 @@ def time_batch(forward, net, x, knob, batch, min_seconds):
 def main():
     d = sys.argv[1]
     family = sys.argv[2] if len(sys.argv) > 2 else "moe"
-    if family in ("where", "calm"):
-        fam = where if family == "where" else calm
+    if family in ("where", "calm", "above"):
+        fam = {"where": where, "calm": calm, "above": above}[family]
         net = fam.load(os.path.join(d, f"weights_{family}.safetensors"))
         forward, knob = fam.forward, float
     else:

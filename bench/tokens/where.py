@@ -157,6 +157,7 @@ def write(out, name, model, net):
 
 
 NAME = "where"
+SELECTED = "blk"  # the ledger's key for the chosen tokens
 
 
 def main():
