@@ -331,6 +331,12 @@ typedef struct sl_attention_cost {
     double per_q, per_kv, per_out, per_pair;
 } sl_attention_cost;
 sl_attention_cost sl_cost_attention(const sl_inst *attention);
+/* The layer of `route blk(x) tokens where c` (attending all or not) on K
+ * of an input's T tokens: c + k*K + t*T + kk*K^2 + kt*K*T + tt*T^2 FLOPs
+ * (its experts, if it routes, counted all: an upper bound).  The compute
+ * budget and --cost use it. */
+typedef struct sl_layer_cost { double c, k, t, kk, kt, tt; } sl_layer_cost;
+sl_layer_cost sl_cost_tokens_layer(const sl_node *route);
 
 sl_flops sl_cost_dense(const sl_program *p);        /* every region run */
 sl_flops sl_cost_region_dense(const sl_region *r);

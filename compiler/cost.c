@@ -325,34 +325,43 @@ static void exit_ranges(sl_ctx *c, const sl_program *p, range *exits, size_t n, 
     sl_walk_region(&w, p->body);
 }
 
-/* The layer of a route `attending all` as a function of its K chosen
- * tokens and its input's T: what runs on the chosen tokens in K, what
- * runs on every token in T, an attention of the K among the T in K*T
- * pairs (check_attending.c; the lowering counts the same). */
-static const char *attending_str(sl_ctx *c, const sl_node *r)
+sl_layer_cost sl_cost_tokens_layer(const sl_node *r)
 {
-    double k = 0, K = 0, T = 0, KT = 0, TT = 0;
+    sl_layer_cost lc = {0};
     const sl_region *body = r->experts[0];
+    if (!r->attending) { /* the layer on a sequence of K tokens */
+        sl_flops f = sl_cost_region_dense(body);
+        return (sl_layer_cost){f.k, f.t, 0, f.tt, 0, 0};
+    }
+    /* what runs on the chosen tokens in K, on every token in T, an
+     * attention of the K among the T in K*T pairs (check_attending.c; the
+     * lowering counts the same) */
     for (size_t i = 0; i < body->items.len; i++) {
         const sl_node *n = body->items.items[i].node;
         if (n->chosen_queries) {
             sl_attention_cost a = sl_cost_attention(n->inst);
-            T += a.per_kv;
-            K += a.per_q + a.per_out;
-            KT += a.per_pair;
+            lc.t += a.per_kv;
+            lc.k += a.per_q + a.per_out;
+            lc.kt += a.per_pair;
         } else if (n->all_tokens) {
-            k += n->flops.k, T += n->flops.t, TT += n->flops.tt;
+            lc.c += n->flops.k, lc.t += n->flops.t, lc.tt += n->flops.tt;
         } else {
-            k += n->flops.k, K += n->flops.t; /* per token: no T^2 */
+            lc.c += n->flops.k, lc.k += n->flops.t; /* per token: no K^2 */
             if (n->op == SL_OP_ROUTE) /* k experts per token, alike */
-                K += (double)n->index * sl_cost_region_dense(n->experts[0]).k;
+                lc.k += (double)n->index * sl_cost_region_dense(n->experts[0]).k;
         }
     }
-    const double v[] = {k, K, T, KT, TT};
-    const char *names[] = {"", "*K", "*T", "*K*T", "*T^2"};
+    return lc;
+}
+
+/* "1128*K + 34*K^2", "712*K + 416*T + 34*K*T" (arena string). */
+static const char *layer_cost_str(sl_ctx *c, sl_layer_cost lc)
+{
+    const double v[] = {lc.c, lc.k, lc.t, lc.kk, lc.kt, lc.tt};
+    const char *names[] = {"", "*K", "*T", "*K^2", "*K*T", "*T^2"};
     char buf[200];
     size_t len = 0;
-    for (int i = 0; i < 5; i++)
+    for (int i = 0; i < 6; i++)
         if (v[i] != 0 && len < sizeof buf)
             len += (size_t)snprintf(buf + len, sizeof buf - len, "%s%.0f%s", len ? " + " : "",
                                     v[i], names[i]);
@@ -434,7 +443,7 @@ void sl_cost_print(sl_ctx *c, const sl_program *p, int64_t tokens, FILE *out)
         else if (d->kind == SL_DEC_TOKENS && d->where && info[i].attending)
             fprintf(out, "tokens %s: the K tokens where its condition holds through it, all T "
                     "in view, 0 to %.0f FLOPs; K of T tokens: %s\n", d->name, b,
-                    attending_str(c, info[i].attending));
+                    layer_cost_str(c, sl_cost_tokens_layer(info[i].attending)));
         else if (d->kind == SL_DEC_TOKENS && d->where)
             fprintf(out, "tokens %s: the K tokens where its condition holds through it, "
                     "0 to %.0f FLOPs; K tokens: %s\n", d->name, b,

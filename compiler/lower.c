@@ -607,20 +607,48 @@ static void gather_others(emit *e, const sl_node *n, LLVMValueRef row, LLVMValue
     em_loop_end(e, &tl);
 }
 
+/* Would row r pass its budget if the layer of a route of tokens ran on k
+ * of its tokens: its FLOPs so far (flushed) and the layer's at k. */
+static LLVMValueRef layer_over_budget(emit *e, const sl_node *n, LLVMValueRef row,
+                                      LLVMValueRef k)
+{
+    lower *l = e->l;
+    sl_layer_cost lc = sl_cost_tokens_layer(n);
+    LLVMValueRef acc = em_scratch_at(e, l->pl.flops0, "flops");
+    LLVMValueRef spent = LLVMBuildUIToFP(l->b, em_load_at(l, l->t_i64, acc, row), l->t_f64, "");
+    LLVMValueRef K = LLVMBuildSIToFP(l->b, k, l->t_f64, "K");
+    LLVMValueRef T = LLVMBuildSIToFP(l->b, em_row_tokens(e, row), l->t_f64, "T");
+#define C(v) LLVMConstReal(l->t_f64, (v))
+    /* c + K*(k + kk*K + kt*T) + T*(t + tt*T) */
+    LLVMValueRef per_k = LLVMBuildFAdd(l->b, C(lc.k), LLVMBuildFAdd(l->b,
+                                       LLVMBuildFMul(l->b, C(lc.kk), K, ""),
+                                       LLVMBuildFMul(l->b, C(lc.kt), T, ""), ""), "");
+    LLVMValueRef per_t = LLVMBuildFAdd(l->b, C(lc.t), LLVMBuildFMul(l->b, C(lc.tt), T, ""), "");
+    LLVMValueRef cost = LLVMBuildFAdd(l->b, C(lc.c), LLVMBuildFAdd(l->b,
+                                      LLVMBuildFMul(l->b, K, per_k, ""),
+                                      LLVMBuildFMul(l->b, T, per_t, ""), ""), "layer.flops");
+    LLVMValueRef on = LLVMBuildFCmp(l->b, LLVMRealOGT, e->budget, C(0), "");
+#undef C
+    LLVMValueRef past = LLVMBuildFCmp(l->b, LLVMRealOGT, LLVMBuildFAdd(l->b, spent, cost, ""),
+                                      e->budget, "");
+    return LLVMBuildAnd(l->b, on, past, "over.budget");
+}
+
 /* route blk(x) tokens where c: per row, the tokens where c holds, in
  * order (their indices, their count, their rows of x gathered), and the
  * list of the rows that chose any, which the layer runs over with those
  * counts as their token counts (walk_sub_enter).  Ledger slots past the
  * count are SL_RT_DROPPED: reached, not chosen.  `attending all`: the
  * other tokens' rows follow, in order, for the values the layer computes
- * on every token (check_attending.c). */
+ * on every token (check_attending.c).  An input the layer would take past
+ * its compute budget chooses no token (all its tokens exit there). */
 static void where_tokens_enter(emit *e, const sl_node *n, const plan_item *pi, LLVMValueRef nrows)
 {
     lower *l = e->l;
     int64_t most = n->a->ty.dims[0], d = n->a->ty.dims[1];
     const sl_decision *dec = &l->p->decisions.items[n->decision];
-    em_flush_flops(e);
     e->fr->pending = sl_flops_add(e->fr->pending, n->flops);
+    em_flush_flops(e); /* the rows' FLOPs so far, for the budget */
     LLVMValueRef idx = em_scratch_at(e, pi->idx, "chosen.idx");
     LLVMValueRef counts = em_scratch_at(e, pi->w, "chosen.n");
     LLVMValueRef rows = em_scratch_at(e, pi->list0, "choosing.rows");
@@ -646,6 +674,8 @@ static void where_tokens_enter(emit *e, const sl_node *n, const plan_item *pi, L
     em_at(e, next);
     em_loop_end(e, &tl);
     LLVMValueRef k_all = em_load(l, l->t_i64, cnt, "chosen.n");
+    k_all = LLVMBuildSelect(l->b, layer_over_budget(e, n, row, k_all), em_i64(l, 0), k_all,
+                            "chosen.n");
     em_store_at(l, l->t_i32, counts, row, LLVMBuildTrunc(l->b, k_all, l->t_i32, ""));
     if (n->attending && n->route_arg->all_tokens) /* some value needs every token */
         gather_others(e, n, row, k_all);

@@ -773,6 +773,32 @@ def draw_clear_flops(g, lens, d, run):
     return seqs, outs, recs
 
 
+def within(budget, spent, cost, chosen):
+    """The tokens a route of tokens runs its layer on under a compute budget
+    (--budget): none when spent + cost would pass it."""
+    return [] if budget and chosen and spent + cost > budget else chosen
+
+
+def write_budget_ref(case, seqs, recs, run):
+    """ref_budget.*: the same inputs with --budget BUDGET, the median of
+    their FLOPs without one (plus 0.5: never a tie), written into
+    Inputs/CASE/budget.txt.  run(s, i, budget) as run(s, i).  Some inputs
+    must lose a layer to it, others not."""
+    budget = float(np.median([r["flops"] for r in recs])) + 0.5
+    outs, brecs = [], []
+    with torch.no_grad():
+        for i, s in enumerate(seqs):
+            o, (sel, flops) = run(s, i, budget)
+            outs.append(o)
+            brecs.append(rec(len(s), selected=sel, flops=flops))
+    changed = sum(b["selected"] != r["selected"] for b, r in zip(brecs, recs))
+    assert 0 < changed < len(recs), changed
+    assert all(b["flops"] <= r["flops"] for b, r in zip(brecs, recs))
+    write_ref(case, outs, brecs, run="ref_budget")
+    with open(os.path.join(case_dir(case), "budget.txt"), "w") as f:
+        f.write("%.1f\n" % budget)
+
+
 def enc_flops(k):
     """encoder_layer[8, 2, 16] on k tokens (docs/language.md, "Cost")."""
     return k * (8 * 64 + 4 * 8) + k * k * (4 * 8 + 2) + 4 * k * 8 + k * (2 * 8 * 16 + 16) \
@@ -856,31 +882,36 @@ def make_where():
     t = threshold(case, "t")
     lens = [7, 3, 5, 4, 6, 7, 3, 5, 6, 4, 7, 5, 7, 6, 4, 5]
 
-    def run(s, i):
+    def run(s, i, budget=None):
         h = t64(s)
         n = len(s)
         what = "where input %d" % i
-        # outside the routes, per token: routers.0, sigmoid, > 0.3; per layer
-        # its choosing, heads.j, softmax, max, < t, and; routers.1, > 0, the
-        # choosing; pool_mean over 8 columns
-        flops = 19 * n + 2 * (n + 68 * n + 4 * n + 4 * n + 2 * n) + 19 * n + 8 * n
+        # FLOPs in the order they run: routers.0, sigmoid, > 0.3; per layer
+        # its choosing, the layer, heads.j, softmax, max, < t, and; routers.1,
+        # > 0, the choosing, proj; pool_mean over 8 columns.  A layer that
+        # would take the input past its budget chooses no token.
+        flops = 19 * n
         live = [decide(v, 0.3, what + " live") for v in torch.sigmoid(routers[0](h))[:, 0]]
         sel = OrderedDict()
         for j, blk in enumerate(blks):
             ch = [q for q in range(n) if live[q]]
+            flops += n
+            ch = within(budget, flops, enc_flops(len(ch)), ch)
             if ch:
                 h = h.clone()
                 h[ch] = blk(h[ch][None])[0]
             sel["blks.%d" % j] = ch
-            flops += enc_flops(len(ch))
+            flops += enc_flops(len(ch)) + 78 * n
             conf = torch.softmax(heads[j](h), -1).max(-1).values
             live = [live[q] and not decide(conf[q], t, what + " head %d" % j) for q in range(n)]
         ch = [q for q in range(n) if decide(routers[1](h)[q, 0], 0.0, what + " proj")]
+        flops += 19 * n
+        ch = within(budget, flops, len(ch) * (2 * 8 * 8 + 8), ch)
         if ch:
             h = h.clone()
             h[ch] = proj(h[ch])
         sel["proj"] = ch
-        flops += len(ch) * (2 * 8 * 8 + 8)
+        flops += len(ch) * (2 * 8 * 8 + 8) + 8 * n
         return torch.cat([h.mean(0), h[-1]]).numpy(), (sel, flops)
 
     seqs, outs, recs = draw_clear_flops(g, lens, 8, run)
@@ -889,6 +920,7 @@ def make_where():
     x = padded(seqs, 7, lambda sh: np.full(sh, np.nan))
     save_inputs(case, x, lens)
     write_ref(case, outs, recs)
+    write_budget_ref(case, seqs, recs, run)
 
 
 def make_calm():
@@ -934,26 +966,30 @@ def make_calm():
         attn = 272 * n + 2 * 136 * k + 34 * k * n
         return attn + (rest - 8) * k + 8 * n if pre_norm else attn + rest * k
 
-    def run(s, i):
+    def run(s, i, budget=None):
         h = t64(s)
         n = len(s)
         what = "calm input %d" % i
-        # outside the routes, per token: router, sigmoid, > 0.3; per layer
-        # its choosing, its head, softmax, max, < t, and; pool_mean
-        flops = 19 * n + 3 * (n + 68 * n + 4 * n + 4 * n + 2 * n) + 8 * n
+        # FLOPs in the order they run: router, sigmoid, > 0.3; per layer its
+        # choosing, the layer, its head, softmax, max, < t, and; pool_mean.
+        # A layer that would take the input past its budget chooses none.
+        flops = 19 * n
         live = [decide(v, 0.3, what + " live") for v in torch.sigmoid(router(h))[:, 0]]
         sel = OrderedDict()
         for j, (name, blk, head) in enumerate((("post", post, head0), ("pre.0", pre[0], heads[0]),
                                               ("pre.1", pre[1], heads[1]))):
             ch = [q for q in range(n) if live[q]]
+            flops += n
+            ch = within(budget, flops, layer_flops(len(ch), n, j > 0), ch)
             if ch:
                 out = blk(h[None])[0]  # the whole sequence, the others frozen
                 h = h.clone()
                 h[ch] = out[ch]
             sel[name] = ch
-            flops += layer_flops(len(ch), n, j > 0)
+            flops += layer_flops(len(ch), n, j > 0) + 78 * n
             conf = torch.softmax(head(h), -1).max(-1).values
             live = [live[q] and not decide(conf[q], t, what + " head %d" % j) for q in range(n)]
+        flops += 8 * n
         return torch.cat([h.mean(0), h[-1]]).numpy(), (sel, flops)
 
     seqs, outs, recs = draw_clear_flops(g, lens, 8, run)
@@ -962,6 +998,7 @@ def make_calm():
     x = padded(seqs, 7, lambda sh: np.full(sh, np.nan))
     save_inputs(case, x, lens)
     write_ref(case, outs, recs)
+    write_budget_ref(case, seqs, recs, run)
 
 
 class MoEEncoder(nn.Module):
