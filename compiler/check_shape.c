@@ -692,11 +692,13 @@ static sl_node *tokens_above(sema *s, env_t *env, const shape_builtin *b, const 
                  sema_ty_str(s, scores->ty));
         return NULL;
     }
-    if (t->ty.rank != 0 || t->ty.elem == SL_BOOL || !(t = sema_to_f32(s, t))) {
+    if (t->ty.rank != 0 || t->ty.elem == SL_BOOL) {
         sema_err(s, te->span, "the threshold of %s() is one number, not %s", b->name,
                  sema_ty_str(s, t->ty));
         return NULL;
     }
+    if (!(t = sema_to_f32(s, t)))
+        return NULL;
     int64_t d = x->ty.dims[1];
     sl_node **args = sl_arena_array(&s->c->arena, 1, sizeof *args);
     args[0] = t;

@@ -238,7 +238,7 @@ class Ledger:
     def _decision_value(dec, v, tokens):
         """One decision of one input as the JSON ledger has it (None: not
         reached); v its slots, a list."""
-        if dec.per_token:  # fewer when tokens_above() kept fewer before it
+        if dec.per_token:  # fewer in a layer run on some tokens, after tokens_above()
             n = dec.tok_a * tokens + dec.tok_c
             n = 0 if n < 0 else min(n, dec.rows)
             while n > 0 and all(x == -1 for x in v[(n - 1) * dec.count:n * dec.count]):

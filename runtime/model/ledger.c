@@ -50,9 +50,9 @@ static void slot_list(FILE *out, const int32_t *v, int32_t n)
 }
 
 /* The real tokens of an input of `tokens` tokens that decision dec decides:
- * tok_a * T + tok_c of them, but fewer when tokens_above() kept fewer
- * before it: the trailing tokens it never decided (every slot -1) are not
- * the input's there. */
+ * tok_a * T + tok_c of them, but fewer in a layer run on some tokens or
+ * after tokens_above(): the trailing tokens it never decided (every slot
+ * -1) are not the input's there. */
 static int64_t decided_tokens(const sl_decision_desc *dec, const int32_t *v, int32_t tokens)
 {
     int64_t n = (int64_t)dec->tok_a * tokens + dec->tok_c;
