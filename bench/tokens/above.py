@@ -29,14 +29,14 @@ sys.path.insert(0, os.path.join(HERE, "..", "..", "examples", "common"))
 sys.path.insert(0, HERE)
 
 import torch  # noqa: E402
-import torch.nn as nn  # noqa: E402
 
+import calm  # noqa: E402  (Calm: the same router and layer; HEADS)
 import moe  # noqa: E402  (D, HIDDEN, TS: the same sizes as the MoE bench)
 import where  # noqa: E402  (thresholds, FRACTIONS, write, load_into)
 
 NAME = "above"
 SELECTED = "tokens_above"  # the ledger's key for the kept tokens
-HEADS = 4
+HEADS = calm.HEADS
 FRACTIONS = where.FRACTIONS
 SEED = 15
 
@@ -61,16 +61,8 @@ model above_t{T} {{
 """ % HEADS
 
 
-class Above(nn.Module):
-    def __init__(self):
-        super().__init__()
-        self.router = nn.Linear(moe.D, 1)
-        self.blk = nn.TransformerEncoderLayer(moe.D, HEADS, moe.HIDDEN, dropout=0.0,
-                                              batch_first=True, norm_first=True)
-
-
 def load(path):
-    return where.load_into(Above(), path)
+    return where.load_into(calm.Calm(), path)
 
 
 def forward(net, x, theta):
@@ -107,7 +99,7 @@ def expected_flops(t, k):
 
 def main():
     torch.manual_seed(SEED)
-    where.write(sys.argv[1], NAME, MODEL, Above().eval())
+    where.write(sys.argv[1], NAME, MODEL, calm.Calm().eval())
 
 
 if __name__ == "__main__":

@@ -66,6 +66,8 @@ model calm_t{T} {{
 
 
 class Calm(nn.Module):
+    """A router and a pre-norm encoder layer: calm's model, and above's."""
+
     def __init__(self):
         super().__init__()
         self.router = nn.Linear(moe.D, 1)

@@ -773,6 +773,17 @@ def draw_clear_flops(g, lens, d, run):
     return seqs, outs, recs
 
 
+def save_token_exit_case(case, seqs, lens, outs, recs, last):
+    """A per-token exit case's files (padded with NaN to 7 tokens), once
+    its last layer `last` is seen to run on no token of some inputs and on
+    some but not all of others'."""
+    counts = [len(r["selected"][last]) for r in recs]
+    assert 0 in counts and any(0 < c < r["tokens"] for c, r in zip(counts, recs)), counts
+    x = padded(seqs, 7, lambda sh: np.full(sh, np.nan))
+    save_inputs(case, x, lens)
+    write_ref(case, outs, recs)
+
+
 def within(budget, spent, cost, chosen):
     """The tokens a route of tokens runs its layer on under a compute budget
     (--budget): none when spent + cost would pass it."""
@@ -915,11 +926,7 @@ def make_where():
         return torch.cat([h.mean(0), h[-1]]).numpy(), (sel, flops)
 
     seqs, outs, recs = draw_clear_flops(g, lens, 8, run)
-    counts = [len(r["selected"]["blks.1"]) for r in recs]
-    assert 0 in counts and any(0 < c < r["tokens"] for c, r in zip(counts, recs)), counts
-    x = padded(seqs, 7, lambda sh: np.full(sh, np.nan))
-    save_inputs(case, x, lens)
-    write_ref(case, outs, recs)
+    save_token_exit_case(case, seqs, lens, outs, recs, "blks.1")
     write_budget_ref(case, seqs, recs, run)
 
 
@@ -993,11 +1000,7 @@ def make_calm():
         return torch.cat([h.mean(0), h[-1]]).numpy(), (sel, flops)
 
     seqs, outs, recs = draw_clear_flops(g, lens, 8, run)
-    counts = [len(r["selected"]["pre.1"]) for r in recs]
-    assert 0 in counts and any(0 < c < r["tokens"] for c, r in zip(counts, recs)), counts
-    x = padded(seqs, 7, lambda sh: np.full(sh, np.nan))
-    save_inputs(case, x, lens)
-    write_ref(case, outs, recs)
+    save_token_exit_case(case, seqs, lens, outs, recs, "pre.1")
     write_budget_ref(case, seqs, recs, run)
 
 
@@ -1092,11 +1095,7 @@ def make_calmmoe():
     seqs, outs, recs = draw_clear_flops(g, lens, 8, run)
     for r, routes in zip(recs, run.routes[-len(recs):]):
         r["routes"] = routes
-    counts = [len(r["selected"]["blks.1"]) for r in recs]
-    assert 0 in counts and any(0 < c < r["tokens"] for c, r in zip(counts, recs)), counts
-    x = padded(seqs, 7, lambda sh: np.full(sh, np.nan))
-    save_inputs(case, x, lens)
-    write_ref(case, outs, recs)
+    save_token_exit_case(case, seqs, lens, outs, recs, "blks.1")
 
 
 # ---- token selection --------------------------------------------------------------
